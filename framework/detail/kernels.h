@@ -1,0 +1,200 @@
+#pragma once
+// Private: the loops behind the ops. Elementwise math goes through xtensor expressions over
+// adapted storage (vectorised by xsimd); broadcasting, reductions and copies are plain loops over
+// coalesced strides, which the compiler vectorises. Only .cpp files include this header.
+#include <array>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+
+#include "detail/tensor_impl.h"
+
+namespace loom::detail {
+
+/// Calls f(T{}) with T the C++ type of a floating dtype; DtypeError otherwise.
+template <class F>
+decltype(auto) dispatch_floating(const char* op, Dtype dtype, F&& f) {
+  switch (dtype) {
+    case Dtype::Float32: return f(float{});
+    case Dtype::Float64: return f(double{});
+    default: break;
+  }
+  throw DtypeError(fmt::format("{}: expected a float32 or float64 tensor, got {}", op,
+                               dtype_name(dtype)));
+}
+
+/// A flat 1-D xtensor view over a tensor's storage (no copy).
+template <class T>
+auto flat(const Tensor& t) {
+  auto* p = const_cast<T*>(t.data<T>());
+  return xt::adapt(p, static_cast<std::size_t>(t.numel()), xt::no_ownership(),
+                   std::array<std::size_t, 1>{static_cast<std::size_t>(t.numel())});
+}
+
+/// The strides (in elements) of `shape` read as broadcast to `out_shape`: 0 on broadcast axes.
+std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
+
+/// Walks `out_shape` for N operands with the given strides (each of out_shape's rank). Adjacent
+/// axes that are contiguous for every operand are merged, so the innermost loop is as long as
+/// possible. Calls inner(offsets, length, inner_strides) once per innermost run.
+template <std::size_t N, class Inner>
+void broadcast_loop(const Shape& out_shape, std::array<std::vector<std::int64_t>, N> strides,
+                    Inner&& inner) {
+  Shape dims;
+  std::array<std::vector<std::int64_t>, N> merged;
+  for (std::size_t axis = 0; axis < out_shape.size(); ++axis) {
+    if (out_shape[axis] == 1) continue;  // size-1 axes contribute nothing
+    bool can_merge = !dims.empty();
+    for (std::size_t k = 0; k < N && can_merge; ++k)
+      can_merge = merged[k].back() == strides[k][axis] * out_shape[axis];
+    if (can_merge) {
+      dims.back() *= out_shape[axis];
+      for (std::size_t k = 0; k < N; ++k) merged[k].back() = strides[k][axis];
+    } else {
+      dims.push_back(out_shape[axis]);
+      for (std::size_t k = 0; k < N; ++k) merged[k].push_back(strides[k][axis]);
+    }
+  }
+  std::array<std::int64_t, N> offsets{};
+  std::array<std::int64_t, N> inner_strides{};
+  if (dims.empty()) {  // a single element
+    inner(offsets, std::int64_t{1}, inner_strides);
+    return;
+  }
+  const std::size_t last = dims.size() - 1;
+  for (std::size_t k = 0; k < N; ++k) inner_strides[k] = merged[k][last];
+  std::vector<std::int64_t> counter(last, 0);
+  while (true) {
+    inner(offsets, dims[last], inner_strides);
+    // advance the odometer over the outer axes
+    std::size_t axis = last;
+    while (axis > 0) {
+      --axis;
+      if (++counter[axis] < dims[axis]) {
+        for (std::size_t k = 0; k < N; ++k) offsets[k] += merged[k][axis];
+        break;
+      }
+      for (std::size_t k = 0; k < N; ++k) offsets[k] -= merged[k][axis] * (dims[axis] - 1);
+      counter[axis] = 0;
+      if (axis == 0) return;
+    }
+    if (last == 0) return;
+  }
+}
+
+/// out = f(a, b) elementwise with broadcasting; out has the broadcast shape.
+template <class T, class F>
+void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  T* po = out.data<T>();
+  if (a.shape() == b.shape()) {
+    const std::int64_t n = out.numel();
+    for (std::int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+    return;
+  }
+  broadcast_loop<3>(out.shape(),
+                    {contiguous_strides(out.shape()), broadcast_strides(a.shape(), out.shape()),
+                     broadcast_strides(b.shape(), out.shape())},
+                    [&](const std::array<std::int64_t, 3>& off, std::int64_t n,
+                        const std::array<std::int64_t, 3>& st) {
+                      T* o = po + off[0];
+                      const T* x = pa + off[1];
+                      const T* y = pb + off[2];
+                      // the common cases get loops the compiler can vectorise
+                      if (st[1] == 1 && st[2] == 0) {
+                        const T yv = *y;
+                        for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+                      } else if (st[1] == 0 && st[2] == 1) {
+                        const T xv = *x;
+                        for (std::int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+                      } else {
+                        for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i * st[1]], y[i * st[2]]);
+                      }
+                    });
+}
+
+/// Copies `in` broadcast to `out`'s shape.
+template <class T>
+void expand_kernel(const Tensor& in, Tensor& out) {
+  const T* pi = in.data<T>();
+  T* po = out.data<T>();
+  broadcast_loop<2>(out.shape(),
+                    {contiguous_strides(out.shape()), broadcast_strides(in.shape(), out.shape())},
+                    [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                        const std::array<std::int64_t, 2>& st) {
+                      for (std::int64_t i = 0; i < n; ++i) po[off[0] + i] = pi[off[1] + i * st[1]];
+                    });
+}
+
+/// A tensor viewed as (outer, length, inner) around one axis: the layout of every single-axis
+/// reduction, softmax, slice and concat.
+struct AxisLayout {
+  std::int64_t outer = 1, length = 1, inner = 1;
+};
+AxisLayout axis_layout(const Shape& shape, std::int64_t axis);
+
+/// C = alpha * op(A) @ op(B) + beta * C, row-major, through OpenBLAS.
+template <class T>
+void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
+          T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc);
+
+}  // namespace loom::detail
+
+namespace loom::detail {
+
+/// An elementwise op whose gradient needs only its input: y = forward(T, x), dx = backward(T, x,
+/// g). Both return xtensor expressions over flat views, so xsimd vectorises them.
+template <class Forward, class Backward>
+Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Backward backward) {
+  check_floating(name, x);
+  Tensor out = empty(x.shape(), x.dtype());
+  dispatch_floating(name, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto in = flat<T>(x);
+    auto result = flat<T>(out);
+    xt::noalias(result) = forward(tag, in);
+  });
+  record(out, name, {x}, [x, backward, name](const Tensor& g) {
+    Tensor grad = empty(x.shape(), x.dtype());
+    dispatch_floating(name, x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      auto result = flat<T>(grad);
+      xt::noalias(result) = backward(tag, flat<T>(x), flat<T>(g));
+    });
+    return std::vector<Tensor>{grad};
+  });
+  return out;
+}
+
+/// As unary_from_input, for ops whose gradient is cheapest from the output: dx = backward(T, y, g).
+/// Only the output is saved, so the input can be freed before the backward pass.
+template <class Forward, class Backward>
+Tensor unary_from_output(const char* name, const Tensor& x, Forward forward, Backward backward) {
+  check_floating(name, x);
+  Tensor out = empty(x.shape(), x.dtype());
+  dispatch_floating(name, x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto in = flat<T>(x);
+    auto result = flat<T>(out);
+    xt::noalias(result) = forward(tag, in);
+  });
+  record(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
+    Tensor grad = empty(y.shape(), y.dtype());
+    dispatch_floating(name, y.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      auto result = flat<T>(grad);
+      xt::noalias(result) = backward(tag, flat<T>(y), flat<T>(g));
+    });
+    return std::vector<Tensor>{grad};
+  });
+  return out;
+}
+
+}  // namespace loom::detail

@@ -1,0 +1,86 @@
+#pragma once
+// Private: the storage and autograd state behind a Tensor handle, and the helpers every op uses
+// to check its arguments and record its backward. No xtensor here; see detail/kernels.h.
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loom/autograd.h"
+#include "loom/errors.h"
+#include "loom/tensor.h"
+
+namespace loom {
+
+/// One 64-byte aligned allocation, shared by every tensor viewing it.
+struct Storage {
+  explicit Storage(std::size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data;
+  std::size_t bytes;
+};
+
+/// Receives the gradient of an op's output and returns one gradient per input (an undefined
+/// Tensor where an input needs none). Runs with graph recording off.
+using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+
+/// A recorded operation: its inputs and the closure computing their gradients. The closure
+/// captures saved values only (never the output's handle), so the graph has no cycles.
+struct Node {
+  const char* name;
+  std::vector<Tensor> inputs;
+  BackwardFunction backward;
+  bool released = false;  // the saved values were freed by a backward pass
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  std::size_t offset = 0;  // in elements: reshape views share storage, so this is usually 0
+  Shape shape;
+  Dtype dtype = Dtype::Float32;
+  bool requires_grad = false;
+  bool retains_grad = false;
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;
+};
+
+namespace detail {
+
+std::int64_t numel_of(const Shape& shape);
+/// Row-major strides in elements.
+std::vector<std::int64_t> contiguous_strides(const Shape& shape);
+/// Axis in [0, rank), or IndexError naming `op`.
+std::int64_t normalize_axis(const char* op, std::int64_t axis, std::int64_t rank);
+/// NumPy broadcast of two shapes, or ShapeError naming `op`.
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+
+/// DtypeError unless `t` is float32 or float64.
+void check_floating(const char* op, const Tensor& t);
+/// The first byte of a tensor's data, whatever its dtype.
+char* raw_bytes(const Tensor& t);
+/// DtypeError unless `dtype` is float32 or float64.
+void check_floating_dtype(const char* op, Dtype dtype);
+/// DtypeError unless both are floating and of one dtype.
+void check_same_floating(const char* op, const Tensor& a, const Tensor& b);
+/// DtypeError unless `t` holds int64 indices.
+void check_index_tensor(const char* op, const Tensor& t);
+/// Error unless `t` is defined.
+void check_defined(const char* op, const Tensor& t);
+
+/// True when grad mode is on and some input requires a gradient.
+bool needs_graph(const std::vector<Tensor>& inputs);
+/// Makes `output` a non-leaf of the graph, recording `backward` over `inputs`, when needed.
+void record(Tensor& output, const char* name, std::vector<Tensor> inputs,
+            BackwardFunction backward);
+
+/// Sums `grad` down to `shape` (undoing broadcasting).
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+}  // namespace detail
+}  // namespace loom

@@ -1,0 +1,48 @@
+#pragma once
+/// Loom's typed errors. Every check on user input throws one of these with a message that names
+/// the operation, what it expected and what it got, e.g.
+/// `matmul: inner dimensions differ: (32, 64) @ (128, 10)`.
+///
+///     try { loom::matmul(a, b); } catch (const loom::ShapeError& e) { std::puts(e.what()); }
+#include <stdexcept>
+#include <string>
+
+namespace loom {
+
+/// Base of every error Loom throws on bad input or misuse.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Shapes that do not fit the operation (rank, sizes, broadcasting).
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A value outside what the operation accepts (a negative probability, an empty list...).
+class ValueError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// An index or axis out of range.
+class IndexError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A tensor of the wrong element type (float indices, mixed float32/float64 operands...).
+class DtypeError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Autograd misuse (backward through a freed graph, a non-scalar without an explicit gradient).
+class AutogradError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace loom

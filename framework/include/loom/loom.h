@@ -1,0 +1,10 @@
+#pragma once
+/// The umbrella header: everything in Loom's core.
+#include "loom/autograd.h"
+#include "loom/errors.h"
+#include "loom/gradcheck.h"
+#include "loom/module.h"
+#include "loom/ops.h"
+#include "loom/random.h"
+#include "loom/runtime.h"
+#include "loom/tensor.h"

@@ -1,0 +1,128 @@
+#pragma once
+/// Differentiable operations, each a free function. Binary elementwise ops broadcast with NumPy's
+/// rules; both operands must share a floating dtype. Axes may be negative (counted from the end).
+///
+///     auto logits = loom::matmul(x, w) + b;                 // (B, C)
+///     auto loss = loom::cross_entropy(logits, targets);     // targets: int64 (B)
+///     loss.backward();
+#include <cstdint>
+#include <vector>
+
+#include "loom/tensor.h"
+
+namespace loom {
+
+using Axes = std::vector<std::int64_t>;
+
+// ---- elementwise arithmetic -----------------------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& x);
+/// x ** exponent, elementwise.
+Tensor pow(const Tensor& x, double exponent);
+/// base ** exponent elementwise with broadcasting; base must be positive where it matters.
+Tensor pow(const Tensor& base, const Tensor& exponent);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+/// Limits x to [low, high]; the gradient is zero where x was clipped.
+Tensor clamp(const Tensor& x, double low, double high);
+/// Elementwise minimum / maximum of two tensors (broadcasting); ties send the gradient to `a`.
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+/// condition ? a : b elementwise (broadcasting); `condition` is nonzero-means-true of any dtype.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+/// x with `value` where `mask` is nonzero (mask broadcasts to x).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+
+// ---- comparisons (not differentiable; return 0/1 in x's dtype) -------------------------------
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+
+// ---- linear algebra -------------------------------------------------------------------------
+/// Matrix product through BLAS: (M, K) @ (K, N) -> (M, N); batched (..., M, K) @ (..., K, N)
+/// with broadcasting batch axes; (..., M, K) @ (K, N) runs as one GEMM.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- reductions -----------------------------------------------------------------------------
+/// Sum over `axes` (all axes when empty).
+Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+/// Maximum / minimum over one axis; the gradient goes to the first maximal entry.
+Tensor max(const Tensor& x, std::int64_t axis, bool keepdim = false);
+Tensor min(const Tensor& x, std::int64_t axis, bool keepdim = false);
+/// Index of the maximum over one axis (int64, not differentiable).
+Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim = false);
+/// log(sum(exp(x))) over one axis, computed stably.
+Tensor logsumexp(const Tensor& x, std::int64_t axis, bool keepdim = false);
+
+// ---- activations ----------------------------------------------------------------------------
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+/// Exact GELU, x * Phi(x), as PyTorch's default.
+Tensor gelu(const Tensor& x);
+/// log(1 + exp(beta x)) / beta; linear above `threshold` as in PyTorch.
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+Tensor softmax(const Tensor& x, std::int64_t axis);
+Tensor log_softmax(const Tensor& x, std::int64_t axis);
+
+// ---- losses ---------------------------------------------------------------------------------
+enum class Reduction { Mean, Sum, None };
+
+struct CrossEntropyOptions {
+  std::int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+  Reduction reduction = Reduction::Mean;
+  CrossEntropyOptions& set_ignore_index(std::int64_t v) { ignore_index = v; return *this; }
+  CrossEntropyOptions& set_label_smoothing(double v) { label_smoothing = v; return *this; }
+  CrossEntropyOptions& set_reduction(Reduction v) { reduction = v; return *this; }
+};
+
+/// Cross entropy of logits (N, C) against int64 class indices (N). Targets equal to
+/// ignore_index contribute nothing; the mean is over the non-ignored targets (as PyTorch).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     const CrossEntropyOptions& options = {});
+/// Negative log likelihood of log-probabilities (N, C) against int64 indices (N).
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
+                const CrossEntropyOptions& options = {});
+Tensor mse_loss(const Tensor& prediction, const Tensor& target,
+                Reduction reduction = Reduction::Mean);
+Tensor l1_loss(const Tensor& prediction, const Tensor& target,
+               Reduction reduction = Reduction::Mean);
+/// Binary cross entropy on logits (stable: max(x,0) - x*y + log(1 + exp(-|x|))).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean);
+
+// ---- regularisation -------------------------------------------------------------------------
+/// Inverted dropout: zeroes each entry with probability p and scales the rest by 1/(1-p) when
+/// `training`; the identity otherwise.
+Tensor dropout(const Tensor& x, double p, bool training, Generator* generator = nullptr);
+
+// ---- indexing and joining -------------------------------------------------------------------
+/// Rows of `weight` (V, E) picked by int64 `indices` of any shape -> (..., E). The backward adds
+/// only into the rows that were used.
+Tensor embedding(const Tensor& weight, const Tensor& indices);
+/// Entries of `axis` picked by a 1-D int64 `indices`.
+Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& indices);
+/// out[i][j] = x[i][index[i][j]] for axis 1 (generally along `axis`); index is int64 and has
+/// x's rank.
+Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index);
+/// A copy of x with src added at the positions `index` names along `axis`.
+Tensor scatter_add(const Tensor& x, std::int64_t axis, const Tensor& index, const Tensor& src);
+/// Joins tensors along an existing axis.
+Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis);
+/// Joins tensors along a new axis.
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t axis);
+/// Cuts `axis` into pieces of `split_size` (the last may be shorter).
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t axis);
+/// Cuts `axis` into pieces of the given sizes, which must add up to its length.
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes,
+                          std::int64_t axis);
+
+}  // namespace loom

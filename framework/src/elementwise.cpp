@@ -1,0 +1,239 @@
+// Elementwise arithmetic with broadcasting, comparisons and selection; forward and backward side
+// by side. Gradients of broadcast operands are summed back to their shapes (sum_to).
+#include <cmath>
+
+#include "detail/kernels.h"
+#include "loom/ops.h"
+
+namespace loom {
+
+using detail::record;
+using detail::sum_to;
+
+namespace {
+
+// out = f(a, b) with broadcasting, after checking dtypes and shapes.
+template <class F>
+Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f) {
+  detail::check_same_floating(name, a, b);
+  Tensor out = empty(detail::broadcast_shapes(name, a.shape(), b.shape()), a.dtype());
+  detail::dispatch_floating(name, a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    detail::binary_kernel<T>(a, b, out, [f](T x, T y) { return static_cast<T>(f(x, y)); });
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
+  record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+  });
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
+  record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+  });
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
+  record(out, "mul", {a, b}, [a, b](const Tensor& g) {
+    return std::vector<Tensor>{a.requires_grad() ? sum_to(g * b, a.shape()) : Tensor(),
+                               b.requires_grad() ? sum_to(g * a, b.shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
+  record(out, "div", {a, b}, [a, b](const Tensor& g) {
+    Tensor g_over_b = g / b;
+    return std::vector<Tensor>{
+        a.requires_grad() ? sum_to(g_over_b, a.shape()) : Tensor(),
+        b.requires_grad() ? sum_to(neg(g_over_b * a / b), b.shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor pow(const Tensor& base, const Tensor& exponent) {
+  Tensor out = binary("pow", base, exponent, [](auto x, auto y) { return std::pow(x, y); });
+  record(out, "pow", {base, exponent}, [base, exponent, y = out.detach()](const Tensor& g) {
+    return std::vector<Tensor>{
+        base.requires_grad()
+            ? sum_to(g * exponent * pow(base, exponent - 1.0), base.shape())
+            : Tensor(),
+        exponent.requires_grad() ? sum_to(g * y * log(base), exponent.shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x <= y ? x : y; });
+  record(out, "minimum", {a, b}, [a, b](const Tensor& g) {
+    Tensor a_chosen = 1.0 - gt(a, b);  // ties go to a
+    return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
+                               sum_to(g * (1.0 - a_chosen), b.shape())};
+  });
+  return out;
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
+  record(out, "maximum", {a, b}, [a, b](const Tensor& g) {
+    Tensor a_chosen = 1.0 - lt(a, b);
+    return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
+                               sum_to(g * (1.0 - a_chosen), b.shape())};
+  });
+  return out;
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return binary("eq", a, b, [](auto x, auto y) { return x == y ? 1 : 0; });
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return binary("gt", a, b, [](auto x, auto y) { return x > y ? 1 : 0; });
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return binary("lt", a, b, [](auto x, auto y) { return x < y ? 1 : 0; });
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  detail::check_defined("where", condition);
+  detail::check_same_floating("where", a, b);
+  const Shape out_shape = detail::broadcast_shapes(
+      "where", condition.shape(), detail::broadcast_shapes("where", a.shape(), b.shape()));
+  Tensor mask = condition.to(a.dtype()).detach();  // nonzero means true, whatever the dtype
+  Tensor out = empty(out_shape, a.dtype());
+  detail::dispatch_floating("where", a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pm = mask.data<T>();
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    detail::broadcast_loop<4>(
+        out_shape,
+        {detail::contiguous_strides(out_shape), detail::broadcast_strides(mask.shape(), out_shape),
+         detail::broadcast_strides(a.shape(), out_shape),
+         detail::broadcast_strides(b.shape(), out_shape)},
+        [&](const std::array<std::int64_t, 4>& off, std::int64_t n,
+            const std::array<std::int64_t, 4>& st) {
+          for (std::int64_t i = 0; i < n; ++i)
+            po[off[0] + i] = pm[off[1] + i * st[1]] != T(0) ? pa[off[2] + i * st[2]]
+                                                            : pb[off[3] + i * st[3]];
+        });
+  });
+  record(out, "where", {a, b}, [mask, sa = a.shape(), sb = b.shape()](const Tensor& g) {
+    Tensor zero = scalar_tensor(0.0, g.dtype());
+    return std::vector<Tensor>{sum_to(where(mask, g, zero), sa), sum_to(where(mask, zero, g), sb)};
+  });
+  return out;
+}
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  detail::check_floating("masked_fill", x);
+  detail::check_defined("masked_fill", mask);
+  if (detail::broadcast_shapes("masked_fill", x.shape(), mask.shape()) != x.shape())
+    throw ShapeError(fmt::format("masked_fill: mask of shape {} does not broadcast to the input's "
+                                 "shape {}", shape_str(mask.shape()), shape_str(x.shape())));
+  return where(mask, scalar_tensor(value, x.dtype()), x);
+}
+
+// ---- unary arithmetic -----------------------------------------------------------------------
+
+Tensor neg(const Tensor& x) {
+  return detail::unary_from_output(
+      "neg", x, [](auto, const auto& in) { return -in; },
+      [](auto, const auto&, const auto& g) { return -g; });
+}
+
+Tensor pow(const Tensor& x, double exponent) {
+  return detail::unary_from_input(
+      "pow", x,
+      [exponent](auto tag, const auto& in) {
+        using T = decltype(tag);
+        return xt::pow(in, static_cast<T>(exponent));
+      },
+      [exponent](auto tag, const auto& in, const auto& g) {
+        using T = decltype(tag);
+        return g * static_cast<T>(exponent) * xt::pow(in, static_cast<T>(exponent - 1.0));
+      });
+}
+
+Tensor exp(const Tensor& x) {
+  return detail::unary_from_output(
+      "exp", x, [](auto, const auto& in) { return xt::exp(in); },
+      [](auto, const auto& y, const auto& g) { return g * y; });
+}
+
+Tensor log(const Tensor& x) {
+  return detail::unary_from_input(
+      "log", x, [](auto, const auto& in) { return xt::log(in); },
+      [](auto, const auto& in, const auto& g) { return g / in; });
+}
+
+Tensor sqrt(const Tensor& x) {
+  return detail::unary_from_output(
+      "sqrt", x, [](auto, const auto& in) { return xt::sqrt(in); },
+      [](auto tag, const auto& y, const auto& g) {
+        using T = decltype(tag);
+        return g / (T(2) * y);
+      });
+}
+
+Tensor abs(const Tensor& x) {
+  return detail::unary_from_input(
+      "abs", x, [](auto, const auto& in) { return xt::abs(in); },
+      [](auto tag, const auto& in, const auto& g) {
+        using T = decltype(tag);
+        return xt::where(in > T(0), g, xt::where(in < T(0), -g, T(0)));
+      });
+}
+
+Tensor clamp(const Tensor& x, double low, double high) {
+  if (low > high)
+    throw ValueError(fmt::format("clamp: low ({}) must not exceed high ({})", low, high));
+  return detail::unary_from_input(
+      "clamp", x,
+      [low, high](auto tag, const auto& in) {
+        using T = decltype(tag);
+        return xt::clip(in, static_cast<T>(low), static_cast<T>(high));
+      },
+      [low, high](auto tag, const auto& in, const auto& g) {
+        using T = decltype(tag);
+        return xt::where(in >= static_cast<T>(low) && in <= static_cast<T>(high), g, T(0));
+      });
+}
+
+// ---- operators ------------------------------------------------------------------------------
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+namespace {
+// A scalar operand in the tensor's dtype (int64 tensors are rejected by the op itself).
+Tensor scalar_like(const Tensor& t, double value) {
+  detail::check_defined("scalar arithmetic", t);
+  return scalar_tensor(value, t.is_floating_point() ? t.dtype() : Dtype::Float32);
+}
+}  // namespace
+
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(a, b)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(a, b)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(b, a), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(b, a), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(b, a), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(b, a), b); }
+
+}  // namespace loom

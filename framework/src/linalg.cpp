@@ -1,0 +1,106 @@
+// Matrix products through OpenBLAS. Transposes are passed to the GEMM as flags, never copied.
+#include "detail/kernels.h"
+#include "loom/ops.h"
+
+namespace loom {
+
+namespace {
+
+struct MatrixDims {
+  std::int64_t rows, cols;
+};
+MatrixDims last_two(const Tensor& t) { return {t.shape()[t.dim() - 2], t.shape()[t.dim() - 1]}; }
+
+// op(a) @ op(b) over broadcast batch axes, op = transpose when the flag is set; no graph.
+Tensor batched_product(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b) {
+  const MatrixDims da = last_two(a), db = last_two(b);
+  const std::int64_t m = transpose_a ? da.cols : da.rows;
+  const std::int64_t k = transpose_a ? da.rows : da.cols;
+  const std::int64_t n = transpose_b ? db.rows : db.cols;
+  const Shape batch_a(a.shape().begin(), a.shape().end() - 2);
+  const Shape batch_b(b.shape().begin(), b.shape().end() - 2);
+  Shape out_shape = detail::broadcast_shapes("matmul", batch_a, batch_b);
+  const Shape batch = out_shape;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = empty(out_shape, a.dtype());
+  detail::dispatch_floating("matmul", a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* pc = out.data<T>();
+    const std::int64_t size_a = da.rows * da.cols, size_b = db.rows * db.cols, size_c = m * n;
+    detail::broadcast_loop<3>(
+        batch,
+        {detail::contiguous_strides(batch), detail::broadcast_strides(batch_a, batch),
+         detail::broadcast_strides(batch_b, batch)},
+        [&](const std::array<std::int64_t, 3>& off, std::int64_t count,
+            const std::array<std::int64_t, 3>& st) {
+          for (std::int64_t i = 0; i < count; ++i)
+            detail::gemm<T>(transpose_a, transpose_b, m, n, k, T(1),
+                            pa + (off[1] + i * st[1]) * size_a, da.cols,
+                            pb + (off[2] + i * st[2]) * size_b, db.cols, T(0),
+                            pc + (off[0] + i * st[0]) * size_c, n);
+        });
+  });
+  return out;
+}
+
+// (..., M, K) @ (K, N) as one GEMM over all leading rows, and its backward, also one GEMM each.
+Tensor rows_times_matrix(const Tensor& a, const Tensor& b) {
+  const std::int64_t k = b.shape()[0], n = b.shape()[1];
+  Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+  const std::int64_t rows = detail::numel_of(out_shape);  // every leading axis, as GEMM rows
+  out_shape.push_back(n);
+  Tensor out = empty(out_shape, a.dtype());
+  detail::dispatch_floating("matmul", a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    detail::gemm<T>(false, false, rows, n, k, T(1), a.data<T>(), k, b.data<T>(), n, T(0),
+                    out.data<T>(), n);
+  });
+  detail::record(out, "matmul", {a, b}, [a, b, rows, k, n](const Tensor& g) {
+    Tensor grad_a, grad_b;
+    detail::dispatch_floating("matmul", g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if (a.requires_grad()) {  // dA = dC @ B^T     (rows, K)
+        grad_a = empty(a.shape(), a.dtype());
+        detail::gemm<T>(false, true, rows, k, n, T(1), g.data<T>(), n, b.data<T>(), n, T(0),
+                        grad_a.data<T>(), k);
+      }
+      if (b.requires_grad()) {  // dB = A^T @ dC     (K, N)
+        grad_b = empty(b.shape(), b.dtype());
+        detail::gemm<T>(true, false, k, n, rows, T(1), a.data<T>(), k, g.data<T>(), n, T(0),
+                        grad_b.data<T>(), n);
+      }
+    });
+    return std::vector<Tensor>{grad_a, grad_b};
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_same_floating("matmul", a, b);
+  if (a.dim() == 0 || b.dim() == 0)
+    throw ShapeError(fmt::format("matmul: both operands need at least one dimension, got {} @ {}",
+                                 shape_str(a.shape()), shape_str(b.shape())));
+  if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
+  if (a.shape()[a.dim() - 1] != b.shape()[b.dim() - 2])
+    throw ShapeError(fmt::format("matmul: inner dimensions differ: {} @ {}", shape_str(a.shape()),
+                                 shape_str(b.shape())));
+  if (b.dim() == 2) return rows_times_matrix(a, b);
+
+  Tensor out = batched_product(a, false, b, false);
+  detail::record(out, "matmul", {a, b}, [a, b](const Tensor& g) {
+    return std::vector<Tensor>{
+        a.requires_grad() ? detail::sum_to(batched_product(g, false, b, true), a.shape())
+                          : Tensor(),
+        b.requires_grad() ? detail::sum_to(batched_product(a, true, g, false), b.shape())
+                          : Tensor()};
+  });
+  return out;
+}
+
+}  // namespace loom

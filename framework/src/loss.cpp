@@ -1,0 +1,197 @@
+// Losses. Cross entropy and NLL have fused kernels (one pass forward, the softmax gradient
+// written directly); the regression losses are compositions of differentiable ops.
+#include <cmath>
+
+#include "detail/kernels.h"
+#include "loom/ops.h"
+
+namespace loom {
+
+namespace {
+
+Tensor reduce(const Tensor& per_element, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::Mean: return mean(per_element);
+    case Reduction::Sum: return sum(per_element);
+    case Reduction::None: return per_element;
+  }
+  return per_element;
+}
+
+// Checks (N, C) scores against (N) int64 targets, each a class or ignore_index; returns how
+// many targets count.
+std::int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& targets,
+                                 const CrossEntropyOptions& options) {
+  detail::check_floating(op, scores);
+  detail::check_index_tensor(op, targets);
+  if (scores.dim() != 2)
+    throw ShapeError(fmt::format("{}: expected scores of shape (N, C), got {}; reshape (B, T, C) "
+                                 "to (B*T, C)", op, shape_str(scores.shape())));
+  if (targets.dim() != 1 || targets.size(0) != scores.size(0))
+    throw ShapeError(fmt::format("{}: expected targets of shape ({},) for scores {}, got {}", op,
+                                 scores.size(0), shape_str(scores.shape()),
+                                 shape_str(targets.shape())));
+  if (!(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0))
+    throw ValueError(fmt::format("{}: label_smoothing must be in [0, 1], got {}", op,
+                                 options.label_smoothing));
+  const std::int64_t classes = scores.size(1);
+  std::int64_t counted = 0;
+  const std::int64_t* t = targets.data<std::int64_t>();
+  for (std::int64_t i = 0; i < targets.numel(); ++i) {
+    if (t[i] == options.ignore_index) continue;
+    if (t[i] < 0 || t[i] >= classes)
+      throw IndexError(fmt::format("{}: target {} at position {} is out of range for {} classes",
+                                   op, t[i], i, classes));
+    ++counted;
+  }
+  return counted;
+}
+
+// The weight each sample's loss carries into the reduced result: 1/count for mean.
+double reduction_scale(Reduction reduction, std::int64_t counted) {
+  return reduction == Reduction::Mean ? 1.0 / static_cast<double>(counted) : 1.0;
+}
+
+// Per-sample upstream gradient: g broadcast for mean/sum, g[i] for none.
+template <class T>
+T sample_grad(const Tensor& g, Reduction reduction, std::int64_t i, double scale) {
+  const T* pg = g.data<T>();
+  return static_cast<T>((reduction == Reduction::None ? pg[i] : pg[0]) * scale);
+}
+
+Tensor finish(Tensor per_sample, Reduction reduction, std::int64_t counted) {
+  if (reduction == Reduction::None) return per_sample;
+  Tensor total = sum(per_sample);
+  return reduction == Reduction::Sum ? total : total / static_cast<double>(counted);
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+                     const CrossEntropyOptions& options) {
+  const std::int64_t counted = check_class_targets("cross_entropy", logits, targets, options);
+  const std::int64_t n = logits.size(0), classes = logits.size(1);
+  const double smoothing = options.label_smoothing;
+  Tensor log_probs = log_softmax(logits.detach(), 1);  // (N, C), no graph: the backward is fused
+  Tensor per_sample = empty({n}, logits.dtype());
+  detail::dispatch_floating("cross_entropy", logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* lp = log_probs.data<T>();
+    const std::int64_t* t = targets.data<std::int64_t>();
+    T* loss = per_sample.data<T>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (t[i] == options.ignore_index) {
+        loss[i] = T(0);
+        continue;
+      }
+      const T* row = lp + i * classes;
+      T row_sum = 0;
+      for (std::int64_t c = 0; c < classes; ++c) row_sum += row[c];
+      loss[i] = static_cast<T>(-(1.0 - smoothing) * row[t[i]] -
+                               smoothing / static_cast<double>(classes) * row_sum);
+    }
+  });
+  Tensor out = finish(per_sample.detach(), options.reduction, counted).detach();
+  detail::record(out, "cross_entropy", {logits},
+                 [log_probs, targets, options, counted, n, classes](const Tensor& g) {
+    Tensor grad = empty(log_probs.shape(), log_probs.dtype());
+    detail::dispatch_floating("cross_entropy", g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const double scale = reduction_scale(options.reduction, counted);
+      const T uniform_share = static_cast<T>(options.label_smoothing / static_cast<double>(classes));
+      const T target_share = static_cast<T>(1.0 - options.label_smoothing);
+      const T* lp = log_probs.data<T>();
+      const std::int64_t* t = targets.data<std::int64_t>();
+      T* out_grad = grad.data<T>();
+      for (std::int64_t i = 0; i < n; ++i) {
+        T* row = out_grad + i * classes;
+        if (t[i] == options.ignore_index) {
+          std::fill(row, row + classes, T(0));
+          continue;
+        }
+        // d loss / d logit_c = p_c - (1 - eps) [c == t] - eps / C
+        const T w = sample_grad<T>(g, options.reduction, i, scale);
+        const T* lp_row = lp + i * classes;
+        for (std::int64_t c = 0; c < classes; ++c) row[c] = w * (std::exp(lp_row[c]) - uniform_share);
+        row[t[i]] -= w * target_share;
+      }
+    });
+    return std::vector<Tensor>{grad};
+  });
+  return out;
+}
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
+                const CrossEntropyOptions& options) {
+  if (options.label_smoothing != 0.0)
+    throw ValueError("nll_loss: label_smoothing is not defined for nll_loss; use cross_entropy");
+  const std::int64_t counted = check_class_targets("nll_loss", log_probs, targets, options);
+  const std::int64_t n = log_probs.size(0), classes = log_probs.size(1);
+  Tensor per_sample = empty({n}, log_probs.dtype());
+  detail::dispatch_floating("nll_loss", log_probs.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* lp = log_probs.data<T>();
+    const std::int64_t* t = targets.data<std::int64_t>();
+    T* loss = per_sample.data<T>();
+    for (std::int64_t i = 0; i < n; ++i)
+      loss[i] = t[i] == options.ignore_index ? T(0) : -lp[i * classes + t[i]];
+  });
+  Tensor out = finish(per_sample, options.reduction, counted).detach();
+  detail::record(out, "nll_loss", {log_probs},
+                 [targets, options, counted, shape = log_probs.shape(), classes](const Tensor& g) {
+    Tensor grad = zeros(shape, g.dtype());
+    detail::dispatch_floating("nll_loss", g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const double scale = reduction_scale(options.reduction, counted);
+      const std::int64_t* t = targets.data<std::int64_t>();
+      T* out_grad = grad.data<T>();
+      for (std::int64_t i = 0; i < shape[0]; ++i)
+        if (t[i] != options.ignore_index)
+          out_grad[i * classes + t[i]] = -sample_grad<T>(g, options.reduction, i, scale);
+    });
+    return std::vector<Tensor>{grad};
+  });
+  return out;
+}
+
+namespace {
+void check_same_shape(const char* op, const Tensor& prediction, const Tensor& target) {
+  detail::check_same_floating(op, prediction, target);
+  if (prediction.shape() != target.shape())
+    throw ShapeError(fmt::format("{}: prediction {} and target {} differ in shape", op,
+                                 shape_str(prediction.shape()), shape_str(target.shape())));
+}
+}  // namespace
+
+Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduction) {
+  check_same_shape("mse_loss", prediction, target);
+  Tensor diff = prediction - target;
+  return reduce(diff * diff, reduction);
+}
+
+Tensor l1_loss(const Tensor& prediction, const Tensor& target, Reduction reduction) {
+  check_same_shape("l1_loss", prediction, target);
+  return reduce(abs(prediction - target), reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction) {
+  check_same_shape("binary_cross_entropy_with_logits", logits, target);
+  Tensor per_element = empty(logits.shape(), logits.dtype());
+  detail::dispatch_floating("binary_cross_entropy_with_logits", logits.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    auto x = detail::flat<T>(logits);
+    auto y = detail::flat<T>(target);
+    auto out = detail::flat<T>(per_element);
+    // max(x, 0) - x y + log(1 + exp(-|x|)): no overflow for any x
+    xt::noalias(out) = xt::maximum(x, T(0)) - x * y + xt::log1p(xt::exp(-xt::abs(x)));
+  });
+  detail::record(per_element, "binary_cross_entropy_with_logits", {logits, target},
+                 [logits, target](const Tensor& g) {
+    // d/dx = sigmoid(x) - y, d/dy = -x
+    return std::vector<Tensor>{g * (sigmoid(logits) - target), g * neg(logits)};
+  });
+  return reduce(per_element, reduction);
+}
+
+}  // namespace loom

@@ -1,0 +1,130 @@
+// Forward values of the ops against hand-computed results.
+#include <cmath>
+#include <limits>
+
+#include "test_util.h"
+
+using loom::Dtype;
+using loom::Tensor;
+using loom_test::values;
+
+namespace {
+Tensor f64(std::vector<double> v, loom::Shape shape = {}) { return loom::from_vector(v, shape); }
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol = 1e-12) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(want[i]).epsilon(tol));
+}
+}  // namespace
+
+TEST_CASE("broadcast arithmetic") {
+  const Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(values(a + f64({10, 20, 30})) == std::vector<double>{11, 22, 33, 14, 25, 36});
+  CHECK(values(a * f64({2, 3}, {2, 1})) == std::vector<double>{2, 4, 6, 12, 15, 18});
+  CHECK(values(f64({1, 2}, {2, 1}) - f64({1, 2, 3}, {1, 3})) == std::vector<double>{0, -1, -2, 1, 0, -1});
+  CHECK(values(a / 2.0) == std::vector<double>{0.5, 1, 1.5, 2, 2.5, 3});
+  CHECK(values(loom::pow(f64({2, 3}), 2.0)) == std::vector<double>{4, 9});
+  CHECK(values(loom::clamp(f64({-2, 0.5, 2}), -1, 1)) == std::vector<double>{-1, 0.5, 1});
+  CHECK(values(loom::maximum(f64({1, 5}), f64({3, 2}))) == std::vector<double>{3, 5});
+  CHECK(values(loom::where(f64({1, 0}), f64({1, 2}), f64({7, 8}))) == std::vector<double>{1, 8});
+  CHECK(values(loom::masked_fill(a, f64({0, 1, 0}), -1)) == std::vector<double>{1, -1, 3, 4, -1, 6});
+}
+
+TEST_CASE("reductions") {
+  const Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3});
+  CHECK(loom::sum(a).item() == 21);
+  CHECK(values(loom::sum(a, {0})) == std::vector<double>{5, 7, 9});
+  CHECK(values(loom::sum(a, {1}, true)) == std::vector<double>{6, 15});
+  CHECK(loom::sum(a, {1}, true).shape() == loom::Shape{2, 1});
+  CHECK(values(loom::mean(a, {-1})) == std::vector<double>{2, 5});
+  CHECK(values(loom::max(a, 0)) == std::vector<double>{4, 5, 6});
+  CHECK(values(loom::min(a, 1)) == std::vector<double>{1, 4});
+  CHECK(values(loom::argmax(f64({1, 9, 3, 7, 2, 8}, {2, 3}), 1)) == std::vector<double>{1, 2});
+  check_close(values(loom::logsumexp(f64({0, std::log(3.0)}), 0)), {std::log(4.0)});
+  // Stable for large values, where exp overflows.
+  check_close(values(loom::logsumexp(f64({1000, 1000}), 0)), {1000 + std::log(2.0)});
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(std::isinf(loom::logsumexp(f64({-inf, -inf}), 0).item()));
+}
+
+TEST_CASE("activations and softmax") {
+  check_close(values(loom::sigmoid(f64({0, 2}))), {0.5, 1 / (1 + std::exp(-2.0))});
+  check_close(values(loom::tanh(f64({0.5}))), {std::tanh(0.5)});
+  CHECK(values(loom::relu(f64({-1, 2}))) == std::vector<double>{0, 2});
+  check_close(values(loom::leaky_relu(f64({-1, 2}), 0.2)), {-0.2, 2});
+  check_close(values(loom::gelu(f64({1.0}))), {0.5 * (1 + std::erf(1 / std::sqrt(2.0)))});
+  check_close(values(loom::softplus(f64({0, 30}))), {std::log(2.0), 30});
+  const auto p = values(loom::softmax(f64({1, 2, 3}), 0));
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  check_close(p, {std::exp(1.0) / z, std::exp(2.0) / z, std::exp(3.0) / z});
+  check_close(values(loom::log_softmax(f64({1, 2, 3}), 0)), {1 - std::log(z), 2 - std::log(z), 3 - std::log(z)});
+  // float32 softmax over (64, 5000) rows sums to one
+  const Tensor rows = loom::softmax(loom::randn({64, 5000}) * 5.0, 1);
+  for (double s : values(loom::sum(rows, {1}))) CHECK(s == doctest::Approx(1.0).epsilon(1e-5));
+  CHECK(values(loom::softmax(f64({1000, 0}), 0))[0] == doctest::Approx(1.0));
+}
+
+TEST_CASE("losses match hand-computed values") {
+  const Tensor logits = f64({1, 2, 3, 1, 1, 1}, {2, 3});
+  const Tensor targets = loom::from_vector(std::vector<std::int64_t>{2, 0});
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  const double l0 = std::log(z) - 3, l1 = std::log(3.0);
+  check_close(values(loom::cross_entropy(logits, targets)), {(l0 + l1) / 2});
+  check_close(values(loom::cross_entropy(logits, targets, loom::CrossEntropyOptions().set_reduction(loom::Reduction::None))), {l0, l1});
+  // ignore_index: the mean is over the counted targets only
+  const Tensor ignored = loom::from_vector(std::vector<std::int64_t>{2, -100});
+  check_close(values(loom::cross_entropy(logits, ignored)), {l0});
+  // label smoothing eps: (1 - eps) * nll + eps * mean over classes of -log p
+  const double eps = 0.1;
+  const double uniform0 = (3 * std::log(z) - 6) / 3;
+  check_close(values(loom::cross_entropy(f64({1, 2, 3}, {1, 3}), loom::from_vector(std::vector<std::int64_t>{2}),
+                                         loom::CrossEntropyOptions().set_label_smoothing(eps))),
+              {(1 - eps) * l0 + eps * uniform0});
+  check_close(values(loom::nll_loss(loom::log_softmax(logits, 1), targets)), {(l0 + l1) / 2});
+  check_close(values(loom::mse_loss(f64({1, 2}), f64({3, 2}))), {2});
+  check_close(values(loom::l1_loss(f64({1, 2}), f64({3, 5}), loom::Reduction::Sum)), {5});
+  const double x = 0.3, y = 1.0;
+  check_close(values(loom::binary_cross_entropy_with_logits(f64({x}), f64({y}))),
+              {-std::log(1 / (1 + std::exp(-x)))});
+  CHECK(std::isfinite(loom::binary_cross_entropy_with_logits(f64({-1000}), f64({1})).item()));
+}
+
+TEST_CASE("matmul values, float32 and float64, through BLAS") {
+  const Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor b = f64({1, 0, 0, 1, 1, 1}, {3, 2});
+  CHECK(values(loom::matmul(a, b)) == std::vector<double>{4, 5, 10, 11});
+  CHECK(values(loom::matmul(a.to(Dtype::Float32), b.to(Dtype::Float32))) == std::vector<double>{4, 5, 10, 11});
+  const Tensor batched = loom::matmul(loom::stack({a, a * 2.0}, 0), b);
+  CHECK(values(batched) == std::vector<double>{4, 5, 10, 11, 8, 10, 20, 22});
+  CHECK(loom::matmul(loom::zeros({2, 0}), loom::zeros({0, 3})).shape() == loom::Shape{2, 3});
+  CHECK(values(loom::matmul(loom::ones({2, 0}), loom::ones({0, 3}))) == std::vector<double>(6, 0.0));
+}
+
+TEST_CASE("dropout keeps the expectation and is deterministic per generator") {
+  loom::Generator g1(4), g2(4);
+  const Tensor x = loom::ones({10000}, Dtype::Float64);
+  const Tensor a = loom::dropout(x, 0.25, true, &g1);
+  CHECK(values(a) == values(loom::dropout(x, 0.25, true, &g2)));
+  for (double v : values(a)) CHECK((v == 0.0 || v == doctest::Approx(1 / 0.75)));
+  CHECK(loom::mean(a).item() == doctest::Approx(1.0).epsilon(0.03));
+  CHECK(values(loom::dropout(x, 0.25, false)) == values(x));
+  CHECK(loom::sum(loom::dropout(x, 1.0, true)).item() == 0.0);
+}
+
+TEST_CASE("indexing values") {
+  const Tensor w = f64({0, 1, 10, 11, 20, 21}, {3, 2});
+  const Tensor ids = loom::from_vector(std::vector<std::int64_t>{2, 0, 2, 1}, {2, 2});
+  const Tensor e = loom::embedding(w, ids);
+  CHECK(e.shape() == loom::Shape{2, 2, 2});
+  CHECK(values(e) == std::vector<double>{20, 21, 0, 1, 20, 21, 10, 11});
+  const Tensor idx = loom::from_vector(std::vector<std::int64_t>{1, 0, 1}, {1, 3});
+  CHECK(values(loom::gather(f64({1, 2, 3, 4, 5, 6}, {2, 3}), 0, idx)) == std::vector<double>{4, 2, 6});
+  CHECK(values(loom::scatter_add(loom::zeros({2, 3}, Dtype::Float64), 0, idx, f64({1, 1, 1}, {1, 3}))) ==
+        std::vector<double>{0, 1, 0, 1, 0, 1});
+  CHECK(values(loom::index_select(w, 1, loom::from_vector(std::vector<std::int64_t>{1}))) == std::vector<double>{1, 11, 21});
+}
+
+TEST_CASE("embedding backward adds only into the rows used") {
+  Tensor w = loom::ones({4, 2}, Dtype::Float64).requires_grad_();
+  loom::embedding(w, loom::from_vector(std::vector<std::int64_t>{3, 3, 1})).sum().backward();
+  CHECK(values(w.grad()) == std::vector<double>{0, 0, 1, 1, 0, 0, 2, 2});
+}
