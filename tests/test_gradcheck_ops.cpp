@@ -33,7 +33,9 @@ TEST_CASE("scalar operators") {
   check_gradients([](const Inputs& in) { return 1.0 / in[0]; }, {away_from_zero({4}, 10)});
 }
 
-TEST_CASE("neg, pow, exp, log, sqrt, abs, clamp") {
+TEST_CASE("neg, pow, exp, log, sqrt, abs, sin, cos, clamp") {
+  check_gradients([](const Inputs& in) { return loom::sin(in[0]) * loom::cos(in[0] * 2.0); },
+                  {input({2, 3}, 10)});
   check_gradients([](const Inputs& in) { return loom::neg(in[0]); }, {input({2, 3}, 11)});
   check_gradients([](const Inputs& in) { return loom::pow(in[0], 3.0); }, {input({2, 3}, 12)});
   check_gradients([](const Inputs& in) { return loom::pow(in[0], -1.5); },

@@ -99,7 +99,11 @@ auto row_view(T* p, std::int64_t n) {
 // Softmax (or log-softmax) over the middle axis of (outer, length, inner), one block at a time;
 // `max_row` and `sum_row` hold `inner` running values so each pass is a vectorised row op.
 template <class T>
+void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_form);
+
+template <class T>
 void softmax_kernel(const T* in, T* out, const detail::AxisLayout& l, bool log_form) {
+  if (l.inner == 1) return softmax_rows(in, out, l, log_form);
   std::vector<T> max_buffer(static_cast<std::size_t>(l.inner));
   std::vector<T> sum_buffer(static_cast<std::size_t>(l.inner));
   auto max_row = row_view(max_buffer.data(), l.inner);
@@ -131,6 +135,33 @@ void softmax_kernel(const T* in, T* out, const detail::AxisLayout& l, bool log_f
         auto y = row_view(dst + k * l.inner, l.inner);
         xt::noalias(y) *= sum_row;
       }
+    }
+  }
+}
+
+// The common case, softmax over the last (contiguous) axis: three vectorised passes per row.
+template <class T>
+void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_form) {
+  for (std::int64_t o = 0; o < l.outer; ++o) {
+    const T* x = in + o * l.length;
+    T* y = out + o * l.length;
+    T row_max = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : row_max)
+    for (std::int64_t k = 0; k < l.length; ++k) row_max = row_max > x[k] ? row_max : x[k];  // std::max does not vectorise here
+    if (!std::isfinite(row_max)) row_max = T(0);  // all -inf (fully masked): NaN, as PyTorch
+    auto y_row = row_view(y, l.length);
+    xt::noalias(y_row) = xt::exp(row_view(const_cast<T*>(x), l.length) - row_max);
+    T total = 0;
+#pragma omp simd reduction(+ : total)
+    for (std::int64_t k = 0; k < l.length; ++k) total += y[k];
+    if (log_form) {
+      const T shift = row_max + std::log(total);
+#pragma omp simd
+      for (std::int64_t k = 0; k < l.length; ++k) y[k] = x[k] - shift;
+    } else {
+      const T scale = T(1) / total;
+#pragma omp simd
+      for (std::int64_t k = 0; k < l.length; ++k) y[k] *= scale;
     }
   }
 }

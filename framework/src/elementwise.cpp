@@ -196,6 +196,18 @@ Tensor abs(const Tensor& x) {
       });
 }
 
+Tensor sin(const Tensor& x) {
+  return detail::unary_from_input(
+      "sin", x, [](auto, const auto& in) { return xt::sin(in); },
+      [](auto, const auto& in, const auto& g) { return g * xt::cos(in); });
+}
+
+Tensor cos(const Tensor& x) {
+  return detail::unary_from_input(
+      "cos", x, [](auto, const auto& in) { return xt::cos(in); },
+      [](auto, const auto& in, const auto& g) { return -g * xt::sin(in); });
+}
+
 Tensor clamp(const Tensor& x, double low, double high) {
   if (low > high)
     throw ValueError(fmt::format("clamp: low ({}) must not exceed high ({})", low, high));

@@ -86,6 +86,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
       }
       const T* row = lp + i * classes;
       T row_sum = 0;
+#pragma omp simd reduction(+ : row_sum)
       for (std::int64_t c = 0; c < classes; ++c) row_sum += row[c];
       loss[i] = static_cast<T>(-(1.0 - smoothing) * row[t[i]] -
                                smoothing / static_cast<double>(classes) * row_sum);
@@ -100,9 +101,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
       const double scale = reduction_scale(options.reduction, counted);
       const T uniform_share = static_cast<T>(options.label_smoothing / static_cast<double>(classes));
       const T target_share = static_cast<T>(1.0 - options.label_smoothing);
-      const T* lp = log_probs.data<T>();
       const std::int64_t* t = targets.data<std::int64_t>();
       T* out_grad = grad.data<T>();
+      auto grad_flat = detail::flat<T>(grad);
+      xt::noalias(grad_flat) = xt::exp(detail::flat<T>(log_probs)) - uniform_share;  // p - eps/C
       for (std::int64_t i = 0; i < n; ++i) {
         T* row = out_grad + i * classes;
         if (t[i] == options.ignore_index) {
@@ -111,8 +113,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
         }
         // d loss / d logit_c = p_c - (1 - eps) [c == t] - eps / C
         const T w = sample_grad<T>(g, options.reduction, i, scale);
-        const T* lp_row = lp + i * classes;
-        for (std::int64_t c = 0; c < classes; ++c) row[c] = w * (std::exp(lp_row[c]) - uniform_share);
+#pragma omp simd
+        for (std::int64_t c = 0; c < classes; ++c) row[c] *= w;
         row[t[i]] -= w * target_share;
       }
     });

@@ -28,6 +28,8 @@ Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor sqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
 /// Limits x to [low, high]; the gradient is zero where x was clipped.
 Tensor clamp(const Tensor& x, double low, double high);
 /// Elementwise minimum / maximum of two tensors (broadcasting); ties send the gradient to `a`.

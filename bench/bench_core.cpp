@@ -1,0 +1,94 @@
+// Microbenchmarks of Loom's core ops, one JSON line per case; bench_core.py prints the same
+// lines for PyTorch and numpy, and run_core.sh interleaves the two and builds the table.
+//
+//   ./build/bench_core --threads 2
+#include <loom/loom.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Median over 7 repetitions of the mean time per call, each repetition >= 0.2 s.
+double median_ms(const std::function<void()>& run) {
+  using clock = std::chrono::steady_clock;
+  for (int i = 0; i < 3; ++i) run();  // warm up caches and the allocator
+  int calls = 1;
+  for (;;) {  // calls per repetition so that one repetition takes >= 0.2 s
+    const auto start = clock::now();
+    for (int i = 0; i < calls; ++i) run();
+    if (std::chrono::duration<double>(clock::now() - start).count() >= 0.2) break;
+    calls *= 2;
+  }
+  std::vector<double> per_call;
+  for (int rep = 0; rep < 7; ++rep) {
+    const auto start = clock::now();
+    for (int i = 0; i < calls; ++i) run();
+    per_call.push_back(std::chrono::duration<double, std::milli>(clock::now() - start).count() / calls);
+  }
+  std::sort(per_call.begin(), per_call.end());
+  return per_call[per_call.size() / 2];
+}
+
+void report(const char* op, const std::string& shape, int threads, double ms, double flops) {
+  std::printf("{\"impl\": \"loom\", \"op\": \"%s\", \"shape\": \"%s\", \"threads\": %d, "
+              "\"ms\": %.5f, \"gflops\": %.2f}\n",
+              op, shape.c_str(), threads, ms, flops > 0 ? flops / ms / 1e6 : 0.0);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+  loom::set_num_threads(threads);
+  loom::NoGradGuard no_grad;  // forward-only cases; the backward cases enable grad themselves
+  loom::manual_seed(0);
+
+  // matmul: M x N x K, (M, K) @ (K, N), shapes from ../shared/anchors/ (sq*, LSTM steps)
+  const std::vector<std::array<std::int64_t, 3>> gemms = {
+      {128, 128, 128}, {512, 512, 512}, {1024, 1024, 1024}, {64, 2048, 512}, {32, 2048, 512}, {2048, 2048, 64}};
+  for (const auto& [m, n, k] : gemms) {
+    auto a = loom::randn({m, k});
+    auto b = loom::randn({k, n});
+    const double ms = median_ms([&] { loom::matmul(a, b); });
+    report("matmul", std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k), threads,
+           ms, 2.0 * m * n * k);
+  }
+
+  // elementwise chain sigmoid(a) * tanh(b) + a * b: the LSTM cell's gate arithmetic
+  for (const auto& shape : std::vector<loom::Shape>{{64, 5000}, {32, 512}}) {
+    auto a = loom::randn(shape);
+    auto b = loom::randn(shape);
+    const double ms = median_ms([&] { loom::sigmoid(a) * loom::tanh(b) + a * b; });
+    report("elementwise_chain", loom::shape_str(shape), threads, ms, 0);
+  }
+
+  // softmax over the last axis of (64, 5000)
+  {
+    auto x = loom::randn({64, 5000});
+    const double ms = median_ms([&] { loom::softmax(x, 1); });
+    report("softmax", "(64, 5000)", threads, ms, 0);
+  }
+
+  // forward + backward of cross_entropy over (64, 5000) logits: the vocabulary projection's loss
+  {
+    loom::set_grad_enabled(true);
+    auto logits = loom::randn({64, 5000}).requires_grad_();
+    auto targets = loom::randint(0, 5000, {64});
+    const double ms = median_ms([&] {
+      loom::cross_entropy(logits, targets).backward();
+      logits.zero_grad();
+    });
+    report("cross_entropy_fwd_bwd", "(64, 5000)", threads, ms, 0);
+    loom::set_grad_enabled(false);
+  }
+  return 0;
+}

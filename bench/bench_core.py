@@ -1,0 +1,75 @@
+"""The same cases as bench_core.cpp, in PyTorch and numpy; one JSON line per case.
+
+    /usr/bin/python3 bench/bench_core.py --threads 2
+Thread counts follow ../shared/anchors/README.md: OpenBLAS reads OPENBLAS_NUM_THREADS at load
+time, so run_core.sh sets it (and OMP_NUM_THREADS) in the environment of this process.
+"""
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+
+def median_ms(run):
+    for _ in range(3):
+        run()
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            run()
+        if time.perf_counter() - start >= 0.2:
+            break
+        calls *= 2
+    per_call = []
+    for _ in range(7):
+        start = time.perf_counter()
+        for _ in range(calls):
+            run()
+        per_call.append((time.perf_counter() - start) * 1e3 / calls)
+    return sorted(per_call)[len(per_call) // 2]
+
+
+def report(impl, op, shape, threads, ms, flops=0.0):
+    print(json.dumps({"impl": impl, "op": op, "shape": shape, "threads": threads,
+                      "ms": round(ms, 5), "gflops": round(flops / ms / 1e6, 2) if flops else 0.0}),
+          flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=1)
+    threads = parser.parse_args().threads
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m, n, k in [(128, 128, 128), (512, 512, 512), (1024, 1024, 1024), (64, 2048, 512),
+                        (32, 2048, 512), (2048, 2048, 64)]:
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            out = torch.empty(m, n)
+            shape = f"{m}x{n}x{k}"
+            # torch.matmul allocating its output, as Loom's does
+            report("torch", "matmul", shape, threads, median_ms(lambda: torch.matmul(a, b)), 2.0 * m * n * k)
+            an, bn = a.numpy(), b.numpy()
+            report("numpy", "matmul", shape, threads, median_ms(lambda: an @ bn), 2.0 * m * n * k)
+        for shape in [(64, 5000), (32, 512)]:
+            a, b = torch.randn(*shape), torch.randn(*shape)
+            name = "(" + ", ".join(map(str, shape)) + ")"
+            report("torch", "elementwise_chain", name, threads,
+                   median_ms(lambda: torch.sigmoid(a) * torch.tanh(b) + a * b))
+        x = torch.randn(64, 5000)
+        report("torch", "softmax", "(64, 5000)", threads, median_ms(lambda: torch.softmax(x, 1)))
+    logits = torch.randn(64, 5000, requires_grad=True)
+    targets = torch.randint(0, 5000, (64,))
+
+    def ce_step():
+        torch.nn.functional.cross_entropy(logits, targets).backward()
+        logits.grad = None
+
+    report("torch", "cross_entropy_fwd_bwd", "(64, 5000)", threads, median_ms(ce_step))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Core microbenchmarks, Loom and PyTorch/numpy interleaved in one run (3 rounds x 1 and 2
+# threads), then the markdown table. Needs a Release build in build/ (see README).
+#   bash bench/run_core.sh            # ~4 minutes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ROUNDS=${ROUNDS:-3}
+OUT=${OUT:-bench/results/core-$(date +%Y-%m-%d).jsonl}
+mkdir -p "$(dirname "$OUT")"
+: > "$OUT"
+# The C OpenBLAS reference from ../shared/anchors, on the same shapes in the same run.
+GEMM_SHAPES="128x128x128:128:128:128 512x512x512:512:512:512 1024x1024x1024:1024:1024:1024
+  64x2048x512:64:2048:512 32x2048x512:32:2048:512 2048x2048x64:2048:2048:64"
+ANCHORS=../shared/anchors
+if [ -f "$ANCHORS/gemm_bench.c" ]; then
+  gcc -O2 -o "$BUILD/gemm_bench" "$ANCHORS/gemm_bench.c" -lopenblas
+fi
+for round in $(seq "$ROUNDS"); do
+  for threads in 1 2; do
+    # One thread pool, passive waiting: see ../shared/anchors/README.md "Threading pitfalls".
+    export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
+    "$BUILD/bench_core" --threads "$threads" >> "$OUT"
+    /usr/bin/python3 bench/bench_core.py --threads "$threads" >> "$OUT"
+    if [ -x "$BUILD/gemm_bench" ]; then
+      # shellcheck disable=SC2086
+      "$BUILD/gemm_bench" --threads "$threads" --reps 5 $GEMM_SHAPES 2> /dev/null >> "$OUT"
+    fi
+  done
+  echo "round $round done" >&2
+done
+/usr/bin/python3 bench/summarize_core.py "$OUT"

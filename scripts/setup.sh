@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package Loom's build, tests, tools and benchmarks need. Safe to run
+# twice: apt-get skips what is installed, and the package lists are refreshed once.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  # libraries: Loom's arrays, BLAS, formatting, tests, command line, checkpoint headers
+  xtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libfmt-dev doctest-dev
+  libcli11-dev nlohmann-json3-dev
+  # the reference Loom is tested and benchmarked against
+  python3 python3-torch python3-numpy
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
