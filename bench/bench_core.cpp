@@ -14,19 +14,19 @@
 
 namespace {
 
-// Median over 7 repetitions of the mean time per call, each repetition >= 0.2 s.
+// Median over 5 repetitions of the mean time per call, each repetition >= 0.1 s.
 double median_ms(const std::function<void()>& run) {
   using clock = std::chrono::steady_clock;
   for (int i = 0; i < 3; ++i) run();  // warm up caches and the allocator
   int calls = 1;
-  for (;;) {  // calls per repetition so that one repetition takes >= 0.2 s
+  for (;;) {  // calls per repetition so that one repetition takes >= 0.1 s
     const auto start = clock::now();
     for (int i = 0; i < calls; ++i) run();
-    if (std::chrono::duration<double>(clock::now() - start).count() >= 0.2) break;
+    if (std::chrono::duration<double>(clock::now() - start).count() >= 0.1) break;
     calls *= 2;
   }
   std::vector<double> per_call;
-  for (int rep = 0; rep < 7; ++rep) {
+  for (int rep = 0; rep < 5; ++rep) {
     const auto start = clock::now();
     for (int i = 0; i < calls; ++i) run();
     per_call.push_back(std::chrono::duration<double, std::milli>(clock::now() - start).count() / calls);

@@ -20,11 +20,11 @@ def median_ms(run):
         start = time.perf_counter()
         for _ in range(calls):
             run()
-        if time.perf_counter() - start >= 0.2:
+        if time.perf_counter() - start >= 0.1:
             break
         calls *= 2
     per_call = []
-    for _ in range(7):
+    for _ in range(5):
         start = time.perf_counter()
         for _ in range(calls):
             run()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Core microbenchmarks, Loom and PyTorch/numpy interleaved in one run (3 rounds x 1 and 2
 # threads), then the markdown table. Needs a Release build in build/ (see README).
-#   bash bench/run_core.sh            # ~4 minutes
+#   bash bench/run_core.sh            # ~8 minutes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -24,7 +24,7 @@ for round in $(seq "$ROUNDS"); do
     /usr/bin/python3 bench/bench_core.py --threads "$threads" >> "$OUT"
     if [ -x "$BUILD/gemm_bench" ]; then
       # shellcheck disable=SC2086
-      "$BUILD/gemm_bench" --threads "$threads" --reps 5 $GEMM_SHAPES 2> /dev/null >> "$OUT"
+      "$BUILD/gemm_bench" --threads "$threads" --reps 5 --min-time 0.1 $GEMM_SHAPES 2> /dev/null >> "$OUT"
     fi
   done
   echo "round $round done" >&2

@@ -131,3 +131,14 @@ TEST_CASE("gradcheck catches a wrong gradient") {
   CHECK(result.max_relative_error > 0.1);
   CHECK(loom::gradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {x}).passed);
 }
+
+TEST_CASE("record_op makes a custom op differentiable") {
+  auto square = [](const Tensor& x) {
+    Tensor out = x.detach() * x.detach();
+    loom::record_op(out, "square", {x}, [x](const Tensor& g) { return std::vector<Tensor>{g * x * 2.0}; });
+    return out;
+  };
+  loom_test::check_gradients([&](const std::vector<Tensor>& in) { return square(in[0]); },
+                             {loom_test::input({3}, 2)});
+  CHECK_FALSE(square(loom::ones({2})).requires_grad());  // no input needs a gradient: no graph
+}

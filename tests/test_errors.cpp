@@ -112,3 +112,10 @@ TEST_CASE("misuse of copy_ and set_grad") {
   CHECK_THROWS_AS(x.copy_(loom::zeros({3})), loom::ShapeError);
   CHECK_THROWS_AS(x.set_grad(loom::zeros({3})), loom::ShapeError);
 }
+
+TEST_CASE("linear names the expected and actual input size") {
+  CHECK(message_of<loom::ShapeError>([] { loom::linear(loom::zeros({8, 32}), loom::zeros({10, 64})); }) ==
+        "linear: input.size(-1) must be equal to in_features. Expected 64, got 32 (input (8, 32), "
+        "weight (10, 64))");
+  CHECK_THROWS_AS(loom::linear(loom::zeros({8, 64}), loom::zeros({10, 64}), loom::zeros({9})), loom::ShapeError);
+}

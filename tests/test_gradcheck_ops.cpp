@@ -195,3 +195,15 @@ TEST_CASE("joining and shape ops") {
   check_gradients([](const Inputs& in) { return in[0].expand({3, 2, 4}); }, {input({2, 1}, 106)});
   check_gradients([](const Inputs& in) { return in[0].clone() * in[0].to(loom::Dtype::Float64); }, {x});
 }
+
+TEST_CASE("linear: with and without bias, 2-D and 3-D input") {
+  check_gradients([](const Inputs& in) { return loom::linear(in[0], in[1], in[2]); },
+                  {input({4, 3}, 110), input({5, 3}, 111), input({5}, 112)});
+  check_gradients([](const Inputs& in) { return loom::linear(in[0], in[1]); },
+                  {input({2, 4, 3}, 113), input({2, 3}, 114)});
+  const Tensor x = input({3, 3}, 115);
+  const Tensor w = input({2, 3}, 116);
+  const Tensor b = input({2}, 117);
+  CHECK(loom_test::values(loom::linear(x, w, b)) ==
+        loom_test::values(loom::matmul(x, w.t()) + b));
+}

@@ -161,7 +161,7 @@ Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Back
     auto result = flat<T>(out);
     xt::noalias(result) = forward(tag, in);
   });
-  record(out, name, {x}, [x, backward, name](const Tensor& g) {
+  record_op(out, name, {x}, [x, backward, name](const Tensor& g) {
     Tensor grad = empty(x.shape(), x.dtype());
     dispatch_floating(name, x.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -185,7 +185,7 @@ Tensor unary_from_output(const char* name, const Tensor& x, Forward forward, Bac
     auto result = flat<T>(out);
     xt::noalias(result) = forward(tag, in);
   });
-  record(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
+  record_op(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
     Tensor grad = empty(y.shape(), y.dtype());
     dispatch_floating(name, y.dtype(), [&](auto tag) {
       using T = decltype(tag);

@@ -26,10 +26,6 @@ struct Storage {
   std::size_t bytes;
 };
 
-/// Receives the gradient of an op's output and returns one gradient per input (an undefined
-/// Tensor where an input needs none). Runs with graph recording off.
-using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
-
 /// A recorded operation: its inputs and the closure computing their gradients. The closure
 /// captures saved values only (never the output's handle), so the graph has no cycles.
 struct Node {
@@ -75,9 +71,6 @@ void check_defined(const char* op, const Tensor& t);
 
 /// True when grad mode is on and some input requires a gradient.
 bool needs_graph(const std::vector<Tensor>& inputs);
-/// Makes `output` a non-leaf of the graph, recording `backward` over `inputs`, when needed.
-void record(Tensor& output, const char* name, std::vector<Tensor> inputs,
-            BackwardFunction backward);
 
 /// Sums `grad` down to `shape` (undoing broadcasting).
 Tensor sum_to(const Tensor& grad, const Shape& shape);

@@ -183,7 +183,7 @@ Tensor softmax_forward(const char* op, const Tensor& x, std::int64_t axis, bool 
 Tensor softmax(const Tensor& x, std::int64_t axis) {
   Tensor out = softmax_forward("softmax", x, axis, false);
   const std::int64_t a = detail::normalize_axis("softmax", axis, x.dim());
-  detail::record(out, "softmax", {x}, [y = out.detach(), a](const Tensor& g) {
+  record_op(out, "softmax", {x}, [y = out.detach(), a](const Tensor& g) {
     return std::vector<Tensor>{y * (g - sum(g * y, {a}, true))};
   });
   return out;
@@ -192,7 +192,7 @@ Tensor softmax(const Tensor& x, std::int64_t axis) {
 Tensor log_softmax(const Tensor& x, std::int64_t axis) {
   Tensor out = softmax_forward("log_softmax", x, axis, true);
   const std::int64_t a = detail::normalize_axis("log_softmax", axis, x.dim());
-  detail::record(out, "log_softmax", {x}, [y = out.detach(), a](const Tensor& g) {
+  record_op(out, "log_softmax", {x}, [y = out.detach(), a](const Tensor& g) {
     return std::vector<Tensor>{g - exp(y) * sum(g, {a}, true)};
   });
   return out;

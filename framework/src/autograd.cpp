@@ -24,9 +24,11 @@ bool needs_graph(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-void record(Tensor& output, const char* name, std::vector<Tensor> inputs,
-            BackwardFunction backward) {
-  if (!needs_graph(inputs)) return;
+}  // namespace detail
+
+void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
+               BackwardFunction backward) {
+  if (!detail::needs_graph(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
   node->inputs = std::move(inputs);
@@ -34,8 +36,6 @@ void record(Tensor& output, const char* name, std::vector<Tensor> inputs,
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
 }
-
-}  // namespace detail
 
 namespace {
 

@@ -7,7 +7,6 @@
 
 namespace loom {
 
-using detail::record;
 using detail::sum_to;
 
 namespace {
@@ -28,7 +27,7 @@ Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary("add", a, b, [](auto x, auto y) { return x + y; });
-  record(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+  record_op(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
   });
   return out;
@@ -36,7 +35,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary("sub", a, b, [](auto x, auto y) { return x - y; });
-  record(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
+  record_op(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
   });
   return out;
@@ -44,7 +43,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary("mul", a, b, [](auto x, auto y) { return x * y; });
-  record(out, "mul", {a, b}, [a, b](const Tensor& g) {
+  record_op(out, "mul", {a, b}, [a, b](const Tensor& g) {
     return std::vector<Tensor>{a.requires_grad() ? sum_to(g * b, a.shape()) : Tensor(),
                                b.requires_grad() ? sum_to(g * a, b.shape()) : Tensor()};
   });
@@ -53,7 +52,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
-  record(out, "div", {a, b}, [a, b](const Tensor& g) {
+  record_op(out, "div", {a, b}, [a, b](const Tensor& g) {
     Tensor g_over_b = g / b;
     return std::vector<Tensor>{
         a.requires_grad() ? sum_to(g_over_b, a.shape()) : Tensor(),
@@ -64,7 +63,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor out = binary("pow", base, exponent, [](auto x, auto y) { return std::pow(x, y); });
-  record(out, "pow", {base, exponent}, [base, exponent, y = out.detach()](const Tensor& g) {
+  record_op(out, "pow", {base, exponent}, [base, exponent, y = out.detach()](const Tensor& g) {
     return std::vector<Tensor>{
         base.requires_grad()
             ? sum_to(g * exponent * pow(base, exponent - 1.0), base.shape())
@@ -76,7 +75,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x <= y ? x : y; });
-  record(out, "minimum", {a, b}, [a, b](const Tensor& g) {
+  record_op(out, "minimum", {a, b}, [a, b](const Tensor& g) {
     Tensor a_chosen = 1.0 - gt(a, b);  // ties go to a
     return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
                                sum_to(g * (1.0 - a_chosen), b.shape())};
@@ -86,7 +85,7 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
-  record(out, "maximum", {a, b}, [a, b](const Tensor& g) {
+  record_op(out, "maximum", {a, b}, [a, b](const Tensor& g) {
     Tensor a_chosen = 1.0 - lt(a, b);
     return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
                                sum_to(g * (1.0 - a_chosen), b.shape())};
@@ -129,7 +128,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
                                                             : pb[off[3] + i * st[3]];
         });
   });
-  record(out, "where", {a, b}, [mask, sa = a.shape(), sb = b.shape()](const Tensor& g) {
+  record_op(out, "where", {a, b}, [mask, sa = a.shape(), sb = b.shape()](const Tensor& g) {
     Tensor zero = scalar_tensor(0.0, g.dtype());
     return std::vector<Tensor>{sum_to(where(mask, g, zero), sa), sum_to(where(mask, zero, g), sb)};
   });

@@ -6,7 +6,6 @@
 
 namespace loom {
 
-using detail::record;
 
 namespace {
 
@@ -69,7 +68,7 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& indices) {
     copy_rows<T, false>(x.data<T>(), out.data<T>(), indices.data<std::int64_t>(), indices.numel(),
                         layout.outer, layout.length, layout.inner);
   });
-  record(out, "index_select", {x}, [indices, a, shape = x.shape()](const Tensor& g) {
+  record_op(out, "index_select", {x}, [indices, a, shape = x.shape()](const Tensor& g) {
     return std::vector<Tensor>{index_add_zeros(g, shape, a, indices)};
   });
   return out;
@@ -93,7 +92,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
                         flat_indices.numel(), 1, rows, weight.size(1));
   });
   // The backward adds only into the rows that were looked up.
-  record(out, "embedding", {weight}, [flat_indices, shape = weight.shape()](const Tensor& g) {
+  record_op(out, "embedding", {weight}, [flat_indices, shape = weight.shape()](const Tensor& g) {
     return std::vector<Tensor>{index_add_zeros(g, shape, 0, flat_indices)};
   });
   return out.reshape(out_shape);
@@ -148,7 +147,7 @@ Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index) {
     T* po = out.data<T>();
     for_each_gathered(x.shape(), a, index, [&](std::int64_t at, std::int64_t p) { po[p] = px[at]; });
   });
-  record(out, "gather", {x}, [index, a, shape = x.shape()](const Tensor& g) {
+  record_op(out, "gather", {x}, [index, a, shape = x.shape()](const Tensor& g) {
     return std::vector<Tensor>{scatter_add(zeros(shape, g.dtype()), a, index, g)};
   });
   return out;
@@ -168,7 +167,7 @@ Tensor scatter_add(const Tensor& x, std::int64_t axis, const Tensor& index, cons
     T* po = out.data<T>();
     for_each_gathered(x.shape(), a, index, [&](std::int64_t at, std::int64_t p) { po[at] += ps[p]; });
   });
-  record(out, "scatter_add", {x, src}, [index, a](const Tensor& g) {
+  record_op(out, "scatter_add", {x, src}, [index, a](const Tensor& g) {
     return std::vector<Tensor>{g, gather(g, a, index)};
   });
   return out;
@@ -206,7 +205,7 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis) {
                   src + static_cast<std::size_t>(o) * bytes, bytes);
     start += length;
   }
-  record(out, "concat", tensors, [sizes, a](const Tensor& g) { return split(g, sizes, a); });
+  record_op(out, "concat", tensors, [sizes, a](const Tensor& g) { return split(g, sizes, a); });
   return out;
 }
 

@@ -58,7 +58,7 @@ Tensor rows_times_matrix(const Tensor& a, const Tensor& b) {
     detail::gemm<T>(false, false, rows, n, k, T(1), a.data<T>(), k, b.data<T>(), n, T(0),
                     out.data<T>(), n);
   });
-  detail::record(out, "matmul", {a, b}, [a, b, rows, k, n](const Tensor& g) {
+  record_op(out, "matmul", {a, b}, [a, b, rows, k, n](const Tensor& g) {
     Tensor grad_a, grad_b;
     detail::dispatch_floating("matmul", g.dtype(), [&](auto tag) {
       using T = decltype(tag);
@@ -93,12 +93,65 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (b.dim() == 2) return rows_times_matrix(a, b);
 
   Tensor out = batched_product(a, false, b, false);
-  detail::record(out, "matmul", {a, b}, [a, b](const Tensor& g) {
+  record_op(out, "matmul", {a, b}, [a, b](const Tensor& g) {
     return std::vector<Tensor>{
         a.requires_grad() ? detail::sum_to(batched_product(g, false, b, true), a.shape())
                           : Tensor(),
         b.requires_grad() ? detail::sum_to(batched_product(a, true, g, false), b.shape())
                           : Tensor()};
+  });
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  detail::check_same_floating("linear", x, weight);
+  if (weight.dim() != 2)
+    throw ShapeError(fmt::format("linear: expected a weight of shape (out, in), got {}",
+                                 shape_str(weight.shape())));
+  if (x.dim() == 0 || x.size(-1) != weight.size(1))
+    throw ShapeError(fmt::format("linear: input.size(-1) must be equal to in_features. Expected "
+                                 "{}, got {} (input {}, weight {})", weight.size(1),
+                                 x.dim() ? x.size(-1) : 0, shape_str(x.shape()),
+                                 shape_str(weight.shape())));
+  if (bias.defined()) {
+    detail::check_same_floating("linear", x, bias);
+    if (bias.shape() != Shape{weight.size(0)})
+      throw ShapeError(fmt::format("linear: expected a bias of shape ({},), got {}",
+                                   weight.size(0), shape_str(bias.shape())));
+  }
+  const std::int64_t in = weight.size(1), out_features = weight.size(0);
+  Shape out_shape = x.shape();
+  out_shape.back() = out_features;
+  const std::int64_t rows = detail::numel_of(Shape(x.shape().begin(), x.shape().end() - 1));
+  Tensor out = empty(out_shape, x.dtype());
+  detail::dispatch_floating("linear", x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* y = out.data<T>();
+    if (bias.defined()) {  // start from the bias rows, then accumulate the product (beta = 1)
+      const T* b = bias.data<T>();
+      for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + out_features, y + r * out_features);
+    }
+    detail::gemm<T>(false, true, rows, out_features, in, T(1), x.data<T>(), in, weight.data<T>(),
+                    in, bias.defined() ? T(1) : T(0), y, out_features);
+  });
+  record_op(out, "linear", {x, weight, bias}, [x, weight, bias, rows, in, out_features](
+                                                         const Tensor& g) {
+    Tensor grad_x, grad_w, grad_b;
+    detail::dispatch_floating("linear", g.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      if (x.requires_grad()) {  // dX = dY @ W          (rows, in)
+        grad_x = empty(x.shape(), x.dtype());
+        detail::gemm<T>(false, false, rows, in, out_features, T(1), g.data<T>(), out_features,
+                        weight.data<T>(), in, T(0), grad_x.data<T>(), in);
+      }
+      if (weight.requires_grad()) {  // dW = dY^T @ X   (out, in)
+        grad_w = empty(weight.shape(), weight.dtype());
+        detail::gemm<T>(true, false, out_features, in, rows, T(1), g.data<T>(), out_features,
+                        x.data<T>(), in, T(0), grad_w.data<T>(), in);
+      }
+    });
+    if (bias.defined() && bias.requires_grad()) grad_b = sum(g.reshape({rows, out_features}), {0});
+    return std::vector<Tensor>{grad_x, grad_w, grad_b};
   });
   return out;
 }

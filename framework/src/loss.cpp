@@ -93,7 +93,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
     }
   });
   Tensor out = finish(per_sample.detach(), options.reduction, counted).detach();
-  detail::record(out, "cross_entropy", {logits},
+  record_op(out, "cross_entropy", {logits},
                  [log_probs, targets, options, counted, n, classes](const Tensor& g) {
     Tensor grad = empty(log_probs.shape(), log_probs.dtype());
     detail::dispatch_floating("cross_entropy", g.dtype(), [&](auto tag) {
@@ -139,7 +139,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
       loss[i] = t[i] == options.ignore_index ? T(0) : -lp[i * classes + t[i]];
   });
   Tensor out = finish(per_sample, options.reduction, counted).detach();
-  detail::record(out, "nll_loss", {log_probs},
+  record_op(out, "nll_loss", {log_probs},
                  [targets, options, counted, shape = log_probs.shape(), classes](const Tensor& g) {
     Tensor grad = zeros(shape, g.dtype());
     detail::dispatch_floating("nll_loss", g.dtype(), [&](auto tag) {
@@ -188,7 +188,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     // max(x, 0) - x y + log(1 + exp(-|x|)): no overflow for any x
     xt::noalias(out) = xt::maximum(x, T(0)) - x * y + xt::log1p(xt::exp(-xt::abs(x)));
   });
-  detail::record(per_element, "binary_cross_entropy_with_logits", {logits, target},
+  record_op(per_element, "binary_cross_entropy_with_logits", {logits, target},
                  [logits, target](const Tensor& g) {
     // d/dx = sigmoid(x) - y, d/dy = -x
     return std::vector<Tensor>{g * (sigmoid(logits) - target), g * neg(logits)};

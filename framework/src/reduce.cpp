@@ -10,7 +10,6 @@
 
 namespace loom {
 
-using detail::record;
 
 namespace {
 
@@ -114,7 +113,7 @@ Tensor extreme(const char* op, const Tensor& x, std::int64_t axis, bool keepdim,
                            detail::axis_layout(x.shape(), x.dim() > 0 ? a : 0), better);
   });
   if (indices_out) *indices_out = keepdim ? indices : indices.reshape(reduced_shape(x.shape(), {a}, false));
-  record(values, op, {x}, [indices, a, input_shape = x.shape()](const Tensor& g) {
+  record_op(values, op, {x}, [indices, a, input_shape = x.shape()](const Tensor& g) {
     Tensor grad = zeros(input_shape, g.dtype());
     if (input_shape.empty()) return std::vector<Tensor>{g.reshape({})};
     return std::vector<Tensor>{scatter_add(grad, a, indices, g)};
@@ -140,7 +139,7 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
   const auto reduced = reduction_axes("sum", x, axes);
   Tensor out = sum_kept(x, reduced).detach();
   out = out.reshape(reduced_shape(x.shape(), reduced, keepdim));
-  record(out, "sum", {x}, [input_shape = x.shape(), kept = reduced_shape(x.shape(), reduced, true)](
+  record_op(out, "sum", {x}, [input_shape = x.shape(), kept = reduced_shape(x.shape(), reduced, true)](
                               const Tensor& g) {
     return std::vector<Tensor>{g.reshape(kept).expand(input_shape)};
   });

@@ -7,7 +7,6 @@
 
 namespace loom {
 
-using detail::record;
 
 namespace {
 
@@ -79,7 +78,7 @@ Tensor Tensor::reshape(const Shape& requested) const {
   Tensor out = detach();
   out.impl()->shape = target;  // a view: same storage, new shape
   const Shape original = shape();
-  record(out, "reshape", {*this},
+  record_op(out, "reshape", {*this},
          [original](const Tensor& g) { return std::vector<Tensor>{g.reshape(original)}; });
   return out;
 }
@@ -119,7 +118,7 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& order) const {
     inverse[axes[i]] = static_cast<std::int64_t>(i);
   }
   Tensor out = gather_strided(*this, 0, read_strides, out_shape);
-  record(out, "permute", {*this},
+  record_op(out, "permute", {*this},
          [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; });
   return out;
 }
@@ -171,7 +170,7 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop,
   read_strides[a] *= step;
   Tensor out = gather_strided(*this, offset, read_strides, out_shape);
   const Shape input_shape = shape();
-  record(out, "slice", {*this}, [input_shape, a, first, step](const Tensor& g) {
+  record_op(out, "slice", {*this}, [input_shape, a, first, step](const Tensor& g) {
     Tensor grad = zeros(input_shape, g.dtype());
     if (g.dtype() == Dtype::Float32) scatter_slice<float>(g, grad, a, first, step);
     else scatter_slice<double>(g, grad, a, first, step);
@@ -209,7 +208,7 @@ Tensor Tensor::expand(const Shape& target) const {
   if (out_shape == shape()) return *this;
   Tensor out = gather_strided(*this, 0, detail::broadcast_strides(shape(), out_shape), out_shape);
   const Shape input_shape = shape();
-  record(out, "expand", {*this}, [input_shape](const Tensor& g) {
+  record_op(out, "expand", {*this}, [input_shape](const Tensor& g) {
     return std::vector<Tensor>{detail::sum_to(g, input_shape)};
   });
   return out;

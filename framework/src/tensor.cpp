@@ -240,7 +240,7 @@ Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype());
   std::memcpy(detail::raw_bytes(out), detail::raw_bytes(*this),
               static_cast<std::size_t>(numel()) * dtype_size(dtype()));
-  detail::record(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  record_op(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
 }
 
@@ -250,7 +250,7 @@ Tensor Tensor::to(Dtype target) const {
   for (std::int64_t i = 0; i < numel(); ++i) set_value_at(out, i, value_at(*this, i));
   if (is_floating_point() && target != Dtype::Int64) {
     const Dtype source = dtype();
-    detail::record(out, "to", {*this},
+    record_op(out, "to", {*this},
                    [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
   }
   return out;

@@ -5,6 +5,9 @@
 ///       loom::NoGradGuard no_grad;   // nothing inside this scope records a graph
 ///       auto prediction = model.forward(x);
 ///     }
+#include <functional>
+#include <vector>
+
 #include "loom/tensor.h"
 
 namespace loom {
@@ -24,6 +27,25 @@ class NoGradGuard {
  private:
   bool previous_;
 };
+
+/// Receives the gradient of an op's output and returns one gradient per input (an undefined
+/// Tensor where an input needs none). Runs with graph recording off.
+using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+
+/// Writing your own op: compute `output` (without recording), then attach its backward. Does
+/// nothing unless grad mode is on and some input requires a gradient. The closure must capture
+/// only what the backward needs (inputs, saved values; never `output` itself, which would make
+/// a cycle). `name` is a string literal shown in errors.
+///
+///     Tensor square(const Tensor& x) {
+///       Tensor out = x.detach() * x.detach();
+///       loom::record_op(out, "square", {x}, [x](const Tensor& g) {
+///         return std::vector<Tensor>{g * x * 2.0};
+///       });
+///       return out;
+///     }
+void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
+               BackwardFunction backward);
 
 /// Runs backward from several roots at once (their gradients default to ones for scalars).
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients = {});

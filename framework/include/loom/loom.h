@@ -5,6 +5,7 @@
 #include "loom/gradcheck.h"
 #include "loom/module.h"
 #include "loom/ops.h"
+#include "loom/options.h"
 #include "loom/random.h"
 #include "loom/runtime.h"
 #include "loom/tensor.h"

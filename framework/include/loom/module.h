@@ -75,4 +75,11 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
+/// A module with one input and one output: what Sequential chains, and the base of most layers.
+class UnaryModule : public Module {
+ public:
+  virtual Tensor forward(const Tensor& input) = 0;
+  Tensor operator()(const Tensor& input) { return forward(input); }
+};
+
 }  // namespace loom

@@ -49,6 +49,9 @@ Tensor lt(const Tensor& a, const Tensor& b);
 /// Matrix product through BLAS: (M, K) @ (K, N) -> (M, N); batched (..., M, K) @ (..., K, N)
 /// with broadcasting batch axes; (..., M, K) @ (K, N) runs as one GEMM.
 Tensor matmul(const Tensor& a, const Tensor& b);
+/// x @ weight^T + bias, as torch.nn.functional.linear: x (..., in), weight (out, in), bias (out)
+/// or undefined -> (..., out). One GEMM forward and one per gradient, with no transposed copies.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
 // ---- reductions -----------------------------------------------------------------------------
 /// Sum over `axes` (all axes when empty).
