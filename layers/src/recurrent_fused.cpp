@@ -1,0 +1,310 @@
+// The fused recurrent kernels: one direction of one layer of an RNN, LSTM or GRU over
+// time-major input, forward and a hand-written backward through time.
+//
+// Forward: the input projections of all T steps are one GEMM (T*B rows); each step then adds
+// h_{t-1} W_hh^T into its slice of the same buffer (GEMM with beta = 1) and applies the gate
+// nonlinearities in place, vectorised with xsimd. Every buffer is allocated before the loop.
+// Backward: per step only the elementwise gate derivatives and dh_{t-1} = dG_t W_hh; the weight
+// gradients are one GEMM each over all steps: dW_hh = dG^T H_prev, dW_ih = dG^T X.
+#include "recurrent_fused.h"
+
+#include <cstring>
+
+#include "detail/kernels.h"
+
+namespace loom::detail {
+namespace {
+
+template <class T>
+auto span(T* p, std::int64_t n) {
+  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
+                   std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
+}
+template <class T>
+void sigmoid_in_place(T* p, std::int64_t n) {
+  auto v = span(p, n);
+  xt::noalias(v) = T(1) / (T(1) + xt::exp(-v));
+}
+template <class T>
+void tanh_in_place(T* p, std::int64_t n) {
+  auto v = span(p, n);
+  xt::noalias(v) = xt::tanh(v);
+}
+
+// Sizes of one run.
+struct Dims {
+  std::int64_t steps, batch, input, hidden, gates;  // gates = G * H
+};
+
+// What the forward pass keeps for the backward pass.
+struct Saved {
+  Tensor gates;   // (T, B, G*H) gate activations (RNN: h_t itself)
+  Tensor h_all;   // (T+1, B, H) h_all[0] = h0, h_all[t+1] = h_t (carried over padded steps)
+  Tensor c_all;   // LSTM: (T+1, B, H)
+  Tensor tanh_c;  // LSTM: (T, B, H) tanh(c_t)
+  Tensor hidden_n;  // GRU: (T, B, H) h_{t-1} W_hn^T + b_hn, before the reset gate
+};
+
+// Fills `rows` rows of width n with `bias` (or zeros): the GEMM then accumulates onto it.
+template <class T>
+void fill_rows(T* out, std::int64_t rows, std::int64_t n, const Tensor& bias, const Tensor& extra) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* row = out + r * n;
+    if (!bias.defined()) {
+      std::fill(row, row + n, T(0));
+      continue;
+    }
+    const T* b = bias.data<T>();
+    const T* e = extra.defined() ? extra.data<T>() : nullptr;
+    for (std::int64_t j = 0; j < n; ++j) row[j] = e ? b[j] + e[j] : b[j];
+  }
+}
+
+template <class T>
+Tensor forward(CellType cell, const Dims& d, const Tensor& x, const Tensor& w_ih,
+               const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
+               const Tensor& c0, const std::vector<std::int64_t>& lengths, Saved& saved) {
+  const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
+  const Dtype dtype = x.dtype();
+  const bool lstm = cell == CellType::LSTM, gru = cell == CellType::GRU;
+  saved.gates = empty({d.steps, B, G}, dtype);
+  saved.h_all = empty({d.steps + 1, B, H}, dtype);
+  if (lstm) {
+    saved.c_all = empty({d.steps + 1, B, H}, dtype);
+    saved.tanh_c = empty({d.steps, B, H}, dtype);
+  }
+  Tensor hidden_proj;  // GRU: (B, 3H) h_{t-1} W_hh^T + b_hh of the current step
+  if (gru) {
+    saved.hidden_n = empty({d.steps, B, H}, dtype);
+    hidden_proj = empty({B, G}, dtype);
+  }
+  // (T+2 or T+1, B, H): the outputs y_0..y_{T-1}, then h_n, then (LSTM) c_n
+  Tensor packed = empty({d.steps + (lstm ? 2 : 1), B, H}, dtype);
+
+  T* gates = saved.gates.data<T>();
+  T* h_all = saved.h_all.data<T>();
+  T* c_all = lstm ? saved.c_all.data<T>() : nullptr;
+  T* tanh_c = lstm ? saved.tanh_c.data<T>() : nullptr;
+  T* out = packed.data<T>();
+
+  // All input projections at once: gates = X W_ih^T + b_ih (+ b_hh, except for the GRU, whose
+  // b_hn sits inside the reset gate).
+  fill_rows<T>(gates, d.steps * B, G, b_ih, gru ? Tensor() : b_hh);
+  gemm<T>(false, true, d.steps * B, G, d.input, T(1), x.data<T>(), d.input, w_ih.data<T>(),
+          d.input, T(1), gates, G);
+  std::memcpy(h_all, h0.data<T>(), sizeof(T) * B * H);
+  if (lstm) std::memcpy(c_all, c0.data<T>(), sizeof(T) * B * H);
+
+  for (std::int64_t t = 0; t < d.steps; ++t) {
+    T* g = gates + t * B * G;                 // (B, G*H)
+    const T* h_prev = h_all + t * B * H;      // (B, H)
+    T* h_next = h_all + (t + 1) * B * H;      // (B, H)
+    T* y = out + t * B * H;                   // (B, H)
+    T* hp = gru ? hidden_proj.data<T>() : nullptr;
+    if (gru) {
+      fill_rows<T>(hp, B, G, b_hh, Tensor());
+      gemm<T>(false, true, B, G, H, T(1), h_prev, H, w_hh.data<T>(), H, T(1), hp, G);
+    } else {
+      gemm<T>(false, true, B, G, H, T(1), h_prev, H, w_hh.data<T>(), H, T(1), g, G);
+    }
+    for (std::int64_t b = 0; b < B; ++b) {
+      const T* hp_b = h_prev + b * H;
+      T* hn_b = h_next + b * H;
+      T* y_b = y + b * H;
+      if (t >= lengths[b]) {  // past this sequence's end: carry the state, output zero
+        std::memcpy(hn_b, hp_b, sizeof(T) * H);
+        if (lstm) std::memcpy(c_all + ((t + 1) * B + b) * H, c_all + (t * B + b) * H, sizeof(T) * H);
+        std::fill(y_b, y_b + H, T(0));
+        continue;
+      }
+      T* gb = g + b * G;
+      if (lstm) {  // gb = [i, f, g, o]
+        sigmoid_in_place(gb, 2 * H);
+        tanh_in_place(gb + 2 * H, H);
+        sigmoid_in_place(gb + 3 * H, H);
+        const T* c_prev = c_all + (t * B + b) * H;
+        T* c_next = c_all + ((t + 1) * B + b) * H;
+        T* tc = tanh_c + (t * B + b) * H;
+        for (std::int64_t j = 0; j < H; ++j) c_next[j] = gb[H + j] * c_prev[j] + gb[j] * gb[2 * H + j];
+        std::memcpy(tc, c_next, sizeof(T) * H);
+        tanh_in_place(tc, H);
+        for (std::int64_t j = 0; j < H; ++j) hn_b[j] = gb[3 * H + j] * tc[j];
+      } else if (gru) {  // gb = input parts [r, z, n]; hp_row = hidden parts
+        const T* hp_row = hp + b * G;
+        T* hidden_n = saved.hidden_n.data<T>() + (t * B + b) * H;
+        for (std::int64_t j = 0; j < 2 * H; ++j) gb[j] += hp_row[j];
+        sigmoid_in_place(gb, 2 * H);
+        for (std::int64_t j = 0; j < H; ++j) {
+          hidden_n[j] = hp_row[2 * H + j];
+          gb[2 * H + j] += gb[j] * hidden_n[j];
+        }
+        tanh_in_place(gb + 2 * H, H);
+        for (std::int64_t j = 0; j < H; ++j)
+          hn_b[j] = (T(1) - gb[H + j]) * gb[2 * H + j] + gb[H + j] * hp_b[j];
+      } else {
+        if (cell == CellType::RNNTanh) {
+          tanh_in_place(gb, H);
+        } else {
+          for (std::int64_t j = 0; j < H; ++j) gb[j] = gb[j] > T(0) ? gb[j] : T(0);
+        }
+        std::memcpy(hn_b, gb, sizeof(T) * H);
+      }
+      std::memcpy(y_b, hn_b, sizeof(T) * H);
+    }
+  }
+  std::memcpy(out + d.steps * B * H, h_all + d.steps * B * H, sizeof(T) * B * H);
+  if (lstm) std::memcpy(out + (d.steps + 1) * B * H, c_all + d.steps * B * H, sizeof(T) * B * H);
+  return packed;
+}
+
+// Column sums of a (rows, n) matrix: the bias gradients.
+template <class T>
+Tensor column_sums(const T* m, std::int64_t rows, std::int64_t n, Dtype dtype) {
+  Tensor out = zeros({n}, dtype);
+  T* o = out.data<T>();
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < n; ++j) o[j] += m[r * n + j];
+  return out;
+}
+
+template <class T>
+std::vector<Tensor> backward(CellType cell, const Dims& d, const Tensor& grad_packed,
+                             const Tensor& x, const Tensor& w_ih, const Tensor& w_hh,
+                             const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
+                             const Tensor& c0, const std::vector<std::int64_t>& lengths,
+                             const Saved& saved) {
+  const std::int64_t B = d.batch, H = d.hidden, G = d.gates, rows = d.steps * B;
+  const Dtype dtype = x.dtype();
+  const bool lstm = cell == CellType::LSTM, gru = cell == CellType::GRU;
+  const T* grad = grad_packed.data<T>();
+  // dG: gradients of the gate preactivations from the input side (T, B, G*H); the GRU's
+  // recurrent side differs (its n gate is scaled by r), so it gets a second buffer.
+  Tensor d_gates = empty({d.steps, B, G}, dtype);
+  Tensor d_gates_hidden = gru ? empty({d.steps, B, G}, dtype) : d_gates;
+  Tensor dh = empty({B, H}, dtype), dh_prev = empty({B, H}, dtype);  // (B, H) each
+  Tensor dc = lstm ? empty({B, H}, dtype) : Tensor();
+  Tensor dh_direct = gru ? empty({B, H}, dtype) : Tensor();  // GRU: z * dh, the skip path
+  std::memcpy(dh.data<T>(), grad + d.steps * B * H, sizeof(T) * B * H);
+  if (lstm) std::memcpy(dc.data<T>(), grad + (d.steps + 1) * B * H, sizeof(T) * B * H);
+
+  const T* gates = saved.gates.data<T>();
+  const T* h_all = saved.h_all.data<T>();
+  for (std::int64_t t = d.steps - 1; t >= 0; --t) {
+    T* dg = d_gates.data<T>() + t * B * G;
+    T* dg_hidden = d_gates_hidden.data<T>() + t * B * G;
+    T* dh_p = dh.data<T>();
+    for (std::int64_t b = 0; b < B; ++b) {
+      T* dgb = dg + b * G;
+      T* dghb = dg_hidden + b * G;
+      if (t >= lengths[b]) {  // a padded step: no gate gradient, the state gradient carries
+        std::fill(dgb, dgb + G, T(0));
+        if (gru) std::fill(dghb, dghb + G, T(0));
+        continue;
+      }
+      T* dh_b = dh_p + b * H;
+      const T* dy = grad + (t * B + b) * H;
+      for (std::int64_t j = 0; j < H; ++j) dh_b[j] += dy[j];
+      const T* gb = gates + (t * B + b) * G;
+      if (lstm) {
+        const T* tc = saved.tanh_c.data<T>() + (t * B + b) * H;
+        const T* c_prev = saved.c_all.data<T>() + (t * B + b) * H;
+        T* dc_b = dc.data<T>() + b * H;
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
+          const T dc_total = dc_b[j] + dh_b[j] * o * (T(1) - tc[j] * tc[j]);
+          dgb[j] = dc_total * g * i * (T(1) - i);
+          dgb[H + j] = dc_total * c_prev[j] * f * (T(1) - f);
+          dgb[2 * H + j] = dc_total * i * (T(1) - g * g);
+          dgb[3 * H + j] = dh_b[j] * tc[j] * o * (T(1) - o);
+          dc_b[j] = dc_total * f;
+        }
+      } else if (gru) {
+        const T* hidden_n = saved.hidden_n.data<T>() + (t * B + b) * H;
+        const T* h_prev = h_all + (t * B + b) * H;
+        T* direct = dh_direct.data<T>() + b * H;
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T r = gb[j], z = gb[H + j], n = gb[2 * H + j];
+          const T dn = dh_b[j] * (T(1) - z) * (T(1) - n * n);
+          const T dz = dh_b[j] * (h_prev[j] - n) * z * (T(1) - z);
+          const T dr = dn * hidden_n[j] * r * (T(1) - r);
+          dgb[j] = dghb[j] = dr;
+          dgb[H + j] = dghb[H + j] = dz;
+          dgb[2 * H + j] = dn;
+          dghb[2 * H + j] = dn * r;
+          direct[j] = dh_b[j] * z;
+        }
+      } else {
+        for (std::int64_t j = 0; j < H; ++j) {
+          const T h = gb[j];
+          dgb[j] = cell == CellType::RNNTanh ? dh_b[j] * (T(1) - h * h)
+                                             : (h > T(0) ? dh_b[j] : T(0));
+        }
+      }
+    }
+    // dh_{t-1} = dG_t W_hh, plus the carried gradient of padded rows and the GRU's skip path.
+    T* dhp = dh_prev.data<T>();
+    gemm<T>(false, false, B, H, G, T(1), dg_hidden, G, w_hh.data<T>(), H, T(0), dhp, H);
+    for (std::int64_t b = 0; b < B; ++b) {
+      if (t >= lengths[b]) {
+        std::memcpy(dhp + b * H, dh_p + b * H, sizeof(T) * H);
+      } else if (gru) {
+        const T* direct = dh_direct.data<T>() + b * H;
+        for (std::int64_t j = 0; j < H; ++j) dhp[b * H + j] += direct[j];
+      }
+    }
+    std::swap(dh, dh_prev);
+  }
+
+  std::vector<Tensor> grads(7);  // x, w_ih, w_hh, b_ih, b_hh, h0, c0
+  if (x.requires_grad()) {  // dX = dG W_ih   (T*B, F)
+    grads[0] = empty(x.shape(), dtype);
+    gemm<T>(false, false, rows, d.input, G, T(1), d_gates.data<T>(), G, w_ih.data<T>(), d.input,
+            T(0), grads[0].data<T>(), d.input);
+  }
+  if (w_ih.requires_grad()) {  // dW_ih = dG^T X   (G*H, F), one GEMM over all steps
+    grads[1] = empty(w_ih.shape(), dtype);
+    gemm<T>(true, false, G, d.input, rows, T(1), d_gates.data<T>(), G, x.data<T>(), d.input, T(0),
+            grads[1].data<T>(), d.input);
+  }
+  if (w_hh.requires_grad()) {  // dW_hh = dG^T H_prev   (G*H, H), H_prev = h_all[0..T-1]
+    grads[2] = empty(w_hh.shape(), dtype);
+    gemm<T>(true, false, G, H, rows, T(1), d_gates_hidden.data<T>(), G, h_all, H, T(0),
+            grads[2].data<T>(), H);
+  }
+  if (b_ih.defined() && b_ih.requires_grad())
+    grads[3] = column_sums<T>(d_gates.data<T>(), rows, G, dtype);
+  if (b_hh.defined() && b_hh.requires_grad())
+    grads[4] = column_sums<T>(d_gates_hidden.data<T>(), rows, G, dtype);
+  if (h0.requires_grad()) grads[5] = dh;
+  if (lstm && c0.requires_grad()) grads[6] = dc;
+  return grads;
+}
+
+}  // namespace
+
+std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x, const Tensor& w_ih,
+                                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
+                                    const Tensor& h0, const Tensor& c0,
+                                    const std::vector<std::int64_t>& lengths) {
+  const Dims dims{x.size(0), x.size(1), x.size(2), w_hh.size(1), w_hh.size(0)};
+  const bool lstm = cell == CellType::LSTM;
+  auto saved = std::make_shared<Saved>();
+  Tensor packed = dispatch_floating("recurrent", x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return forward<T>(cell, dims, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
+  });
+  record_op(packed, lstm ? "lstm" : cell == CellType::GRU ? "gru" : "rnn",
+            {x, w_ih, w_hh, b_ih, b_hh, h0, c0},
+            [=](const Tensor& grad) {
+              return dispatch_floating("recurrent backward", grad.dtype(), [&](auto tag) {
+                using T = decltype(tag);
+                return backward<T>(cell, dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths,
+                                   *saved);
+              });
+            });
+  // The three results are views of one packed tensor, so one node carries all their gradients.
+  return {packed.narrow(0, 0, dims.steps), packed.select(0, dims.steps),
+          lstm ? packed.select(0, dims.steps + 1) : Tensor()};
+}
+
+}  // namespace loom::detail
