@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Recurrent layers, Loom (fused and composed) and PyTorch interleaved in one run, 1 and 2
+# threads, then the table. Needs a Release build in build/.
+#   bash bench/run_rnn.sh          # ~6 minutes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ROUNDS=${ROUNDS:-2}
+OUT=${OUT:-bench/results/rnn-$(date +%Y-%m-%d).jsonl}
+mkdir -p "$(dirname "$OUT")"
+: > "$OUT"
+for round in $(seq "$ROUNDS"); do
+  for threads in 1 2; do
+    export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
+    "$BUILD/bench_rnn" --threads "$threads" >> "$OUT"
+    /usr/bin/python3 bench/bench_rnn.py --threads "$threads" >> "$OUT"
+  done
+  echo "round $round done" >&2
+done
+/usr/bin/python3 bench/summarize_rnn.py "$OUT"
