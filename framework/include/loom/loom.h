@@ -8,4 +8,5 @@
 #include "loom/options.h"
 #include "loom/random.h"
 #include "loom/runtime.h"
+#include "loom/serialization.h"
 #include "loom/tensor.h"

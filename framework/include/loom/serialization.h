@@ -1,0 +1,50 @@
+#pragma once
+/// Checkpoints in the safetensors format: an 8-byte little-endian header length, a JSON header
+/// naming each tensor's dtype, shape and data_offsets (plus optional "__metadata__" strings),
+/// then the raw little-endian data. Files written by PyTorch's safetensors load here, and ours
+/// load there; because layer parameter names follow PyTorch's, a state_dict travels unchanged.
+///
+///     loom::save(model, "model.safetensors");      // atomic: a crash keeps the old file
+///     loom::load(model, "model.safetensors");      // strict: every mismatch listed, nothing half-loaded
+///
+/// Writes go to a temporary file in the same folder, are flushed and fsync'ed, then renamed over
+/// the target, so a crash or kill during a save leaves the previous checkpoint intact. Loads
+/// check everything before allocating: truncated files, absurd header lengths, offsets past the
+/// end, overlapping or gapped ranges, unknown dtypes and malformed JSON each raise an IOError.
+#include <map>
+#include <string>
+
+#include "loom/errors.h"
+#include "loom/module.h"
+#include "loom/tensor.h"
+
+namespace loom {
+
+/// A file that cannot be read or written, or is not a valid checkpoint.
+class IOError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct SafetensorsFile {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+/// Writes tensors (float32, float64 or int64) and string metadata, atomically.
+void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
+                      const std::map<std::string, std::string>& metadata = {});
+/// Reads a whole file, validating it first.
+SafetensorsFile load_safetensors(const std::string& path);
+
+/// module.state_dict() to a file, atomically.
+void save(const Module& module, const std::string& path,
+          const std::map<std::string, std::string>& metadata = {});
+/// A file into module.load_state_dict() (strict); returns the file's metadata.
+std::map<std::string, std::string> load(Module& module, const std::string& path);
+
+/// Writes `bytes` to `path` atomically (temporary file, flush, fsync, rename, fsync of the
+/// folder): for any file that must never be left half-written.
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+}  // namespace loom

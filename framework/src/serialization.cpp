@@ -1,0 +1,211 @@
+// safetensors reading and writing, with atomic writes and a validating reader.
+#include "loom/serialization.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "detail/tensor_impl.h"
+
+namespace loom {
+
+namespace {
+
+// The header is JSON of at most this size: real headers are kilobytes; a larger length is a
+// corrupt or hostile file, rejected before any allocation.
+constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
+
+const char* safetensors_dtype(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::Float32: return "F32";
+    case Dtype::Float64: return "F64";
+    case Dtype::Int64: return "I64";
+  }
+  return "";
+}
+
+std::string system_error(const std::string& what, const std::string& path) {
+  return fmt::format("{} '{}': {}", what, path, std::strerror(errno));
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw IOError(system_error("save: cannot create", temporary));
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string message = system_error("save: cannot write", temporary);
+      ::close(fd);
+      ::unlink(temporary.c_str());
+      throw IOError(message);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string message = system_error("save: cannot flush", temporary);
+    ::unlink(temporary.c_str());
+    throw IOError(message);
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string message = system_error("save: cannot rename onto", path);
+    ::unlink(temporary.c_str());
+    throw IOError(message);
+  }
+  // Make the rename itself durable.
+  const auto slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : path.substr(0, std::max<std::size_t>(slash, 1));
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (name == "__metadata__") throw ValueError("save_safetensors: '__metadata__' is reserved");
+    detail::check_defined("save_safetensors", tensor);
+    const std::uint64_t bytes = static_cast<std::uint64_t>(tensor.numel()) * dtype_size(tensor.dtype());
+    header[name] = {{"dtype", safetensors_dtype(tensor.dtype())},
+                    {"shape", tensor.shape()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
+  std::string out;
+  out.reserve(8 + json.size() + offset);
+  const std::uint64_t length = json.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  out += json;
+  for (const auto& [name, tensor] : tensors)
+    out.append(detail::raw_bytes(tensor), static_cast<std::size_t>(tensor.numel()) * dtype_size(tensor.dtype()));
+  write_file_atomically(path, out);
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IOError(system_error("load: cannot open", path));
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  if (file_size < 8)
+    throw IOError(fmt::format("load: '{}' is truncated: {} bytes, not even the 8-byte header length", path, file_size));
+  unsigned char length_bytes[8];
+  in.read(reinterpret_cast<char*>(length_bytes), 8);
+  std::uint64_t header_length = 0;
+  for (int i = 0; i < 8; ++i) header_length |= static_cast<std::uint64_t>(length_bytes[i]) << (8 * i);
+  if (header_length > kMaxHeaderBytes || header_length > file_size - 8)
+    throw IOError(fmt::format("load: '{}' declares a header of {} bytes but the file has {} bytes after the length",
+                              path, header_length, file_size - 8));
+  std::string json(static_cast<std::size_t>(header_length), '\0');
+  in.read(json.data(), static_cast<std::streamsize>(header_length));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    throw IOError(fmt::format("load: '{}' has a malformed JSON header: {}", path, e.what()));
+  }
+  if (!header.is_object()) throw IOError(fmt::format("load: '{}': the header is not a JSON object", path));
+  const std::uint64_t data_size = file_size - 8 - header_length;
+
+  struct Entry {
+    std::string name;
+    Dtype dtype;
+    Shape shape;
+    std::uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  SafetensorsFile result;
+  for (const auto& [name, info] : header.items()) {
+    if (name == "__metadata__") {
+      if (!info.is_object()) throw IOError(fmt::format("load: '{}': __metadata__ must be an object", path));
+      for (const auto& [key, value] : info.items()) {
+        if (!value.is_string())
+          throw IOError(fmt::format("load: '{}': metadata '{}' is not a string", path, key));
+        result.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    const auto invalid = [&](const std::string& why) {
+      return IOError(fmt::format("load: '{}': tensor '{}': {}", path, name, why));
+    };
+    if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
+      throw invalid("needs dtype, shape and data_offsets");
+    if (!info["dtype"].is_string()) throw invalid("dtype is not a string");
+    const std::string dtype = info["dtype"].get<std::string>();
+    Entry entry{name, Dtype::Float32, {}, 0, 0};
+    if (dtype == "F32") entry.dtype = Dtype::Float32;
+    else if (dtype == "F64") entry.dtype = Dtype::Float64;
+    else if (dtype == "I64") entry.dtype = Dtype::Int64;
+    else throw invalid(fmt::format("unsupported dtype '{}' (Loom reads F32, F64 and I64)", dtype));
+    if (!info["shape"].is_array()) throw invalid("shape is not a list");
+    std::uint64_t elements = 1;
+    for (const auto& d : info["shape"]) {
+      if (!d.is_number_unsigned()) throw invalid("shape holds a non-integer or negative size");
+      const auto size = d.get<std::uint64_t>();
+      if (size != 0 && elements > data_size / size) throw invalid("shape is larger than the file");
+      elements *= size;
+      entry.shape.push_back(static_cast<std::int64_t>(size));
+    }
+    const auto& offsets = info["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+      throw invalid("data_offsets must be two non-negative integers");
+    entry.begin = offsets[0].get<std::uint64_t>();
+    entry.end = offsets[1].get<std::uint64_t>();
+    if (entry.begin > entry.end || entry.end > data_size)
+      throw invalid(fmt::format("data_offsets [{}, {}] lie outside the {} data bytes", entry.begin, entry.end, data_size));
+    if (entry.end - entry.begin != elements * dtype_size(entry.dtype))
+      throw invalid(fmt::format("data_offsets span {} bytes but {} {} needs {}", entry.end - entry.begin,
+                                dtype, shape_str(entry.shape), elements * dtype_size(entry.dtype)));
+    entries.push_back(std::move(entry));
+  }
+  // The data must be covered exactly once: no overlaps, no holes (as the format requires).
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  std::uint64_t expected_begin = 0;
+  for (const auto& entry : entries) {
+    if (entry.begin != expected_begin)
+      throw IOError(fmt::format("load: '{}': tensor '{}' starts at byte {} but the previous data ends at {} ({})",
+                                path, entry.name, entry.begin, expected_begin,
+                                entry.begin < expected_begin ? "overlapping ranges" : "a hole in the data"));
+    expected_begin = entry.end;
+  }
+  if (expected_begin != data_size)
+    throw IOError(fmt::format("load: '{}': the tensors cover {} of {} data bytes", path, expected_begin, data_size));
+  for (const auto& entry : entries) {
+    Tensor tensor = empty(entry.shape, entry.dtype);
+    in.seekg(static_cast<std::streamoff>(8 + header_length + entry.begin));
+    in.read(detail::raw_bytes(tensor), static_cast<std::streamsize>(entry.end - entry.begin));
+    if (!in) throw IOError(fmt::format("load: '{}': could not read tensor '{}'", path, entry.name));
+    result.tensors[entry.name] = tensor;
+  }
+  return result;
+}
+
+void save(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+  save_safetensors(module.state_dict(), path, metadata);
+}
+
+std::map<std::string, std::string> load(Module& module, const std::string& path) {
+  SafetensorsFile file = load_safetensors(path);
+  module.load_state_dict(file.tensors);
+  return file.metadata;
+}
+
+}  // namespace loom
