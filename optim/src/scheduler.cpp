@@ -82,6 +82,17 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, PlateauOptions option
                                    : -std::numeric_limits<double>::infinity();
 }
 
+std::vector<double> ReduceLROnPlateau::state() const {
+  return {best_, static_cast<double>(bad_epochs_), static_cast<double>(cooldown_left_)};
+}
+
+void ReduceLROnPlateau::restore(const std::vector<double>& state) {
+  if (state.size() != 3) throw ValueError(fmt::format("ReduceLROnPlateau: expected 3 state values, got {}", state.size()));
+  best_ = state[0];
+  bad_epochs_ = static_cast<std::int64_t>(state[1]);
+  cooldown_left_ = static_cast<std::int64_t>(state[2]);
+}
+
 bool ReduceLROnPlateau::is_better(double metric) const {
   const bool relative = options_.threshold_mode() == "rel";
   if (options_.mode() == "min")

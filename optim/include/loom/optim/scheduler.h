@@ -107,6 +107,9 @@ class ReduceLROnPlateau {
   ReduceLROnPlateau(Optimizer& optimizer, PlateauOptions options = {});
   void step(double metric);
   double best() const { return best_; }
+  /// {best, bad epochs, cooldown left}: what a checkpoint keeps to resume exactly.
+  std::vector<double> state() const;
+  void restore(const std::vector<double>& state);
 
  private:
   bool is_better(double metric) const;

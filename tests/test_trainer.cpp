@@ -1,0 +1,136 @@
+// The training loop: falling loss, logs and checkpoints, early stopping, NaN detection, and a
+// run killed with SIGKILL then resumed ending bit for bit where an uninterrupted run ends.
+#include <loom/optim/optimizers.h>
+#include <loom/optim/trainer.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "test_util.h"
+
+using loom::Tensor;
+namespace optim = loom::optim;
+
+extern char** environ;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char pattern[] = "/tmp/loom-trainer-XXXXXX";
+    path = mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::size_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+pid_t spawn_child(const std::string& run_dir, int epochs) {
+  const std::string epochs_text = std::to_string(epochs);
+  char* argv[] = {const_cast<char*>(LOOM_TRAINER_CHILD), const_cast<char*>(run_dir.c_str()),
+                  const_cast<char*>(epochs_text.c_str()), nullptr};
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, LOOM_TRAINER_CHILD, nullptr, nullptr, argv, environ) == 0);
+  return pid;
+}
+
+int wait_for(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// A one-parameter regression: y = 3x, batches of 8.
+struct Line : loom::optim::BatchSource {
+  std::int64_t num_batches() const override { return 4; }
+  optim::Batch batch(std::int64_t index) override {
+    auto x = loom::arange(static_cast<double>(index * 8), static_cast<double>(index * 8 + 8)).reshape({8, 1}) / 32.0;
+    return {x, x * 3.0};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("fit lowers the loss, logs every epoch and keeps best and last checkpoints") {
+  TempDir dir;
+  Tensor w = loom::zeros({1, 1}).requires_grad_();
+  struct Model : loom::Module {
+    Tensor w;
+    explicit Model(Tensor weight) { w = register_parameter("w", weight); }
+  } model(w);
+  optim::SGD sgd(model.named_parameters(), optim::SGDOptions(0.5));
+  optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(8).run_dir(dir.path).monitor("train_loss").progress(false));
+  Line data;
+  auto result = trainer.fit(data, [&](const optim::Batch& b) { return loom::mse_loss(loom::matmul(b[0], model.w), b[1]); });
+  REQUIRE(result.history.size() == 8);
+  CHECK(result.history.back().values.at("train_loss") < result.history.front().values.at("train_loss") * 0.1);
+  CHECK(result.best_epoch == 8);
+  CHECK(count_lines(dir.path + "/metrics.jsonl") == 8);
+  CHECK(std::filesystem::exists(dir.path + "/best.safetensors"));
+  CHECK(std::filesystem::exists(dir.path + "/last.safetensors"));
+}
+
+TEST_CASE("early stopping and NaN detection") {
+  struct Model : loom::Module {
+    Tensor w;
+    Model() { w = register_parameter("w", loom::ones({1})); }
+  } model;
+  optim::SGD sgd(model.named_parameters(), optim::SGDOptions(0.1));
+  optim::Trainer patient(model, sgd, optim::TrainerOptions().epochs(50).early_stopping_patience(3).progress(false));
+  Line data;
+  int calls = 0;
+  auto result = patient.fit(
+      data, [&](const optim::Batch&) { return loom::sum(model.w * 0.0); },
+      [&] { return std::map<std::string, double>{{"val_loss", 1.0 + ++calls}}; });  // only gets worse
+  CHECK(result.stopped_early);
+  CHECK(result.history.size() == 4);  // the first epoch sets the best, three more without improvement
+
+  optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(2).monitor("train_loss").progress(false));
+  try {
+    trainer.fit(data, [&](const optim::Batch&) { return loom::log(model.w * 0.0 - 1.0).sum(); });
+    FAIL("expected a ValueError");
+  } catch (const loom::ValueError& e) {
+    CHECK(std::string(e.what()).find("the loss became NaN at epoch 1, batch 1") != std::string::npos);
+  }
+  CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().monitor_mode("up")), loom::ValueError);
+}
+
+TEST_CASE("a run killed with SIGKILL and resumed ends bit for bit like an uninterrupted run") {
+  TempDir uninterrupted, interrupted;
+  const int epochs = 6;
+  REQUIRE(wait_for(spawn_child(uninterrupted.path, epochs)) == 0);
+
+  const pid_t child = spawn_child(interrupted.path, epochs);
+  const std::string log = interrupted.path + "/metrics.jsonl";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (count_lines(log) < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(child, SIGKILL);
+  const int status = wait_for(child);
+  REQUIRE(WIFSIGNALED(status));  // it really was killed, mid-run
+  CHECK(count_lines(log) < static_cast<std::size_t>(epochs));
+  REQUIRE(wait_for(spawn_child(interrupted.path, epochs)) == 0);  // resumes from last.safetensors
+
+  auto a = loom::load_safetensors(uninterrupted.path + "/final.safetensors").tensors;
+  auto b = loom::load_safetensors(interrupted.path + "/final.safetensors").tensors;
+  REQUIRE(a.size() == b.size());
+  for (const auto& [name, tensor] : a) {
+    CAPTURE(name);
+    CHECK(loom_test::values(tensor) == loom_test::values(b.at(name)));  // bit for bit
+  }
+  CHECK(count_lines(log) == static_cast<std::size_t>(epochs));
+}
