@@ -138,7 +138,8 @@ Tensor average_windows(const char* op, const Tensor& input, std::int64_t out_h,
                        std::int64_t out_w, SpanOf span_of) {
   const std::int64_t planes = input.size(0) * input.size(1);
   const std::int64_t height = input.size(2), width = input.size(3);
-  Tensor out = empty({input.size(0), input.size(1), out_h, out_w}, input.dtype());  // (N, C, OH, OW)
+  // (N, C, OH, OW)
+  Tensor out = empty({input.size(0), input.size(1), out_h, out_w}, input.dtype());
   detail::dispatch_floating(op, input.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* x = input.data<T>();
@@ -292,7 +293,8 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel) {
 Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding) {
   const Window g = pool_window("max_pool2d", input, kernel, stride, padding);
   const std::int64_t planes = input.size(0) * input.size(1), length = g.out_h * g.out_w;
-  Tensor out = empty({input.size(0), input.size(1), g.out_h, g.out_w}, input.dtype());  // (N, C, OH, OW)
+  // (N, C, OH, OW)
+  Tensor out = empty({input.size(0), input.size(1), g.out_h, g.out_w}, input.dtype());
   // Position of each output's maximum inside its (H, W) plane, for the backward.
   Tensor argmax = empty(out.shape(), Dtype::Int64);  // (N, C, OH, OW)
   detail::dispatch_floating("max_pool2d", input.dtype(), [&](auto tag) {

@@ -5,7 +5,8 @@
 ///
 ///     auto x = loom::randn({8, 3, 28, 28});                           // (N, C, H, W)
 ///     auto w = loom::randn({16, 3, 3, 3});                            // (O, C, kH, kW)
-///     auto y = loom::conv2d(x, w, loom::Tensor(), {/*stride*/ 1, /*padding*/ 1});  // (8, 16, 28, 28)
+///     auto y = loom::conv2d(x, w, loom::Tensor(), {/*stride*/ 1, /*padding*/ 1});
+///                                                     // (8, 16, 28, 28)
 ///     auto p = loom::max_pool2d(y, 2);                                // (8, 16, 14, 14)
 #include <cstdint>
 

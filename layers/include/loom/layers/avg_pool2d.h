@@ -1,7 +1,8 @@
 #pragma once
 /// AvgPool2d: the mean over each window of (N, C, H, W), as torch.nn.AvgPool2d.
 ///
-///     loom::AvgPool2d pool(loom::AvgPool2dOptions(3).stride(1).padding(1).count_include_pad(false));
+///     loom::AvgPool2d pool(
+///         loom::AvgPool2dOptions(3).stride(1).padding(1).count_include_pad(false));
 ///     auto y = pool(loom::randn({8, 16, 28, 28}));        // (8, 16, 28, 28)
 #include "loom/conv_ops.h"
 #include "loom/module.h"
