@@ -265,6 +265,35 @@ TEST_CASE("BatchNorm counts batches and keeps its statistics in eval") {
   CHECK(norm.num_batches_tracked.item() == 2);
 }
 
+TEST_CASE("BatchNorm without affine parameters or running statistics") {
+  loom::BatchNorm1d plain(loom::BatchNormOptions(3).affine(false).track_running_stats(false));
+  CHECK(plain.named_parameters().empty());
+  CHECK(plain.named_buffers().empty());
+  const Tensor x = loom::randn({5, 3}, Dtype::Float64) * 3.0 + 2.0;
+  const Tensor y = plain(x);
+  // Normalised per channel: mean 0 and biased variance 1 (up to eps).
+  CHECK(max_abs_diff(loom::mean(y, {0}), loom::zeros({3}, Dtype::Float64)) < 1e-12);
+  CHECK(max_abs_diff(loom::mean(y * y, {0}), loom::ones({3}, Dtype::Float64)) < 1e-4);
+  plain.eval();  // without running statistics, eval also uses the batch's
+  CHECK(max_abs_diff(plain(x), y) < 1e-15);
+}
+
+TEST_CASE("conv2d and pooling in float32 agree with float64") {
+  const Tensor x = loom::randn({2, 4, 9, 8}, Dtype::Float64);
+  const Tensor w = loom::randn({6, 2, 3, 3}, Dtype::Float64);
+  const Tensor b = loom::randn({6}, Dtype::Float64);
+  const loom::Conv2dArgs args{2, 1, 1, 2};
+  const Tensor y64 = loom::conv2d(x, w, b, args);
+  const Tensor y32 = loom::conv2d(x.to(Dtype::Float32), w.to(Dtype::Float32),
+                                  b.to(Dtype::Float32), args);
+  CHECK(y32.dtype() == Dtype::Float32);
+  CHECK(max_abs_diff(y32.to(Dtype::Float64), y64) < 1e-4);
+  CHECK(max_abs_diff(loom::max_pool2d(x.to(Dtype::Float32), 3, 2, 1).to(Dtype::Float64),
+                     loom::max_pool2d(x, 3, 2, 1)) < 1e-6);
+  CHECK(max_abs_diff(loom::avg_pool2d(x.to(Dtype::Float32), 2).to(Dtype::Float64),
+                     loom::avg_pool2d(x, 2)) < 1e-5);
+}
+
 // ---- errors -----------------------------------------------------------------------------------
 
 TEST_CASE("conv2d and pooling errors are typed and name the op and shapes") {
