@@ -110,6 +110,7 @@ TEST_CASE("value errors for bad arguments") {
 TEST_CASE("misuse of copy_ and set_grad") {
   Tensor x = loom::zeros({2});
   CHECK_THROWS_AS(x.copy_(loom::zeros({3})), loom::ShapeError);
+  CHECK_THROWS_AS(x.copy_(loom::zeros({2}, Dtype::Float64)), loom::DtypeError);
   CHECK_THROWS_AS(x.set_grad(loom::zeros({3})), loom::ShapeError);
 }
 

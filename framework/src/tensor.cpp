@@ -258,7 +258,10 @@ Tensor Tensor::to(Dtype target) const {
 
 void Tensor::copy_(const Tensor& source) {
   detail::check_defined("copy_", source);
-  if (source.shape() != shape() || source.dtype() != dtype())
+  if (source.dtype() != dtype())
+    throw DtypeError(fmt::format("copy_: expected a {} tensor, got {}", dtype_name(dtype()),
+                                 dtype_name(source.dtype())));
+  if (source.shape() != shape())
     throw ShapeError(fmt::format("copy_: expected a {} tensor of shape {}, got {} {}",
                                  dtype_name(dtype()), shape_str(shape()),
                                  dtype_name(source.dtype()), shape_str(source.shape())));

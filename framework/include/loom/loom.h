@@ -1,6 +1,7 @@
 #pragma once
 /// The umbrella header: everything in Loom's core.
 #include "loom/autograd.h"
+#include "loom/conv_ops.h"
 #include "loom/errors.h"
 #include "loom/gradcheck.h"
 #include "loom/module.h"
