@@ -3,6 +3,7 @@
 #include "loom/autograd.h"
 #include "loom/errors.h"
 #include "loom/gradcheck.h"
+#include "loom/init.h"
 #include "loom/module.h"
 #include "loom/ops.h"
 #include "loom/options.h"
