@@ -192,6 +192,12 @@ TEST_CASE("layers_basic: Embedding::from_pretrained copies, freezes and keeps th
   CHECK(max_abs_diff(frozen->weight, table) == 0.0);
   CHECK_FALSE(frozen->weight.requires_grad());
   CHECK(frozen->weight.data<double>() != table.data<double>());  // a copy
+
+  loom::manual_seed(9);  // and draws no random numbers
+  const auto expected = loom::randn({3}).to_vector<float>();
+  loom::manual_seed(9);
+  loom::Embedding::from_pretrained(table);
+  CHECK(loom::randn({3}).to_vector<float>() == expected);
   CHECK(max_abs_diff((*frozen)(ids({3}, {1})).squeeze(0), table.select(0, 3)) == 0.0);
 
   auto trainable = loom::Embedding::from_pretrained(table, false, 1);

@@ -12,7 +12,8 @@
 
 namespace loom {
 
-Embedding::Embedding(const EmbeddingOptions& options) : options_(options) {
+Embedding::Embedding(const EmbeddingOptions& options, const Tensor& pretrained)
+    : options_(options) {
   const std::int64_t rows = options.num_embeddings();
   if (rows <= 0 || options.embedding_dim() <= 0)
     throw ValueError(fmt::format("Embedding: num_embeddings and embedding_dim must be positive, "
@@ -26,8 +27,12 @@ Embedding::Embedding(const EmbeddingOptions& options) : options_(options) {
   if (options.max_norm() && !(*options.max_norm() > 0.0 && options.norm_type() > 0.0))
     throw ValueError(fmt::format("Embedding: max_norm and norm_type must be positive, got {} "
                                  "and {}", *options.max_norm(), options.norm_type()));
-  weight = register_parameter("weight", empty({rows, options.embedding_dim()}));
-  reset_parameters();
+  if (pretrained.defined()) {  // from_pretrained: a copy, without drawing random numbers
+    weight = register_parameter("weight", pretrained.detach().clone());
+  } else {
+    weight = register_parameter("weight", empty({rows, options.embedding_dim()}));
+    reset_parameters();
+  }
 }
 
 std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, bool freeze,
@@ -39,11 +44,9 @@ std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, 
     throw ShapeError(fmt::format("Embedding::from_pretrained: embeddings must be 2-dimensional "
                                  "(num_embeddings, embedding_dim), got {}",
                                  shape_str(embeddings.shape())));
-  auto module = std::make_shared<Embedding>(EmbeddingOptions(embeddings.size(0), embeddings.size(1))
-                                                .padding_idx(padding_idx)
-                                                .max_norm(max_norm));
-  module->to(embeddings.dtype());
-  module->weight.copy_(embeddings.detach());
+  std::shared_ptr<Embedding> module(new Embedding(
+      EmbeddingOptions(embeddings.size(0), embeddings.size(1)).padding_idx(padding_idx).max_norm(max_norm),
+      embeddings));
   module->weight.requires_grad_(!freeze);
   return module;
 }

@@ -44,6 +44,7 @@ class Attention : public Module {
   /// Unnormalised scores: query (B, Tq, Hq), keys (B, S, Hk) -> (B, Tq, S).
   virtual Tensor score(const Tensor& query, const Tensor& keys) = 0;
 
+ private:
   const char* name_;  // for error messages
   std::int64_t query_size_, key_size_;
 };

@@ -32,7 +32,7 @@ struct EmbeddingOptions {
 
 class Embedding : public UnaryModule {
  public:
-  explicit Embedding(const EmbeddingOptions& options);
+  explicit Embedding(const EmbeddingOptions& options) : Embedding(options, Tensor()) {}
   Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim)
       : Embedding(EmbeddingOptions(num_embeddings, embedding_dim)) {}
 
@@ -53,6 +53,8 @@ class Embedding : public UnaryModule {
   Tensor weight;  ///< (num_embeddings, embedding_dim)
 
  private:
+  // `pretrained` (V, E), when defined, is copied into the table instead of initialising it.
+  Embedding(const EmbeddingOptions& options, const Tensor& pretrained);
   // Rescales the rows `indices` names whose norm exceeds max_norm (torch.embedding_renorm_).
   void renormalize(const Tensor& indices);
 
