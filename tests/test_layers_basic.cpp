@@ -111,7 +111,7 @@ TEST_CASE("layers_basic: Linear gradcheck with and without bias, on 2-D and 3-D 
 }
 
 TEST_CASE("layers_basic: Linear, Embedding and LayerNorm agree with PyTorch") {
-  const auto ref = loom_test::torch_reference("basic_layers.py");
+  static const auto ref = loom_test::torch_reference("basic_layers.py");  // once, not per subcase
   if (ref.empty()) return;
   SUBCASE("Linear") {
     loom::Linear fc(5, 3);
