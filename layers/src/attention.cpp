@@ -9,6 +9,12 @@
 
 namespace loom {
 
+namespace {
+std::shared_ptr<Linear> projection(std::int64_t in, std::int64_t out, bool bias) {
+  return std::make_shared<Linear>(LinearOptions(in, out).bias(bias));
+}
+}  // namespace
+
 Attention::Attention(const char* name, std::int64_t query_size, std::int64_t key_size)
     : name_(name), query_size_(query_size), key_size_(key_size) {
   if (query_size <= 0 || key_size <= 0)
@@ -63,20 +69,18 @@ AdditiveAttention::AdditiveAttention(const AdditiveAttentionOptions& options)
   if (options.hidden_size() <= 0)
     throw ValueError(fmt::format("AdditiveAttention: hidden_size must be positive, got {}",
                                  options.hidden_size()));
-  query_proj = register_module(
-      "query_proj", std::make_shared<Linear>(
-                        LinearOptions(options.query_size(), options.hidden_size()).bias(options.bias())));
-  key_proj = register_module(
-      "key_proj", std::make_shared<Linear>(
-                      LinearOptions(options.key_size(), options.hidden_size()).bias(false)));
-  v = register_module("v",
-                      std::make_shared<Linear>(LinearOptions(options.hidden_size(), 1).bias(false)));
+  const std::int64_t hidden = options.hidden_size();
+  query_proj = register_module("query_proj",
+                               projection(options.query_size(), hidden, options.bias()));
+  key_proj = register_module("key_proj", projection(options.key_size(), hidden, false));
+  v = register_module("v", projection(hidden, 1, false));
 }
 
 Tensor AdditiveAttention::score(const Tensor& query, const Tensor& keys) {
   Tensor projected_query = query_proj->forward(query);  // (B, Tq, H)
   Tensor projected_keys = key_proj->forward(keys);      // (B, S, H)
-  Tensor hidden = tanh(projected_query.unsqueeze(2) + projected_keys.unsqueeze(1));  // (B, Tq, S, H)
+  // (B, Tq, 1, H) + (B, 1, S, H) -> (B, Tq, S, H)
+  Tensor hidden = tanh(projected_query.unsqueeze(2) + projected_keys.unsqueeze(1));
   return v->forward(hidden).squeeze(-1);                // (B, Tq, S)
 }
 
@@ -89,9 +93,8 @@ MultiplicativeAttention::MultiplicativeAttention(const MultiplicativeAttentionOp
                                    "key_size, got {} and {}",
                                    options.query_size(), options.key_size()));
   } else {
-    key_proj = register_module(
-        "key_proj", std::make_shared<Linear>(
-                        LinearOptions(options.key_size(), options.query_size()).bias(false)));
+    key_proj = register_module("key_proj",
+                               projection(options.key_size(), options.query_size(), false));
   }
 }
 

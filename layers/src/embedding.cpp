@@ -44,9 +44,10 @@ std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, 
     throw ShapeError(fmt::format("Embedding::from_pretrained: embeddings must be 2-dimensional "
                                  "(num_embeddings, embedding_dim), got {}",
                                  shape_str(embeddings.shape())));
-  std::shared_ptr<Embedding> module(new Embedding(
-      EmbeddingOptions(embeddings.size(0), embeddings.size(1)).padding_idx(padding_idx).max_norm(max_norm),
-      embeddings));
+  const auto options = EmbeddingOptions(embeddings.size(0), embeddings.size(1))
+                           .padding_idx(padding_idx)
+                           .max_norm(max_norm);
+  std::shared_ptr<Embedding> module(new Embedding(options, embeddings));
   module->weight.requires_grad_(!freeze);
   return module;
 }
@@ -66,7 +67,8 @@ void Embedding::renormalize(const Tensor& indices) {
   const std::int64_t* ids = indices.data<std::int64_t>();
   for (std::int64_t i = 0; i < indices.numel(); ++i) {
     if (ids[i] < 0 || ids[i] >= rows)  // checked here because the rows are written below
-      throw IndexError(fmt::format("Embedding: index {} is out of range for {} rows", ids[i], rows));
+      throw IndexError(
+          fmt::format("Embedding: index {} is out of range for {} rows", ids[i], rows));
     unique.insert(ids[i]);
   }
   auto rescale = [&](auto* w) {

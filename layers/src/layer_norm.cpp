@@ -37,7 +37,8 @@ void LayerNorm::reset_parameters() {
 Tensor LayerNorm::forward(const Tensor& input) {
   const Shape& normalized = options_.normalized_shape();
   const std::int64_t k = static_cast<std::int64_t>(normalized.size());
-  if (input.dim() < k || !std::equal(normalized.begin(), normalized.end(), input.shape().end() - k)) {
+  if (input.dim() < k ||
+      !std::equal(normalized.begin(), normalized.end(), input.shape().end() - k)) {
     std::string expected = "(*";
     for (std::int64_t size : normalized) expected += fmt::format(", {}", size);
     throw ShapeError(fmt::format("LayerNorm: expected input of shape {}), got {}", expected,
