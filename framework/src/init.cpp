@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "detail/tensor_impl.h"
+#include "detail/kernels.h"
 
 namespace loom::init {
 
@@ -13,15 +13,11 @@ namespace {
 template <class Next>
 Tensor fill(const char* op, Tensor tensor, Next next) {
   detail::check_defined(op, tensor);
-  detail::check_floating(op, tensor);
-  const std::int64_t n = tensor.numel();
-  if (tensor.dtype() == Dtype::Float64) {
-    double* p = tensor.data<double>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = next();
-  } else {
-    float* p = tensor.data<float>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(next());
-  }
+  detail::dispatch_floating(op, tensor.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = tensor.data<T>();
+    for (std::int64_t i = 0; i < tensor.numel(); ++i) p[i] = static_cast<T>(next());
+  });
   return tensor;
 }
 

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <set>
 
-#include "detail/tensor_impl.h"
+#include "detail/kernels.h"
 #include "loom/autograd.h"
 #include "loom/init.h"
 #include "loom/ops.h"
@@ -71,10 +71,10 @@ void Embedding::renormalize(const Tensor& indices) {
           fmt::format("Embedding: index {} is out of range for {} rows", ids[i], rows));
     unique.insert(ids[i]);
   }
-  auto rescale = [&](auto* w) {
-    using T = std::remove_pointer_t<decltype(w)>;
+  detail::dispatch_floating("Embedding", weight.dtype(), [&](auto tag) {
+    using T = decltype(tag);
     for (std::int64_t id : unique) {
-      T* row = w + id * dim;
+      T* row = weight.data<T>() + id * dim;
       double norm = 0.0;
       for (std::int64_t e = 0; e < dim; ++e) norm += std::pow(std::abs(double(row[e])), p);
       norm = std::pow(norm, 1.0 / p);
@@ -82,11 +82,7 @@ void Embedding::renormalize(const Tensor& indices) {
       const double scale = max_norm / (norm + 1e-7);  // PyTorch's epsilon
       for (std::int64_t e = 0; e < dim; ++e) row[e] = static_cast<T>(row[e] * scale);
     }
-  };
-  if (weight.dtype() == Dtype::Float64)
-    rescale(weight.data<double>());
-  else
-    rescale(weight.data<float>());
+  });
 }
 
 Tensor Embedding::forward(const Tensor& indices) {
