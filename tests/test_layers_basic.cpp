@@ -257,6 +257,9 @@ TEST_CASE("layers_basic: LayerNorm normalises the trailing axes; gradcheck over 
   for (double m : loom::mean(y, {-1}).to_vector<double>()) CHECK(std::abs(m) < 1e-12);
   for (double v : loom::mean(y * y, {-1}).to_vector<double>())
     CHECK(v == doctest::Approx(1.0).epsilon(1e-4));  // eps makes it slightly less than 1
+  loom::LayerNorm single(loom::LayerNormOptions({4}));  // float32 agrees with float64
+  const Tensor x = input({3, 4}, 9).detach();
+  CHECK(max_abs_diff(single(x.to(Dtype::Float32)), norm(x)) < 1e-5);
 
   for (const loom::Shape& shape : {loom::Shape{5}, loom::Shape{3, 5}}) {
     for (bool affine : {true, false}) {
