@@ -4,6 +4,7 @@
 #include "loom/conv_ops.h"
 #include "loom/errors.h"
 #include "loom/gradcheck.h"
+#include "loom/init.h"
 #include "loom/module.h"
 #include "loom/ops.h"
 #include "loom/options.h"
