@@ -55,6 +55,8 @@ TEST_CASE("shape errors name the op and both shapes") {
         }) == "cross_entropy: expected targets of shape (3,) for scores (3, 4), got (2,)");
   CHECK_THROWS_AS(loom::cross_entropy(loom::zeros({2, 3, 4}), ids), loom::ShapeError);
   CHECK_THROWS_AS(loom::index_select(loom::zeros({3}), 0, ids.reshape({2, 1})), loom::ShapeError);
+  CHECK(loom_test::values(loom::index_select(ids, 0, loom::from_vector(std::vector<std::int64_t>{1}))) ==
+        std::vector<double>{5});  // int64 data can be picked from too
 }
 
 TEST_CASE("index errors for out-of-range indices and axes") {

@@ -51,7 +51,7 @@ Tensor index_add_zeros(const Tensor& grad, const Shape& shape, std::int64_t axis
 }  // namespace
 
 Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& indices) {
-  detail::check_floating("index_select", x);
+  detail::check_defined("index_select", x);  // int64 too: picking rows of index data
   detail::check_index_tensor("index_select", indices);
   if (indices.dim() != 1)
     throw ShapeError(fmt::format("index_select: expected 1-D indices, got shape {}",
@@ -63,11 +63,13 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& indices) {
   out_shape[a] = indices.numel();
   Tensor out = empty(out_shape, x.dtype());
   const auto layout = detail::axis_layout(x.shape(), a);
-  detail::dispatch_floating("index_select", x.dtype(), [&](auto tag) {
+  auto select_rows = [&](auto tag) {
     using T = decltype(tag);
     copy_rows<T, false>(x.data<T>(), out.data<T>(), indices.data<std::int64_t>(), indices.numel(),
                         layout.outer, layout.length, layout.inner);
-  });
+  };
+  if (x.dtype() == Dtype::Int64) select_rows(std::int64_t{});
+  else detail::dispatch_floating("index_select", x.dtype(), select_rows);
   record_op(out, "index_select", {x}, [indices, a, shape = x.shape()](const Tensor& g) {
     return std::vector<Tensor>{index_add_zeros(g, shape, a, indices)};
   });
@@ -175,14 +177,17 @@ Tensor scatter_add(const Tensor& x, std::int64_t axis, const Tensor& index, cons
 
 Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis) {
   if (tensors.empty()) throw ValueError("concat: expected at least one tensor");
-  detail::check_floating("concat", tensors[0]);
+  detail::check_defined("concat", tensors[0]);  // any dtype: int64 token batches are joined too
   const Shape& first = tensors[0].shape();
   if (first.empty()) throw ShapeError("concat: cannot join 0-dimensional tensors; use stack");
   const std::int64_t a = detail::normalize_axis("concat", axis, static_cast<std::int64_t>(first.size()));
   Shape out_shape = first;
   out_shape[a] = 0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    detail::check_same_floating("concat", tensors[0], tensors[i]);
+    detail::check_defined("concat", tensors[i]);
+    if (tensors[i].dtype() != tensors[0].dtype())
+      throw DtypeError(fmt::format("concat: tensor {} is {} but tensor 0 is {}", i,
+                                   dtype_name(tensors[i].dtype()), dtype_name(tensors[0].dtype())));
     Shape expected = first;
     expected[a] = tensors[i].dim() == static_cast<std::int64_t>(first.size()) ? tensors[i].shape()[a] : -1;
     if (tensors[i].shape() != expected)

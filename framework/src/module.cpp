@@ -54,14 +54,19 @@ NamedTensors collect(const Module& module, bool recurse, Own own) {
 }
 }  // namespace
 
-NamedTensors Module::named_parameters(bool recurse) const {
-  NamedTensors all = collect(*this, recurse, [](const Module& m) { return m.parameters_; });
-  // A module shared by two parents is listed once, under its first name.
+namespace {
+// A module shared by two parents is listed once, under its first name.
+NamedTensors without_repeats(NamedTensors all) {
   std::set<const TensorImpl*> seen;
   NamedTensors unique;
   for (auto& entry : all)
     if (seen.insert(entry.second.impl()).second) unique.push_back(std::move(entry));
   return unique;
+}
+}  // namespace
+
+NamedTensors Module::named_parameters(bool recurse) const {
+  return without_repeats(collect(*this, recurse, [](const Module& m) { return m.parameters_; }));
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {
@@ -71,7 +76,7 @@ std::vector<Tensor> Module::parameters(bool recurse) const {
 }
 
 NamedTensors Module::named_buffers(bool recurse) const {
-  return collect(*this, recurse, [](const Module& m) { return m.buffers_; });
+  return without_repeats(collect(*this, recurse, [](const Module& m) { return m.buffers_; }));
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_children() const {
