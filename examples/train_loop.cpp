@@ -26,6 +26,11 @@ struct Digits : loom::optim::BatchSource {  // 32 fixed batches of (64, 5) digit
   loom::optim::Batch batch(std::int64_t i) override { return {x.narrow(0, i * 64, 64), y.narrow(0, i * 64, 64)}; }
 };
 
+double accuracy(Classifier& model, const Digits& data) {
+  auto predicted = loom::argmax(model.forward(data.x), 1).to(loom::Dtype::Float32);
+  return loom::mean(loom::eq(predicted, data.y.to(loom::Dtype::Float32))).item();
+}
+
 int main() {
   loom::manual_seed(0);
   Digits train, validation;
@@ -36,10 +41,7 @@ int main() {
   trainer.resume();
   auto result = trainer.fit(
       train, [&](const loom::optim::Batch& b) { return loom::cross_entropy(model.forward(b[0]), b[1]); },
-      [&] {
-        auto predicted = loom::argmax(model.forward(validation.x), 1).to(loom::Dtype::Float32);
-        return std::map<std::string, double>{{"val_accuracy", loom::mean(loom::eq(predicted, validation.y.to(loom::Dtype::Float32))).item()}};
-      });
+      [&] { return std::map<std::string, double>{{"val_accuracy", accuracy(model, validation)}}; });
   std::printf("best validation accuracy %.3f at epoch %ld\n", result.best_value, static_cast<long>(result.best_epoch));
   return result.best_value > 0.9 ? 0 : 1;
 }

@@ -1,8 +1,17 @@
 #pragma once
 /// Every layer in layers/: `#include <loom/layers.h>` beside `<loom/loom.h>`.
+#include "loom/layers/adaptive_avg_pool2d.h"
 #include "loom/layers/attention.h"
+#include "loom/layers/avg_pool2d.h"
+#include "loom/layers/batch_norm.h"
+#include "loom/layers/cells.h"
+#include "loom/layers/cnn_encoder.h"
+#include "loom/layers/conv2d.h"
 #include "loom/layers/dropout.h"
 #include "loom/layers/embedding.h"
+#include "loom/layers/flatten.h"
 #include "loom/layers/layer_norm.h"
 #include "loom/layers/linear.h"
+#include "loom/layers/max_pool2d.h"
+#include "loom/layers/recurrent.h"
 #include "loom/layers/sequential.h"
