@@ -11,6 +11,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # the reference Loom is tested and benchmarked against
   python3 python3-torch python3-numpy
+  # renders the run reports in a test
+  chromium
 )
 
 missing=()

@@ -1,0 +1,130 @@
+// HTML and SVG for the run report: plain string building, every piece of user text escaped.
+#include "report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "loom/serialization.h"
+
+namespace loom::report {
+
+namespace {
+
+std::string escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+
+// A line chart of several series sharing the x axis (index 1..n) and one y axis.
+std::string line_chart(const std::vector<Series>& series, const std::string& x_label) {
+  constexpr double width = 640, height = 300, left = 60, right = 150, top = 15, bottom = 40;
+  double low = std::numeric_limits<double>::infinity(), high = -low;
+  std::size_t length = 0;
+  for (const auto& s : series)
+    for (double v : s.values)
+      if (std::isfinite(v)) low = std::min(low, v), high = std::max(high, v), length = std::max(length, s.values.size());
+  if (length == 0) return "<p>(no data)</p>";
+  if (high - low < 1e-12) low -= 0.5, high += 0.5;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  auto x_at = [&](std::size_t i) { return left + (length > 1 ? plot_w * i / (length - 1) : plot_w / 2); };
+  auto y_at = [&](double v) { return top + plot_h * (high - v) / (high - low); };
+  std::string svg = fmt::format(R"(<svg class="chart" viewBox="0 0 {} {}" width="{}" height="{}" role="img">)",
+                                width, height, width, height);
+  svg += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#999"/>)", left, top, plot_w, plot_h);
+  for (int tick = 0; tick <= 4; ++tick) {  // y ticks
+    const double v = low + (high - low) * tick / 4.0;
+    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" font-size="11">{:.4g}</text>)", left - 5, y_at(v) + 4, v);
+    svg += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#eee"/>)", left, left + plot_w, y_at(v), y_at(v));
+  }
+  svg += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle" font-size="12">{} (1 to {})</text>)",
+                     left + plot_w / 2, height - 8, escape(x_label), length);
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const char* color = kColors[k % std::size(kColors)];
+    std::string points;
+    for (std::size_t i = 0; i < series[k].values.size(); ++i)
+      if (std::isfinite(series[k].values[i])) points += fmt::format("{:.1f},{:.1f} ", x_at(i), y_at(series[k].values[i]));
+    svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)", color, points);
+    svg += fmt::format(R"(<rect x="{}" y="{}" width="12" height="3" fill="{}"/><text x="{}" y="{}" font-size="12">{}</text>)",
+                       width - right + 10, top + 12 + 18 * k, color, width - right + 28, top + 17 + 18 * k,
+                       escape(series[k].name));
+  }
+  return svg + "</svg>";
+}
+
+std::string confusion_table(const Report& r) {
+  std::int64_t largest = 1;
+  for (const auto& row : r.confusion)
+    for (auto v : row) largest = std::max(largest, v);
+  std::string html = "<table class=\"confusion\"><tr><th>actual \\ predicted</th>";
+  for (const auto& name : r.class_names) html += "<th>" + escape(name) + "</th>";
+  html += "</tr>";
+  for (std::size_t i = 0; i < r.confusion.size(); ++i) {
+    html += "<tr><th>" + escape(i < r.class_names.size() ? r.class_names[i] : std::to_string(i)) + "</th>";
+    for (std::size_t j = 0; j < r.confusion[i].size(); ++j) {
+      const double share = static_cast<double>(r.confusion[i][j]) / static_cast<double>(largest);
+      const int shade = static_cast<int>(255 - 155 * share);  // darker for larger counts
+      html += fmt::format(R"html(<td style="background:rgb({},{},255)"{}>{}</td>)html", shade, shade,
+                          i == j ? " class=\"diagonal\"" : "", r.confusion[i][j]);
+    }
+    html += "</tr>";
+  }
+  return html + "</table>";
+}
+
+std::string samples_table(const std::vector<Sample>& samples) {
+  std::vector<Sample> ordered = samples;
+  std::stable_partition(ordered.begin(), ordered.end(), [](const Sample& s) { return !s.correct; });
+  std::string html = "<table class=\"samples\"><tr><th></th><th>input</th><th>predicted</th><th>actual</th></tr>";
+  for (const auto& s : ordered)
+    html += fmt::format(R"(<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>)",
+                        s.correct ? "right" : "wrong", s.correct ? "&#10003;" : "&#10007;", escape(s.input),
+                        escape(s.predicted), escape(s.actual));
+  return html + "</table>";
+}
+
+}  // namespace
+
+std::string render_html(const Report& r) {
+  std::string html = R"(<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">)";
+  html += "<title>" + escape(r.title) + " - Loom report</title><style>"
+          "body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
+          "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+          ".confusion td{text-align:right;min-width:3em}.diagonal{font-weight:bold}"
+          ".samples .wrong td:first-child{color:#c00}.samples .right td:first-child{color:#080}"
+          "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>";
+  html += "<h1>" + escape(r.title) + "</h1>";
+  if (!r.summary.empty()) {
+    html += "<table class=\"summary\">";
+    for (const auto& [key, value] : r.summary) html += "<tr><th>" + escape(key) + "</th><td>" + escape(value) + "</td></tr>";
+    html += "</table>";
+  }
+  if (!r.curves.empty()) html += "<h2>Learning curves</h2>" + line_chart(r.curves, "epoch");
+  if (!r.confusion.empty()) html += "<h2>Confusion matrix</h2>" + confusion_table(r);
+  if (!r.forecast.empty()) html += "<h2>Forecast on held-out data</h2>" + line_chart(r.forecast, "day");
+  if (!r.samples.empty()) html += "<h2>Sample predictions (mistakes first)</h2>" + samples_table(r.samples);
+  if (!r.text_samples.empty()) {
+    html += "<h2>Samples</h2>";
+    for (const auto& text : r.text_samples) html += "<pre>" + escape(text) + "</pre>";
+  }
+  return html + "<footer><p>Written by Loom.</p></footer></body></html>\n";
+}
+
+void write_html(const Report& report, const std::string& path) { write_file_atomically(path, render_html(report)); }
+
+}  // namespace loom::report

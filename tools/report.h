@@ -1,0 +1,53 @@
+#pragma once
+/// The run report: one self-contained HTML page (inline SVG and CSS, no scripts, no network)
+/// with the key figures, learning curves, a confusion matrix, sample predictions (mistakes
+/// first), a forecast plot against the actual series and the persistence baseline, and text
+/// samples. `loom train` writes it as RUN_DIR/report.html.
+///
+///     loom::report::Report r;
+///     r.title = "sentiment";
+///     r.curves = {{"train_loss", {0.7, 0.5, 0.4}}, {"val_loss", {0.68, 0.55, 0.5}}};
+///     loom::report::write_html(r, "runs/sentiment/report.html");
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace loom::report {
+
+/// A named series over epochs (or time steps).
+struct Series {
+  std::string name;
+  std::vector<double> values;
+};
+
+struct Sample {
+  std::string input;
+  std::string predicted;
+  std::string actual;
+  bool correct = false;
+};
+
+struct Report {
+  std::string title;
+  /// The figures that matter, in order: {"test accuracy", "0.912"}.
+  std::vector<std::pair<std::string, std::string>> summary;
+  /// Learning curves, x = epoch 1..n.
+  std::vector<Series> curves;
+  /// Confusion matrix: rows are the actual class, columns the predicted one.
+  std::vector<std::string> class_names;
+  std::vector<std::vector<std::int64_t>> confusion;
+  /// Sample predictions; the page shows the misclassified ones first.
+  std::vector<Sample> samples;
+  /// Forecasts over the held-out period: e.g. actual, predicted and the persistence baseline.
+  std::vector<Series> forecast;
+  /// Free text samples (generated text, captions...).
+  std::vector<std::string> text_samples;
+};
+
+/// The page as a string.
+std::string render_html(const Report& report);
+/// Writes the page atomically.
+void write_html(const Report& report, const std::string& path);
+
+}  // namespace loom::report
