@@ -7,6 +7,8 @@
 #include <string>
 
 #include "test_util.h"
+
+using loom_test::message_of;
 #include "torch_reference.h"
 
 using loom::Dtype;
@@ -19,18 +21,6 @@ namespace {
 
 constexpr std::int64_t B = 2, Tq = 3, S = 5, Hq = 4, Hk = 6, Hv = 7, H = 8;
 
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
 
 std::shared_ptr<loom::AdditiveAttention> additive(bool bias = true) {
   return std::make_shared<loom::AdditiveAttention>(

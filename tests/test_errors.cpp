@@ -3,23 +3,12 @@
 
 #include "test_util.h"
 
+using loom_test::message_of;
+
 using loom::Dtype;
 using loom::Tensor;
 
 namespace {
-// Runs `f`, expects exception E, and returns its message.
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
 const Tensor ids = loom::from_vector(std::vector<std::int64_t>{0, 5});
 }  // namespace
 

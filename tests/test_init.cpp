@@ -7,6 +7,8 @@
 
 #include "test_util.h"
 
+using loom_test::message_of;
+
 using loom::Dtype;
 using loom::Tensor;
 namespace init = loom::init;
@@ -36,18 +38,6 @@ double gram_error(const Tensor& a, double scale) {
   return worst;
 }
 
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
 
 // A small recurrent-looking module tree: rnn.{weight_ih, weight_hh, bias}, head.{weight, bias}.
 struct Cell : loom::Module {

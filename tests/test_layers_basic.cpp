@@ -6,6 +6,8 @@
 #include <string>
 
 #include "test_util.h"
+
+using loom_test::message_of;
 #include "torch_reference.h"
 
 using loom::Dtype;
@@ -18,18 +20,6 @@ namespace {
 
 using TensorMap = std::map<std::string, Tensor>;
 
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
 
 // Converts `module` to float64 and loads the reference's "<prefix>.<name>" for each of its
 // parameters.

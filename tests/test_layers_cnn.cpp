@@ -14,6 +14,8 @@
 #include <string>
 
 #include "test_util.h"
+
+using loom_test::message_of;
 #include "torch_reference.h"
 
 using loom::Dtype;
@@ -74,19 +76,6 @@ void check_against_torch(loom::UnaryModule& module, const std::string& tag, bool
   }
 }
 
-// Runs `f`, expects exception E, and returns its message.
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
 
 }  // namespace
 

@@ -23,6 +23,7 @@ TEST_CASE("broadcast arithmetic") {
   CHECK(values(f64({1, 2}, {2, 1}) - f64({1, 2, 3}, {1, 3})) == std::vector<double>{0, -1, -2, 1, 0, -1});
   CHECK(values(a / 2.0) == std::vector<double>{0.5, 1, 1.5, 2, 2.5, 3});
   CHECK(values(loom::pow(f64({2, 3}), 2.0)) == std::vector<double>{4, 9});
+  check_close(values(loom::pow(f64({2, 4}), 3.0)), {8, 64});
   CHECK(values(loom::clamp(f64({-2, 0.5, 2}), -1, 1)) == std::vector<double>{-1, 0.5, 1});
   CHECK(values(loom::maximum(f64({1, 5}), f64({3, 2}))) == std::vector<double>{3, 5});
   CHECK(values(loom::where(f64({1, 0}), f64({1, 2}), f64({7, 8}))) == std::vector<double>{1, 8});

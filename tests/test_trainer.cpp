@@ -16,21 +16,14 @@
 
 #include "test_util.h"
 
+using loom_test::TempDir;
+
 using loom::Tensor;
 namespace optim = loom::optim;
 
 extern char** environ;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char pattern[] = "/tmp/loom-trainer-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 std::size_t count_lines(const std::string& path) {
   std::ifstream in(path);

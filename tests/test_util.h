@@ -4,7 +4,11 @@
 
 #include <loom/loom.h>
 
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace loom_test {
@@ -35,5 +39,31 @@ inline void check_gradients(const std::function<loom::Tensor(const std::vector<l
 }
 
 inline std::vector<double> values(const loom::Tensor& t) { return t.to_vector<double>(); }
+
+/// Runs `f`, expects exception E, and returns its message (fails the test otherwise).
+template <class E, class F>
+std::string message_of(F f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL("wrong exception type: " << e.what());
+  }
+  FAIL("no exception thrown");
+  return {};
+}
+
+/// A fresh folder under the system temp folder, removed with everything in it at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "loom-test-XXXXXX").string();
+    path = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 }  // namespace loom_test

@@ -28,12 +28,17 @@ decltype(auto) dispatch_floating(const char* op, Dtype dtype, F&& f) {
                                dtype_name(dtype)));
 }
 
+/// A 1-D xtensor view of n values at p (no copy).
+template <class T>
+auto span(T* p, std::int64_t n) {
+  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
+                   std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
+}
+
 /// A flat 1-D xtensor view over a tensor's storage (no copy).
 template <class T>
 auto flat(const Tensor& t) {
-  auto* p = const_cast<T*>(t.data<T>());
-  return xt::adapt(p, static_cast<std::size_t>(t.numel()), xt::no_ownership(),
-                   std::array<std::size_t, 1>{static_cast<std::size_t>(t.numel())});
+  return span(const_cast<T*>(t.data<T>()), t.numel());
 }
 
 /// The strides (in elements) of `shape` read as broadcast to `out_shape`: 0 on broadcast axes.
@@ -151,8 +156,9 @@ namespace loom::detail {
 
 /// An elementwise op whose gradient needs only its input: y = forward(T, x), dx = backward(T, x,
 /// g). Both return xtensor expressions over flat views, so xsimd vectorises them.
-template <class Forward, class Backward>
-Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Backward backward) {
+/// y = forward(T, x) elementwise, no graph: the shared half of the two helpers below.
+template <class Forward>
+Tensor unary_forward(const char* name, const Tensor& x, Forward forward) {
   check_floating(name, x);
   Tensor out = empty(x.shape(), x.dtype());
   dispatch_floating(name, x.dtype(), [&](auto tag) {
@@ -161,6 +167,12 @@ Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Back
     auto result = flat<T>(out);
     xt::noalias(result) = forward(tag, in);
   });
+  return out;
+}
+
+template <class Forward, class Backward>
+Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Backward backward) {
+  Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [x, backward, name](const Tensor& g) {
     Tensor grad = empty(x.shape(), x.dtype());
     dispatch_floating(name, x.dtype(), [&](auto tag) {
@@ -177,14 +189,7 @@ Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Back
 /// Only the output is saved, so the input can be freed before the backward pass.
 template <class Forward, class Backward>
 Tensor unary_from_output(const char* name, const Tensor& x, Forward forward, Backward backward) {
-  check_floating(name, x);
-  Tensor out = empty(x.shape(), x.dtype());
-  dispatch_floating(name, x.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    auto in = flat<T>(x);
-    auto result = flat<T>(out);
-    xt::noalias(result) = forward(tag, in);
-  });
+  Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
     Tensor grad = empty(y.shape(), y.dtype());
     dispatch_floating(name, y.dtype(), [&](auto tag) {

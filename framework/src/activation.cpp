@@ -90,11 +90,6 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
 
 namespace {
 
-template <class T>
-auto row_view(T* p, std::int64_t n) {
-  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
-                   std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
-}
 
 // Softmax (or log-softmax) over the middle axis of (outer, length, inner), one block at a time;
 // `max_row` and `sum_row` hold `inner` running values so each pass is a vectorised row op.
@@ -106,33 +101,33 @@ void softmax_kernel(const T* in, T* out, const detail::AxisLayout& l, bool log_f
   if (l.inner == 1) return softmax_rows(in, out, l, log_form);
   std::vector<T> max_buffer(static_cast<std::size_t>(l.inner));
   std::vector<T> sum_buffer(static_cast<std::size_t>(l.inner));
-  auto max_row = row_view(max_buffer.data(), l.inner);
-  auto sum_row = row_view(sum_buffer.data(), l.inner);
+  auto max_row = detail::span(max_buffer.data(), l.inner);
+  auto sum_row = detail::span(sum_buffer.data(), l.inner);
   for (std::int64_t o = 0; o < l.outer; ++o) {
     const T* block = in + o * l.length * l.inner;
     T* dst = out + o * l.length * l.inner;
     max_row.fill(-std::numeric_limits<T>::infinity());
     for (std::int64_t k = 0; k < l.length; ++k)
-      xt::noalias(max_row) = xt::maximum(max_row, row_view(const_cast<T*>(block) + k * l.inner, l.inner));
+      xt::noalias(max_row) = xt::maximum(max_row, detail::span(const_cast<T*>(block) + k * l.inner, l.inner));
     // A row that is all -inf (fully masked) is shifted by 0 and comes out as NaN, as in PyTorch.
     for (auto& m : max_row)
       if (!std::isfinite(m)) m = T(0);
     sum_row.fill(T(0));
     for (std::int64_t k = 0; k < l.length; ++k) {
-      auto y = row_view(dst + k * l.inner, l.inner);
-      xt::noalias(y) = xt::exp(row_view(const_cast<T*>(block) + k * l.inner, l.inner) - max_row);
+      auto y = detail::span(dst + k * l.inner, l.inner);
+      xt::noalias(y) = xt::exp(detail::span(const_cast<T*>(block) + k * l.inner, l.inner) - max_row);
       xt::noalias(sum_row) += y;
     }
     if (log_form) {
       xt::noalias(max_row) += xt::log(sum_row);  // max + log(sum exp(x - max))
       for (std::int64_t k = 0; k < l.length; ++k) {
-        auto y = row_view(dst + k * l.inner, l.inner);
-        xt::noalias(y) = row_view(const_cast<T*>(block) + k * l.inner, l.inner) - max_row;
+        auto y = detail::span(dst + k * l.inner, l.inner);
+        xt::noalias(y) = detail::span(const_cast<T*>(block) + k * l.inner, l.inner) - max_row;
       }
     } else {
       xt::noalias(sum_row) = T(1) / sum_row;
       for (std::int64_t k = 0; k < l.length; ++k) {
-        auto y = row_view(dst + k * l.inner, l.inner);
+        auto y = detail::span(dst + k * l.inner, l.inner);
         xt::noalias(y) *= sum_row;
       }
     }
@@ -149,8 +144,8 @@ void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_for
 #pragma omp simd reduction(max : row_max)
     for (std::int64_t k = 0; k < l.length; ++k) row_max = row_max > x[k] ? row_max : x[k];  // std::max does not vectorise here
     if (!std::isfinite(row_max)) row_max = T(0);  // all -inf (fully masked): NaN, as PyTorch
-    auto y_row = row_view(y, l.length);
-    xt::noalias(y_row) = xt::exp(row_view(const_cast<T*>(x), l.length) - row_max);
+    auto y_row = detail::span(y, l.length);
+    xt::noalias(y_row) = xt::exp(detail::span(const_cast<T*>(x), l.length) - row_max);
     T total = 0;
 #pragma omp simd reduction(+ : total)
     for (std::int64_t k = 0; k < l.length; ++k) total += y[k];

@@ -153,6 +153,11 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor pow(const Tensor& x, double exponent) {
+  // The common exponents exactly (a generic pow goes through exp and log, and 2 ** 2 may come
+  // out as 4.000000000000001), and faster.
+  if (exponent == 1.0) return x.clone();
+  if (exponent == 2.0) return mul(x, x);
+  if (exponent == 0.5) return sqrt(x);
   return detail::unary_from_input(
       "pow", x,
       [exponent](auto tag, const auto& in) {

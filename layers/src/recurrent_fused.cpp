@@ -16,11 +16,6 @@ namespace loom::detail {
 namespace {
 
 template <class T>
-auto span(T* p, std::int64_t n) {
-  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
-                   std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
-}
-template <class T>
 void sigmoid_in_place(T* p, std::int64_t n) {
   auto v = span(p, n);
   xt::noalias(v) = T(1) / (T(1) + xt::exp(-v));
