@@ -1,5 +1,5 @@
-// SequenceClassifier, SequenceTagger, Forecaster, CharLM: shapes, gradcheck, lengths, overfitting
-// a tiny batch, chunked state, sampling, typed errors.
+// SequenceClassifier, SequenceTagger, Forecaster, CharLM: shapes, gradcheck, lengths, PyTorch
+// agreement, overfitting a tiny batch, chunked state, sampling, typed errors.
 #include <loom/models.h>
 #include <loom/optim/optimizers.h>
 
@@ -7,13 +7,16 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "test_util.h"
+#include "torch_reference.h"
 
 using loom::Dtype;
 using loom::Tensor;
+using loom_test::max_abs_diff;
 using namespace loom::models;
 
 namespace {
@@ -59,11 +62,6 @@ double loss_drop(loom::Module& model, int steps, double lr, const std::function<
   }
   INFO("first loss " << first << ", last loss " << last);
   return first / last;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  return loom::max(loom::abs(a - b).flatten(), 0).item();
 }
 
 std::vector<std::string> parameter_names(const loom::Module& module) {
@@ -137,6 +135,35 @@ TEST_CASE("SequenceClassifier: padded steps never change the logits (last, mean,
         // The second sequence alone, unpadded, gives the same logits.
         const Tensor alone = model.forward(ids({5, 2}, 1, 2));  // (1, 3)
         CHECK(max_abs_diff(zero_padded.narrow(0, 1, 1), alone) < 1e-12);
+      }
+}
+
+TEST_CASE("SequenceClassifier agrees with PyTorch (packed sequences): logits and every gradient") {
+  for (const auto& cell : kCells)
+    for (const auto& pooling : kPoolings)
+      for (bool bidirectional : {false, true}) {
+        CAPTURE(cell);
+        CAPTURE(pooling);
+        CAPTURE(bidirectional);
+        const std::int64_t layers = bidirectional ? 2 : 1;
+        auto ref = loom_test::torch_reference(
+            "models.py", "--cell " + cell + " --pooling " + pooling + " --layers " +
+                             std::to_string(layers) + (bidirectional ? " --bidirectional" : ""));
+        if (ref.empty()) return;
+        SequenceClassifier model(SequenceClassifierOptions(7, 3).embedding_dim(3).hidden_size(4)
+                                     .cell(cell).num_layers(layers).bidirectional(bidirectional)
+                                     .pooling(pooling));
+        model.to(Dtype::Float64);
+        std::map<std::string, Tensor> state;  // PyTorch's state dict loads unchanged
+        for (const auto& entry : model.named_parameters()) state[entry.first] = ref.at(entry.first);
+        model.load_state_dict(state);
+        const Tensor logits = model.forward(ref.at("ids").to(Dtype::Int64), ref.at("lengths").to(Dtype::Int64));
+        CHECK(max_abs_diff(logits, ref.at("logits")) < 1e-10);
+        loom::cross_entropy(logits, ref.at("labels").to(Dtype::Int64)).backward();
+        for (const auto& [name, p] : model.named_parameters()) {
+          CAPTURE(name);
+          CHECK(max_abs_diff(p.grad(), ref.at(name + ".grad")) < 1e-10);
+        }
       }
 }
 
