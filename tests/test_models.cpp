@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <limits>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "test_util.h"
 #include "torch_reference.h"
@@ -478,4 +481,31 @@ TEST_CASE("CharLM learns to repeat \"abcabc...\" with truncated BPTT, then sampl
   };
   CHECK(to_text(lm.sample({0, 1}, 10, 0.8, 0, &gen)) == "cabcabcabc");
   CHECK(to_text(lm.sample({1}, 7, 1.0, 0, &gen)) == "cabcabc");
+}
+
+// ---- checkpoints ----------------------------------------------------------------------------
+
+TEST_CASE("every model survives a safetensors round trip into a fresh instance") {
+  const std::string path = "/tmp/loom-test-models-" + std::to_string(::getpid()) + ".safetensors";
+  // Saves `trained`, loads it into `fresh` (other initial weights) and compares `run` on both.
+  auto round_trip = [&](auto& trained, auto& fresh, auto run) {
+    trained.eval();
+    fresh.eval();
+    loom::save(trained, path);
+    CHECK(max_abs_diff(run(trained), run(fresh)) > 1e-3);
+    loom::load(fresh, path);
+    CHECK(max_abs_diff(run(trained), run(fresh)) == 0.0);
+    std::remove(path.c_str());
+  };
+  const auto classifier_options = SequenceClassifierOptions(7, 3).hidden_size(5).bidirectional(true);
+  SequenceClassifier c1(classifier_options), c2(classifier_options);
+  round_trip(c1, c2, [](auto& m) { return m.forward(padded_ids(0), lengths(kLengths)); });
+  const auto tagger_options = SequenceTaggerOptions(4).input_features(3).hidden_size(5).cell("gru");
+  SequenceTagger t1(tagger_options), t2(tagger_options);
+  const Tensor features = loom::randn({2, 6, 3});  // (B, T, F)
+  round_trip(t1, t2, [&](auto& m) { return m.forward(features); });
+  Forecaster f1(ForecasterOptions(3).horizon(2)), f2(ForecasterOptions(3).horizon(2));
+  round_trip(f1, f2, [&](auto& m) { return m.forward(features); });
+  CharLM l1(CharLMOptions(7).num_layers(2)), l2(CharLMOptions(7).num_layers(2));
+  round_trip(l1, l2, [](auto& m) { return m.forward(padded_ids(0)).logits; });
 }
