@@ -49,8 +49,9 @@ int main() {
     int chunks = 0;
     for (std::int64_t start = 0; start + 1 < stream; start += chunk, ++chunks) {
       const std::int64_t steps = std::min(chunk, stream - 1 - start);
-      const loom::Tensor x = streams.narrow(1, start, steps), y = streams.narrow(1, start + 1, steps);
-      auto out = lm.forward(x, state);                                      // logits (B, T, V)
+      const loom::Tensor x = streams.narrow(1, start, steps),
+                         y = streams.narrow(1, start + 1, steps);
+      auto out = lm.forward(x, state);  // logits (B, T, V)
       auto loss = loom::cross_entropy(out.logits.reshape({-1, vocab}), y.reshape({-1}));
       state = out.state.detach();  // carry the state forward, but not the graph
       adam.zero_grad();

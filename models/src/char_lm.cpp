@@ -46,12 +46,13 @@ CharLM::CharLM(const CharLMOptions& options) : options_(options) {
   const auto& o = options_;
   detail::check_positive(kName, "vocab_size", o.vocab_size());
   detail::check_positive(kName, "embedding_dim", o.embedding_dim());
-  embedding_ = register_module("embedding",
-                               std::make_shared<Embedding>(o.vocab_size(), o.embedding_dim()));
-  lstm_ = register_module("lstm", detail::make_recurrent(kName, "lstm",
-                                                         RecurrentOptions(o.embedding_dim(), o.hidden_size())
-                                                             .num_layers(o.num_layers())
-                                                             .dropout(o.dropout())));
+  embedding_ =
+      register_module("embedding", std::make_shared<Embedding>(o.vocab_size(), o.embedding_dim()));
+  lstm_ = register_module(
+      "lstm", detail::make_recurrent(kName, "lstm",
+                                     RecurrentOptions(o.embedding_dim(), o.hidden_size())
+                                         .num_layers(o.num_layers())
+                                         .dropout(o.dropout())));
   dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
   fc_ = register_module("fc", std::make_shared<Linear>(o.hidden_size(), o.vocab_size()));
 }
@@ -70,13 +71,17 @@ CharLMOutput CharLM::forward(const Tensor& ids, const CharLMState& state) {
           {encoded.h_n, encoded.c_n}};                      // (L, B, H) each
 }
 
-std::vector<std::int64_t> CharLM::sample(const std::vector<std::int64_t>& prefix, std::int64_t length,
-                                         double temperature, std::int64_t top_k, Generator* generator) {
+std::vector<std::int64_t> CharLM::sample(const std::vector<std::int64_t>& prefix,
+                                         std::int64_t length, double temperature,
+                                         std::int64_t top_k, Generator* generator) {
   const std::int64_t vocab = options_.vocab_size();
-  if (prefix.empty()) throw ValueError(fmt::format("{}: sample needs a prefix of at least one id", kName));
-  if (length < 0) throw ValueError(fmt::format("{}: sample length must be >= 0, got {}", kName, length));
+  if (prefix.empty())
+    throw ValueError(fmt::format("{}: sample needs a prefix of at least one id", kName));
+  if (length < 0)
+    throw ValueError(fmt::format("{}: sample length must be >= 0, got {}", kName, length));
   if (!(temperature > 0.0) || !std::isfinite(temperature))
-    throw ValueError(fmt::format("{}: temperature must be a finite number > 0, got {}", kName, temperature));
+    throw ValueError(
+        fmt::format("{}: temperature must be a finite number > 0, got {}", kName, temperature));
   if (top_k < 0 || top_k > vocab)
     throw ValueError(fmt::format("{}: top_k must be in [0, {}] (0 keeps every id), got {}", kName,
                                  vocab, top_k));
@@ -96,7 +101,8 @@ std::vector<std::int64_t> CharLM::sample(const std::vector<std::int64_t>& prefix
   for (std::int64_t i = 0; i < length; ++i) {
     const Tensor last = out.logits.narrow(1, out.logits.size(1) - 1, 1);  // (1, 1, V)
     generated.push_back(draw(last.to_vector<double>(), temperature, top_k, gen));
-    if (i + 1 < length) out = forward(from_vector(std::vector<std::int64_t>{generated.back()}, {1, 1}), out.state);
+    if (i + 1 < length)
+      out = forward(from_vector(std::vector<std::int64_t>{generated.back()}, {1, 1}), out.state);
   }
   return generated;
 }

@@ -13,8 +13,8 @@ Forecaster::Forecaster(const ForecasterOptions& options) : options_(options) {
   const auto& o = options_;
   detail::check_positive(kName, "input_features", o.input_features());
   detail::check_positive(kName, "horizon", o.horizon());
-  rnn_ = register_module("rnn", detail::make_recurrent(
-                                    kName, o.cell(),
+  rnn_ = register_module(
+      "rnn", detail::make_recurrent(kName, o.cell(),
                                     RecurrentOptions(o.input_features(), o.hidden_size())
                                         .num_layers(o.num_layers())
                                         .dropout(o.dropout())));
@@ -25,7 +25,7 @@ Forecaster::Forecaster(const ForecasterOptions& options) : options_(options) {
 Tensor Forecaster::forward(const Tensor& input) {
   detail::check_features(kName, input, options_.input_features());
   const Tensor last = detail::last_layer_state(rnn_->forward(input).h_n, 1);  // (B, H)
-  return fc_->forward(dropout_->forward(last));                                // (B, horizon)
+  return fc_->forward(dropout_->forward(last));                               // (B, horizon)
 }
 
 }  // namespace loom::models

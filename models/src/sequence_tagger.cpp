@@ -14,10 +14,12 @@ constexpr const char* kName = "SequenceTagger";
 SequenceTagger::SequenceTagger(const SequenceTaggerOptions& options) : options_(options) {
   const auto& o = options_;
   detail::check_positive(kName, "num_classes", o.num_classes());
-  if ((o.vocab_size() > 0) == (o.input_features() > 0) || o.vocab_size() < 0 || o.input_features() < 0)
-    throw ValueError(fmt::format("{}: set exactly one of vocab_size (token input) and "
-                                 "input_features (dense input), got {} and {}",
-                                 kName, o.vocab_size(), o.input_features()));
+  if ((o.vocab_size() > 0) == (o.input_features() > 0) || o.vocab_size() < 0 ||
+      o.input_features() < 0)
+    throw ValueError(
+        fmt::format("{}: set exactly one of vocab_size (token input) and "
+                    "input_features (dense input), got {} and {}",
+                    kName, o.vocab_size(), o.input_features()));
   std::int64_t rnn_input = o.input_features();
   if (o.vocab_size() > 0) {
     detail::check_positive(kName, "embedding_dim", o.embedding_dim());
@@ -33,12 +35,15 @@ SequenceTagger::SequenceTagger(const SequenceTaggerOptions& options) : options_(
                                                            .dropout(o.dropout())));
   dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
   const std::int64_t directions = o.bidirectional() ? 2 : 1;
-  fc_ = register_module("fc", std::make_shared<Linear>(directions * o.hidden_size(), o.num_classes()));
+  fc_ = register_module("fc",
+                        std::make_shared<Linear>(directions * o.hidden_size(), o.num_classes()));
 }
 
 RecurrentOutput SequenceTagger::encode(const Tensor& input, const Tensor& lengths) {
-  if (embedding_) detail::check_ids(kName, input, options_.vocab_size());
-  else detail::check_features(kName, input, options_.input_features());
+  if (embedding_)
+    detail::check_ids(kName, input, options_.vocab_size());
+  else
+    detail::check_features(kName, input, options_.input_features());
   const auto length_values = detail::check_lengths(kName, lengths, input.size(0), input.size(1));
   const Tensor x = embedding_ ? embedding_->forward(input) : input;  // (B, T, F)
   return rnn_->forward(x, length_values);

@@ -3,9 +3,10 @@
 /// target (B, horizon). An LSTM or GRU reads the window; a Linear on its last state predicts all
 /// horizon steps at once (many-to-one for horizon 1, multi-step many-to-many otherwise).
 ///
-///     loom::models::Forecaster model(loom::models::ForecasterOptions(1).horizon(5).hidden_size(32));
-///     auto prediction = model.forward(windows);           // (B, 30, 1) -> (B, 5)
-///     auto loss = loom::mse_loss(prediction, targets);    // targets (B, 5)
+///     using namespace loom::models;
+///     Forecaster model(ForecasterOptions(1).horizon(5).hidden_size(32));
+///     auto prediction = model.forward(windows);         // (B, 30, 1) -> (B, 5)
+///     auto loss = loom::mse_loss(prediction, targets);  // targets (B, 5)
 ///
 /// Parameters: rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, ... (PyTorch's names),
 /// fc.weight, fc.bias.

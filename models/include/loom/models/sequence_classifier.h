@@ -5,7 +5,7 @@
 ///     loom::models::SequenceClassifier model(
 ///         loom::models::SequenceClassifierOptions(20000, 2).hidden_size(128).bidirectional(true)
 ///             .pooling("max"));
-///     auto logits = model.forward(ids, lengths);   // ids int64 (B, T), lengths int64 (B) -> (B, 2)
+///     auto logits = model.forward(ids, lengths);   // int64 ids (B, T), lengths (B) -> (B, 2)
 ///     auto loss = loom::cross_entropy(logits, labels);
 ///
 /// The summary respects lengths: "last" is the final real state of each direction of the top
