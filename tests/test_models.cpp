@@ -483,6 +483,26 @@ TEST_CASE("CharLM learns to repeat \"abcabc...\" with truncated BPTT, then sampl
   CHECK(to_text(lm.sample({1}, 7, 1.0, 0, &gen)) == "cabcabc");
 }
 
+// ---- train / eval ---------------------------------------------------------------------------
+
+TEST_CASE("dropout is random in training mode and off in eval mode, for every model") {
+  // Two calls on the same input differ while training and agree after eval().
+  auto check_modes = [](auto& model, auto run) {
+    CHECK(max_abs_diff(run(model), run(model)) > 1e-6);
+    model.eval();
+    CHECK(max_abs_diff(run(model), run(model)) == 0.0);
+  };
+  const Tensor features = loom::randn({2, 6, 3});  // (B, T, F)
+  SequenceClassifier classifier(SequenceClassifierOptions(7, 3).num_layers(2).dropout(0.5));
+  check_modes(classifier, [](auto& m) { return m.forward(padded_ids(0), lengths(kLengths)); });
+  SequenceTagger tagger(SequenceTaggerOptions(4).input_features(3).dropout(0.5));
+  check_modes(tagger, [&](auto& m) { return m.classify(features); });
+  Forecaster forecaster(ForecasterOptions(3).dropout(0.5));
+  check_modes(forecaster, [&](auto& m) { return m.forward(features); });
+  CharLM lm(CharLMOptions(7).dropout(0.5));
+  check_modes(lm, [](auto& m) { return m.forward(padded_ids(0)).logits; });
+}
+
 // ---- checkpoints ----------------------------------------------------------------------------
 
 TEST_CASE("every model survives a safetensors round trip into a fresh instance") {
