@@ -1,0 +1,6 @@
+#pragma once
+/// Every model in models/: `#include <loom/models.h>` beside `<loom/loom.h>` and `<loom/layers.h>`.
+#include "loom/models/char_lm.h"
+#include "loom/models/forecaster.h"
+#include "loom/models/sequence_classifier.h"
+#include "loom/models/sequence_tagger.h"

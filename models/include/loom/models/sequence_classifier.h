@@ -1,0 +1,66 @@
+#pragma once
+/// SequenceClassifier (many-to-one): token ids -> Embedding -> (bi)LSTM or GRU -> a summary of
+/// each sequence -> Dropout -> Linear -> class logits. For sentiment analysis or spam filtering.
+///
+///     loom::models::SequenceClassifier model(
+///         loom::models::SequenceClassifierOptions(20000, 2).hidden_size(128).bidirectional(true)
+///             .pooling("max"));
+///     auto logits = model.forward(ids, lengths);   // int64 ids (B, T), lengths (B) -> (B, 2)
+///     auto loss = loom::cross_entropy(logits, labels);
+///
+/// The summary respects lengths: "last" is the final real state of each direction of the top
+/// layer (the reverse direction's is at step 0), "mean" and "max" run over real steps only, so
+/// the content of padded steps never changes the logits. Id 0 is the padding token.
+///
+/// Parameters: embedding.weight, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, ...
+/// (PyTorch's names, `_reverse` for the backward direction), fc.weight, fc.bias.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "loom/layers/dropout.h"
+#include "loom/layers/embedding.h"
+#include "loom/layers/linear.h"
+#include "loom/layers/recurrent.h"
+#include "loom/module.h"
+#include "loom/options.h"
+
+namespace loom::models {
+
+struct SequenceClassifierOptions {
+  SequenceClassifierOptions(std::int64_t vocab_size, std::int64_t num_classes)
+      : vocab_size_(vocab_size), num_classes_(num_classes) {}
+  /// Token ids are in [0, vocab_size); id 0 is padding (a zero vector, never trained).
+  LOOM_ARG(std::int64_t, vocab_size, 0)
+  LOOM_ARG(std::int64_t, num_classes, 0)
+  LOOM_ARG(std::int64_t, embedding_dim, 64)
+  /// "lstm" or "gru".
+  LOOM_ARG(std::string, cell, "lstm")
+  LOOM_ARG(std::int64_t, hidden_size, 128)
+  LOOM_ARG(std::int64_t, num_layers, 1)
+  LOOM_ARG(bool, bidirectional, false)
+  /// Dropout between recurrent layers and on the summary before the Linear, in training mode.
+  LOOM_ARG(double, dropout, 0.0)
+  /// "last", "mean" or "max".
+  LOOM_ARG(std::string, pooling, "last")
+};
+
+class SequenceClassifier : public Module {
+ public:
+  explicit SequenceClassifier(const SequenceClassifierOptions& options);
+
+  /// ids: int64 (B, T); lengths: int64 (B) in [1, T], or undefined when every sequence has T
+  /// steps. Returns logits (B, num_classes).
+  Tensor forward(const Tensor& ids, const Tensor& lengths = Tensor());
+
+  const SequenceClassifierOptions& options() const { return options_; }
+
+ private:
+  SequenceClassifierOptions options_;
+  std::shared_ptr<Embedding> embedding_;
+  std::shared_ptr<Recurrent> rnn_;
+  std::shared_ptr<Dropout> dropout_;
+  std::shared_ptr<Linear> fc_;
+};
+
+}  // namespace loom::models

@@ -1,0 +1,41 @@
+#pragma once
+// Checks and building blocks the sequence models share (private to models/src). Every error
+// names the model (`model`), what it expected and what it got.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loom/layers/recurrent.h"
+#include "loom/tensor.h"
+
+namespace loom::models::detail {
+
+/// Throws ValueError unless value > 0.
+void check_positive(const char* model, const char* what, std::int64_t value);
+/// Throws ValueError unless p is in [0, 1].
+void check_probability(const char* model, const char* what, double p);
+
+/// An LSTM or GRU for `cell` ("lstm" or "gru"; anything else is a ValueError naming `model`).
+std::shared_ptr<Recurrent> make_recurrent(const char* model, const std::string& cell,
+                                          const RecurrentOptions& options);
+
+/// Token ids: int64 of shape (B, T) with T >= 1 and every id in [0, vocab_size).
+void check_ids(const char* model, const Tensor& ids, std::int64_t vocab_size);
+/// Dense features: floating point (B, T, features) with T >= 1.
+void check_features(const char* model, const Tensor& input, std::int64_t features);
+/// Lengths for a (B, T) batch: undefined (every sequence has T steps) or int64 (B) in [1, T].
+/// Returns one length per sequence.
+std::vector<std::int64_t> check_lengths(const char* model, const Tensor& lengths,
+                                        std::int64_t batch, std::int64_t steps);
+
+/// The top layer's final state of each direction, side by side: h_n (L*D, B, H) -> (B, D*H).
+/// For padded batches this is each sequence's last real step (the reverse direction's final
+/// state is at step 0), as the recurrent layers return it.
+Tensor last_layer_state(const Tensor& h_n, std::int64_t directions);
+
+/// A sequence summary over real steps only: output (B, T, E) -> (B, E) by "mean" or "max".
+Tensor pool_steps(const Tensor& output, const std::vector<std::int64_t>& lengths,
+                  const std::string& pooling);
+
+}  // namespace loom::models::detail
