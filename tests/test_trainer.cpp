@@ -23,14 +23,7 @@ extern char** environ;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char pattern[] = "/tmp/loom-trainer-XXXXXX";
-    path = mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using loom_test::TempDir;
 
 std::size_t count_lines(const std::string& path) {
   std::ifstream in(path);

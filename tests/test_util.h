@@ -4,10 +4,25 @@
 
 #include <loom/loom.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace loom_test {
+
+/// A fresh folder under /tmp, removed with everything in it at the end of the test.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char pattern[] = "/tmp/loom-test-XXXXXX";
+    path = mkdtemp(pattern);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 /// A float64 leaf with values drawn from a fixed seed, scaled and shifted.
 inline loom::Tensor input(const loom::Shape& shape, std::uint64_t seed, double scale = 1.0,
