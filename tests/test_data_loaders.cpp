@@ -222,12 +222,31 @@ TEST_CASE("the embedded sentiment data loads: 1000 sentences per source, 500/500
     CAPTURE(source.name);
     REQUIRE(source.sentences.size() == 1000);
     CHECK(std::count(source.labels.begin(), source.labels.end(), 1) == 500);
-    CHECK(std::count(source.is_test.begin(), source.is_test.end(), true) == 200);
-    // The split depends on the sentences, not their order.
-    std::vector<std::string> reversed(source.sentences.rbegin(), source.sentences.rend());
-    const auto split = loom::data::hash_split(reversed, 0.2);
-    for (std::size_t i = 0; i < reversed.size(); ++i) CHECK(split[i] == source.is_test[999 - i]);
+    std::int64_t test_positive = 0, test_negative = 0;
+    for (std::size_t i = 0; i < 1000; ++i) {
+      test_positive += source.is_test[i] && source.labels[i] == 1;
+      test_negative += source.is_test[i] && source.labels[i] == 0;
+    }
+    CHECK(test_positive == 100);
+    CHECK(test_negative == 100);
+    // The split depends on the sentences, not their order: reversing a label's sentences
+    // reverses its split.
+    std::vector<std::string> positives;
+    std::vector<bool> positive_split;
+    for (std::size_t i = 0; i < 1000; ++i)
+      if (source.labels[i] == 1) positives.push_back(source.sentences[i]), positive_split.push_back(source.is_test[i]);
+    std::reverse(positives.begin(), positives.end());
+    std::reverse(positive_split.begin(), positive_split.end());
+    CHECK(loom::data::hash_split(positives, 0.2) == positive_split);
   }
+  // Pinned: these sentences stay held out whatever changes elsewhere.
+  const auto first_test = [](const loom::data::SentimentSource& source) {
+    return source.sentences[static_cast<std::size_t>(
+        std::find(source.is_test.begin(), source.is_test.end(), true) - source.is_test.begin())];
+  };
+  CHECK(first_test(sources[0]) == "Good case, Excellent value.");
+  CHECK(first_test(sources[1]).rfind("Attempting artiness with black & white", 0) == 0);
+  CHECK(first_test(sources[2]) == "The selection on the menu was great and so were the prices.");
   CHECK(sources[0].sentences[1] == "Good case, Excellent value.");
   CHECK(sources[0].labels[1] == 1);
 }

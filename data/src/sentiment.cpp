@@ -52,7 +52,16 @@ std::vector<SentimentSource> load_sentiment(const std::string& folder) {
       source.labels.push_back(row[0] == "1" ? 1 : 0);
       source.sentences.push_back(row[1]);
     }
-    source.is_test = hash_split(source.sentences, 0.2);
+    // Split each label apart, so the held-out part is balanced as the whole is (100 + 100).
+    source.is_test.assign(source.sentences.size(), false);
+    for (std::int64_t label : {0, 1}) {
+      std::vector<std::size_t> rows;
+      std::vector<std::string> keys;
+      for (std::size_t i = 0; i < source.sentences.size(); ++i)
+        if (source.labels[i] == label) rows.push_back(i), keys.push_back(source.sentences[i]);
+      const auto is_test = hash_split(keys, 0.2);
+      for (std::size_t k = 0; k < rows.size(); ++k) source.is_test[rows[k]] = is_test[k];
+    }
     sources.push_back(std::move(source));
   }
   return sources;

@@ -20,7 +20,8 @@ struct SentimentSource {
 };
 
 /// The three sources from `folder`, in the order amazon, imdb, yelp, each split 80/20 with
-/// hash_split(sentences, 0.2). IOError naming the file and line on a malformed row.
+/// hash_split(sentences, 0.2) applied to the positive and the negative sentences apart, so the
+/// held-out 20% is balanced too. IOError naming the file and line on a malformed row.
 std::vector<SentimentSource> load_sentiment(const std::string& folder);
 
 /// 64-bit FNV-1a of the bytes: the same on every platform and run.
