@@ -124,6 +124,8 @@ TEST_CASE("SequenceBatches with one tag per step pads tags with ignore_index") {
   CHECK_THROWS_AS(SequenceBatches({{1, 2}}, std::vector<Ids>{{1}}), loom::ValueError);
   CHECK_THROWS_AS(SequenceBatches({{1, 2}}, Ids{1, 2}), loom::ValueError);
   CHECK_THROWS_AS(SequenceBatches({{1}}, Ids{1}, SequenceBatchOptions().batch_size(0)), loom::ValueError);
+  CHECK_THROWS_AS(SequenceBatches({{1}}, Ids{1}, SequenceBatchOptions().bucket_size(-1)), loom::ValueError);
+  CHECK_THROWS_AS(SequenceBatches(std::vector<Ids>{}, Ids{}), loom::ValueError);
 }
 
 TEST_CASE("drop_last leaves out the short batch") {

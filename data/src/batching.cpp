@@ -85,6 +85,7 @@ SequenceBatches::SequenceBatches(std::vector<std::vector<std::int64_t>> sequence
   if (labels_.size() != sequences_.size())
     throw ValueError(fmt::format("SequenceBatches: expected one label per sequence ({}), got {}",
                                  sequences_.size(), labels_.size()));
+  check();
   arrange(iota(size()), nullptr);
 }
 
@@ -99,14 +100,19 @@ SequenceBatches::SequenceBatches(std::vector<std::vector<std::int64_t>> sequence
     if (tags_[i].size() != sequences_[i].size())
       throw ValueError(fmt::format("SequenceBatches: expected one tag per step, got {} tags for "
                                    "sequence {} of length {}", tags_[i].size(), i, sequences_[i].size()));
+  check();
   arrange(iota(size()), nullptr);
 }
 
-void SequenceBatches::arrange(std::vector<std::int64_t> order, Generator* generator) {
+void SequenceBatches::check() const {
   check_batch_size("SequenceBatches", options_.batch_size());
-  if (options_.max_length() < 0)
-    throw ValueError(fmt::format("SequenceBatches: expected max_length >= 0, got {}", options_.max_length()));
+  if (options_.bucket_size() < 0 || options_.max_length() < 0)
+    throw ValueError(fmt::format("SequenceBatches: expected bucket_size >= 0 and max_length >= 0, got {} and {}",
+                                 options_.bucket_size(), options_.max_length()));
   if (sequences_.empty()) throw ValueError("SequenceBatches: expected at least one sequence, got none");
+}
+
+void SequenceBatches::arrange(std::vector<std::int64_t> order, Generator* generator) {
   const bool bucketing = options_.bucket_size() > 1;
   if (bucketing) {
     const auto length = [&](std::int64_t i) { return sequences_[static_cast<std::size_t>(i)].size(); };

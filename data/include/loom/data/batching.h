@@ -75,6 +75,8 @@ class SequenceBatches : public optim::BatchSource {
   std::int64_t size() const { return static_cast<std::int64_t>(sequences_.size()); }
 
  private:
+  void check() const;
+  // Cuts `order` into batches (bucketed, and the batches shuffled when a generator is given).
   void arrange(std::vector<std::int64_t> order, Generator* generator);
 
   std::vector<std::vector<std::int64_t>> sequences_;

@@ -21,7 +21,10 @@ struct Windows {
 };
 
 /// Every window of `window` values with the `horizon` values that follow it:
-/// N = series.size() - window - horizon + 1 (ValueError when that is < 1).
+/// N = series.size() - window - horizon + 1 (ValueError when that is < 1). Window i predicts
+/// from series[i + window] on: to hold out the values from index `split` on with full windows
+/// of context, window the whole (standardised) series and test on the windows with
+/// i + window >= split.
 Windows sliding_windows(const std::vector<double>& series, std::int64_t window, std::int64_t horizon);
 
 /// (x - mean) / std with the mean and (population) standard deviation of the data it was fitted on.
