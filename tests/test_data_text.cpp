@@ -91,6 +91,8 @@ TEST_CASE("loading a malformed vocabulary file is an IOError naming the problem"
   CHECK(io_error_of(path).find("truncated") != std::string::npos);
   write_bytes(path, "<pad>\n<unk>\n<bos>\n<eos>\na\\x\n");
   CHECK(io_error_of(path).find(":5:") != std::string::npos);
+  write_bytes(path, "<pad>\r\n<unk>\r\n<bos>\r\n<eos>\r\n");
+  CHECK(io_error_of(path).find(":1: expected no raw carriage return") != std::string::npos);
   write_bytes(path, "<pad>\n<unk>\n<bos>\n<eos>\n\xff\n");
   CHECK(io_error_of(path).find("UTF-8") != std::string::npos);
 }

@@ -26,6 +26,9 @@ std::string escape(const std::string& token) {
 
 // The token of one saved line; IOError naming the file and line on a bad escape.
 std::string unescape(const std::string& line, const std::string& path, std::size_t line_number) {
+  if (line.find('\r') != std::string::npos)
+    throw IOError(fmt::format("Vocabulary::load: {}:{}: expected no raw carriage return (save writes "
+                              "it as \\r), got one: CRLF line ends?", path, line_number));
   std::string out;
   for (std::size_t i = 0; i < line.size(); ++i) {
     if (line[i] != '\\') {
