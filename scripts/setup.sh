@@ -9,6 +9,8 @@ packages=(
   # libraries: Loom's arrays, BLAS, formatting, tests, command line, checkpoint headers
   xtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libfmt-dev doctest-dev
   libcli11-dev nlohmann-json3-dev
+  # gzip'ed IDX files (Fashion-MNIST)
+  zlib1g-dev
   # the reference Loom is tested and benchmarked against
   python3 python3-torch python3-numpy
   # renders the run reports in a test

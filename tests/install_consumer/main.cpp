@@ -1,4 +1,5 @@
 // Uses the installed headers (no xtensor on the include path is needed) and library.
+#include <loom/data.h>
 #include <loom/loom.h>
 
 #include <cstdio>
@@ -7,8 +8,9 @@ int main() {
   auto x = loom::from_vector(std::vector<double>{1, 2, 3}).requires_grad_();
   loom::sum(x * x).backward();
   const auto grad = x.grad().to_vector<double>();
-  const bool ok = grad == std::vector<double>{2, 4, 6};
-  std::printf("installed loom: d/dx sum(x^2) = [%g, %g, %g] %s\n", grad[0], grad[1], grad[2],
-              ok ? "ok" : "WRONG");
+  const auto tokens = loom::data::tokenize("Don't panic.");
+  const bool ok = grad == std::vector<double>{2, 4, 6} && tokens.size() == 3;
+  std::printf("installed loom: d/dx sum(x^2) = [%g, %g, %g], %zu tokens %s\n", grad[0], grad[1], grad[2],
+              tokens.size(), ok ? "ok" : "WRONG");
   return ok ? 0 : 1;
 }

@@ -1,0 +1,11 @@
+#pragma once
+/// Data: vocabularies, tokenizers, padding and batching, loaders (CSV/TSV, IDX, time series,
+/// the embedded sentiment sentences) and metrics: `#include <loom/data.h>`.
+#include "loom/data/batching.h"
+#include "loom/data/delimited.h"
+#include "loom/data/idx.h"
+#include "loom/data/metrics.h"
+#include "loom/data/sentiment.h"
+#include "loom/data/timeseries.h"
+#include "loom/data/tokenizer.h"
+#include "loom/data/vocabulary.h"

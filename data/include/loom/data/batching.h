@@ -1,0 +1,113 @@
+#pragma once
+/// Padding, masks and batch sources for the trainer (loom::optim::BatchSource).
+///
+///     auto padded = loom::data::pad({{5, 6, 7}, {8}});   // ids (2, 3), lengths {3, 1}, mask (2, 3)
+///
+///     loom::data::SequenceBatches batches(ids, labels, loom::data::SequenceBatchOptions()
+///                                                          .batch_size(32).bucket_size(16));
+///     trainer.fit(batches, [&](const loom::optim::Batch& b) {   // b = {ids, lengths, labels}
+///       return loom::cross_entropy(model.forward(b[0], b[1]), b[2]);
+///     });
+///
+/// Shuffling follows the trainer's rule: each `start_epoch` shuffles a fresh 0..n-1 with the
+/// generator it is given, so the order depends on that generator's state alone.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "loom/optim/trainer.h"
+#include "loom/options.h"
+#include "loom/random.h"
+#include "loom/tensor.h"
+
+namespace loom::data {
+
+/// Targets padded with this are skipped by loom::cross_entropy (its default ignore_index).
+constexpr std::int64_t ignore_index = -100;
+
+struct PaddedBatch {
+  Tensor ids;      // (B, T) int64, pad_id after each sequence's end
+  Tensor lengths;  // (B) int64
+  Tensor mask;     // (B, T) float32, 1 on real steps and 0 on padding
+};
+
+/// Pads `sequences` to the longest one (T), or cuts them to `max_length` when given.
+PaddedBatch pad(const std::vector<std::vector<std::int64_t>>& sequences, std::int64_t pad_id = 0,
+                std::optional<std::int64_t> max_length = std::nullopt);
+
+/// 0..n-1 in an order drawn from `generator` (Fisher-Yates).
+std::vector<std::int64_t> permutation(std::int64_t n, Generator& generator);
+
+struct SequenceBatchOptions {
+  LOOM_ARG(std::int64_t, batch_size, 32)
+  /// Shuffle in every start_epoch; off: examples keep their order (evaluation).
+  LOOM_ARG(bool, shuffle, true)
+  /// Length bucketing: examples are sorted by length within chunks of bucket_size batches, so
+  /// a batch holds similar lengths and little padding; the batches are then shuffled (when
+  /// shuffling). 0 or 1: no bucketing.
+  LOOM_ARG(std::int64_t, bucket_size, 0)
+  /// Leave out a last, smaller batch.
+  LOOM_ARG(bool, drop_last, false)
+  LOOM_ARG(std::int64_t, pad_id, 0)
+  /// Cut longer sequences (and their tags) to this many steps; 0: no limit.
+  LOOM_ARG(std::int64_t, max_length, 0)
+};
+
+/// Batches of token-id sequences with their labels: `{ids (B, T), lengths (B), labels}` where
+/// labels are (B) int64 (one class per sequence) or (B, T) int64 (one tag per step, padded
+/// with `ignore_index`).
+class SequenceBatches : public optim::BatchSource {
+ public:
+  /// One class per sequence (many-to-one).
+  SequenceBatches(std::vector<std::vector<std::int64_t>> sequences, std::vector<std::int64_t> labels,
+                  SequenceBatchOptions options = {});
+  /// One tag per step (synced many-to-many); tags[i] must be as long as sequences[i].
+  SequenceBatches(std::vector<std::vector<std::int64_t>> sequences,
+                  std::vector<std::vector<std::int64_t>> tags, SequenceBatchOptions options = {});
+
+  std::int64_t num_batches() const override;
+  optim::Batch batch(std::int64_t index) override;
+  void start_epoch(std::int64_t epoch, Generator& generator) override;
+
+  /// Which examples (indices into the constructor's vectors) batch `index` holds, in row order:
+  /// for mapping predictions back to their inputs.
+  const std::vector<std::int64_t>& batch_indices(std::int64_t index) const;
+  std::int64_t size() const { return static_cast<std::int64_t>(sequences_.size()); }
+
+ private:
+  void check() const;
+  // Cuts `order` into batches (bucketed, and the batches shuffled when a generator is given).
+  void arrange(std::vector<std::int64_t> order, Generator* generator);
+
+  std::vector<std::vector<std::int64_t>> sequences_;
+  std::vector<std::int64_t> labels_;             // one per sequence, or empty
+  std::vector<std::vector<std::int64_t>> tags_;  // one per step, or empty
+  SequenceBatchOptions options_;
+  std::vector<std::vector<std::int64_t>> batches_;  // example indices of each batch
+};
+
+struct TensorBatchOptions {
+  LOOM_ARG(std::int64_t, batch_size, 32)
+  LOOM_ARG(bool, shuffle, true)
+  LOOM_ARG(bool, drop_last, false)
+};
+
+/// Batches of rows of dense tensors: `{x[rows], y[rows]}` for x (N, ...) and y (N, ...), any
+/// dtype (images, windows of a time series).
+///
+///     loom::data::TensorBatches batches(images, labels, loom::data::TensorBatchOptions().batch_size(64));
+class TensorBatches : public optim::BatchSource {
+ public:
+  TensorBatches(Tensor x, Tensor y, TensorBatchOptions options = {});
+
+  std::int64_t num_batches() const override;
+  optim::Batch batch(std::int64_t index) override;
+  void start_epoch(std::int64_t epoch, Generator& generator) override;
+
+ private:
+  Tensor x_, y_;
+  TensorBatchOptions options_;
+  std::vector<std::int64_t> order_;
+};
+
+}  // namespace loom::data

@@ -1,0 +1,23 @@
+#pragma once
+/// IDX files (the MNIST / Fashion-MNIST format), gzip'ed or not: a big-endian header of magic
+/// number (0x00000803 for unsigned-byte images, 0x00000801 for unsigned-byte labels) and sizes,
+/// then the bytes. Magic, sizes and the data length are checked, and memory grows only with the
+/// bytes actually read, so a truncated or hostile file raises loom::IOError rather than
+/// allocating what its header claims.
+///
+///     auto images = loom::data::read_idx_images(
+///         "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");   // (60000, 28, 28)
+///     auto labels = loom::data::read_idx_labels(
+///         "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz");   // (60000) int64
+#include <string>
+
+#include "loom/tensor.h"
+
+namespace loom::data {
+
+/// Images as float32 (N, rows, cols), pixel values scaled from 0..255 to [0, 1].
+Tensor read_idx_images(const std::string& path);
+/// Labels as int64 (N).
+Tensor read_idx_labels(const std::string& path);
+
+}  // namespace loom::data

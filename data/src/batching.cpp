@@ -1,0 +1,193 @@
+#include "loom/data/batching.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "loom/errors.h"
+#include "loom/ops.h"
+
+namespace loom::data {
+namespace {
+
+void check_batch_size(const char* owner, std::int64_t batch_size) {
+  if (batch_size < 1)
+    throw ValueError(fmt::format("{}: expected batch_size >= 1, got {}", owner, batch_size));
+}
+
+// Consecutive runs of `batch_size` entries of `order`; the last may be shorter unless dropped.
+std::vector<std::vector<std::int64_t>> cut(const std::vector<std::int64_t>& order,
+                                           std::int64_t batch_size, bool drop_last) {
+  std::vector<std::vector<std::int64_t>> batches;
+  const auto n = static_cast<std::int64_t>(order.size());
+  for (std::int64_t start = 0; start < n; start += batch_size) {
+    const std::int64_t stop = std::min(n, start + batch_size);
+    if (drop_last && stop - start < batch_size) break;
+    batches.emplace_back(order.begin() + start, order.begin() + stop);
+  }
+  return batches;
+}
+
+void check_batch_index(const char* owner, std::int64_t index, std::int64_t count) {
+  if (index < 0 || index >= count)
+    throw IndexError(fmt::format("{}::batch: expected an index in [0, {}), got {}", owner, count, index));
+}
+
+std::vector<std::int64_t> iota(std::int64_t n) {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = i;
+  return out;
+}
+
+}  // namespace
+
+PaddedBatch pad(const std::vector<std::vector<std::int64_t>>& sequences, std::int64_t pad_id,
+                std::optional<std::int64_t> max_length) {
+  if (sequences.empty()) throw ValueError("pad: expected at least one sequence, got none");
+  if (max_length && *max_length < 1)
+    throw ValueError(fmt::format("pad: expected max_length >= 1, got {}", *max_length));
+  std::int64_t steps = 0;
+  for (const auto& s : sequences) steps = std::max(steps, static_cast<std::int64_t>(s.size()));
+  if (max_length) steps = std::min(steps, *max_length);
+
+  const auto batch = static_cast<std::int64_t>(sequences.size());
+  PaddedBatch out;
+  out.ids = full({batch, steps}, static_cast<double>(pad_id), Dtype::Int64);  // (B, T)
+  out.lengths = empty({batch}, Dtype::Int64);                                  // (B)
+  out.mask = zeros({batch, steps});                                            // (B, T)
+  auto* ids = out.ids.data<std::int64_t>();
+  auto* lengths = out.lengths.data<std::int64_t>();
+  auto* mask = out.mask.data<float>();
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const auto& s = sequences[static_cast<std::size_t>(b)];
+    const std::int64_t length = std::min(steps, static_cast<std::int64_t>(s.size()));
+    lengths[b] = length;
+    std::copy(s.begin(), s.begin() + length, ids + b * steps);
+    std::fill(mask + b * steps, mask + b * steps + length, 1.0f);
+  }
+  return out;
+}
+
+std::vector<std::int64_t> permutation(std::int64_t n, Generator& generator) {
+  auto order = iota(n);
+  for (std::int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<std::int64_t>(generator.next_u64() % static_cast<std::uint64_t>(i + 1));
+    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
+  }
+  return order;
+}
+
+// ---- SequenceBatches ----------------------------------------------------------------------------
+
+SequenceBatches::SequenceBatches(std::vector<std::vector<std::int64_t>> sequences,
+                                 std::vector<std::int64_t> labels, SequenceBatchOptions options)
+    : sequences_(std::move(sequences)), labels_(std::move(labels)), options_(std::move(options)) {
+  if (labels_.size() != sequences_.size())
+    throw ValueError(fmt::format("SequenceBatches: expected one label per sequence ({}), got {}",
+                                 sequences_.size(), labels_.size()));
+  check();
+  arrange(iota(size()), nullptr);
+}
+
+SequenceBatches::SequenceBatches(std::vector<std::vector<std::int64_t>> sequences,
+                                 std::vector<std::vector<std::int64_t>> tags,
+                                 SequenceBatchOptions options)
+    : sequences_(std::move(sequences)), tags_(std::move(tags)), options_(std::move(options)) {
+  if (tags_.size() != sequences_.size())
+    throw ValueError(fmt::format("SequenceBatches: expected one tag sequence per sequence ({}), got {}",
+                                 sequences_.size(), tags_.size()));
+  for (std::size_t i = 0; i < tags_.size(); ++i)
+    if (tags_[i].size() != sequences_[i].size())
+      throw ValueError(fmt::format("SequenceBatches: expected one tag per step, got {} tags for "
+                                   "sequence {} of length {}", tags_[i].size(), i, sequences_[i].size()));
+  check();
+  arrange(iota(size()), nullptr);
+}
+
+void SequenceBatches::check() const {
+  check_batch_size("SequenceBatches", options_.batch_size());
+  if (options_.bucket_size() < 0 || options_.max_length() < 0)
+    throw ValueError(fmt::format("SequenceBatches: expected bucket_size >= 0 and max_length >= 0, got {} and {}",
+                                 options_.bucket_size(), options_.max_length()));
+  if (sequences_.empty()) throw ValueError("SequenceBatches: expected at least one sequence, got none");
+}
+
+void SequenceBatches::arrange(std::vector<std::int64_t> order, Generator* generator) {
+  const bool bucketing = options_.bucket_size() > 1;
+  if (bucketing) {
+    const auto length = [&](std::int64_t i) { return sequences_[static_cast<std::size_t>(i)].size(); };
+    const std::int64_t chunk = options_.bucket_size() * options_.batch_size();
+    for (std::int64_t start = 0; start < size(); start += chunk) {
+      const auto first = order.begin() + start;
+      std::stable_sort(first, order.begin() + std::min(size(), start + chunk),
+                       [&](std::int64_t a, std::int64_t b) { return length(a) < length(b); });
+    }
+  }
+  batches_ = cut(order, options_.batch_size(), options_.drop_last());
+  // Sorted chunks would feed short batches first, then long ones: mix them.
+  if (bucketing && generator) {
+    auto sorted = std::move(batches_);
+    batches_.clear();
+    for (std::int64_t i : permutation(static_cast<std::int64_t>(sorted.size()), *generator))
+      batches_.push_back(std::move(sorted[static_cast<std::size_t>(i)]));
+  }
+}
+
+std::int64_t SequenceBatches::num_batches() const { return static_cast<std::int64_t>(batches_.size()); }
+
+const std::vector<std::int64_t>& SequenceBatches::batch_indices(std::int64_t index) const {
+  check_batch_index("SequenceBatches", index, num_batches());
+  return batches_[static_cast<std::size_t>(index)];
+}
+
+optim::Batch SequenceBatches::batch(std::int64_t index) {
+  const auto& rows = batch_indices(index);
+  const auto max_length = options_.max_length() > 0 ? std::optional(options_.max_length()) : std::nullopt;
+  std::vector<std::vector<std::int64_t>> sequences;
+  for (std::int64_t i : rows) sequences.push_back(sequences_[static_cast<std::size_t>(i)]);
+  auto padded = pad(sequences, options_.pad_id(), max_length);
+  if (tags_.empty()) {
+    std::vector<std::int64_t> labels;  // (B)
+    for (std::int64_t i : rows) labels.push_back(labels_[static_cast<std::size_t>(i)]);
+    return {padded.ids, padded.lengths, from_vector(labels)};
+  }
+  std::vector<std::vector<std::int64_t>> tags;
+  for (std::int64_t i : rows) tags.push_back(tags_[static_cast<std::size_t>(i)]);
+  // Same lengths as the sequences, so the same T.
+  return {padded.ids, padded.lengths, pad(tags, ignore_index, max_length).ids};  // tags (B, T)
+}
+
+void SequenceBatches::start_epoch(std::int64_t /*epoch*/, Generator& generator) {
+  if (options_.shuffle()) arrange(permutation(size(), generator), &generator);
+}
+
+// ---- TensorBatches ------------------------------------------------------------------------------
+
+TensorBatches::TensorBatches(Tensor x, Tensor y, TensorBatchOptions options)
+    : x_(std::move(x)), y_(std::move(y)), options_(std::move(options)) {
+  check_batch_size("TensorBatches", options_.batch_size());
+  if (!x_.defined() || !y_.defined() || x_.dim() < 1 || y_.dim() < 1 || x_.size(0) != y_.size(0))
+    throw ShapeError(fmt::format("TensorBatches: expected x (N, ...) and y (N, ...) with the same N, got {} and {}",
+                                 x_.defined() ? shape_str(x_.shape()) : "undefined",
+                                 y_.defined() ? shape_str(y_.shape()) : "undefined"));
+  order_ = iota(x_.size(0));
+}
+
+std::int64_t TensorBatches::num_batches() const {
+  const std::int64_t n = x_.size(0), b = options_.batch_size();
+  return options_.drop_last() ? n / b : (n + b - 1) / b;
+}
+
+optim::Batch TensorBatches::batch(std::int64_t index) {
+  check_batch_index("TensorBatches", index, num_batches());
+  const std::int64_t start = index * options_.batch_size();
+  const std::int64_t stop = std::min(x_.size(0), start + options_.batch_size());
+  const auto rows = from_vector(std::vector<std::int64_t>(order_.begin() + start, order_.begin() + stop));
+  return {index_select(x_, 0, rows), index_select(y_, 0, rows)};
+}
+
+void TensorBatches::start_epoch(std::int64_t /*epoch*/, Generator& generator) {
+  if (options_.shuffle()) order_ = permutation(x_.size(0), generator);
+}
+
+}  // namespace loom::data

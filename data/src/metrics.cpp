@@ -1,0 +1,164 @@
+#include "loom/data/metrics.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "loom/errors.h"
+
+namespace loom::data {
+namespace {
+
+template <class T>
+void check_pair(const char* function, const std::vector<T>& predicted, const std::vector<T>& target) {
+  if (predicted.size() != target.size())
+    throw ValueError(fmt::format("{}: expected as many predictions as targets, got {} and {}", function,
+                                 predicted.size(), target.size()));
+  if (target.empty()) throw ValueError(fmt::format("{}: expected at least one target, got none", function));
+}
+
+void check_tensors(const char* function, const Tensor& predicted, const Tensor& target, bool floating) {
+  if (predicted.shape() != target.shape())
+    throw ShapeError(fmt::format("{}: expected predictions and targets of one shape, got {} and {}",
+                                 function, shape_str(predicted.shape()), shape_str(target.shape())));
+  const bool ok = floating ? predicted.is_floating_point() && target.is_floating_point()
+                           : predicted.dtype() == Dtype::Int64 && target.dtype() == Dtype::Int64;
+  if (!ok)
+    throw DtypeError(fmt::format("{}: expected {} tensors, got {} and {}", function,
+                                 floating ? "floating-point" : "int64", dtype_name(predicted.dtype()),
+                                 dtype_name(target.dtype())));
+}
+
+double ratio(double numerator, double denominator) { return denominator == 0.0 ? 0.0 : numerator / denominator; }
+
+ClassScores scores(std::int64_t true_positives, std::int64_t false_positives,
+                   std::int64_t false_negatives) {
+  ClassScores s;
+  s.precision = ratio(double(true_positives), double(true_positives + false_positives));
+  s.recall = ratio(double(true_positives), double(true_positives + false_negatives));
+  s.f1 = ratio(2.0 * s.precision * s.recall, s.precision + s.recall);
+  s.support = true_positives + false_negatives;
+  return s;
+}
+
+}  // namespace
+
+double accuracy(const std::vector<std::int64_t>& predicted, const std::vector<std::int64_t>& target,
+                std::int64_t ignore) {
+  check_pair("accuracy", predicted, target);
+  std::int64_t counted = 0, correct = 0;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == ignore) continue;
+    ++counted;
+    correct += predicted[i] == target[i];
+  }
+  if (counted == 0) throw ValueError("accuracy: expected at least one target that is not ignored, got none");
+  return double(correct) / double(counted);
+}
+
+double accuracy(const Tensor& predicted, const Tensor& target, std::int64_t ignore) {
+  check_tensors("accuracy", predicted, target, false);
+  return accuracy(predicted.to_vector<std::int64_t>(), target.to_vector<std::int64_t>(), ignore);
+}
+
+std::vector<std::vector<std::int64_t>> confusion_matrix(const std::vector<std::int64_t>& predicted,
+                                                        const std::vector<std::int64_t>& target,
+                                                        std::int64_t num_classes, std::int64_t ignore) {
+  check_pair("confusion_matrix", predicted, target);
+  if (num_classes < 1)
+    throw ValueError(fmt::format("confusion_matrix: expected num_classes >= 1, got {}", num_classes));
+  std::vector<std::vector<std::int64_t>> counts(static_cast<std::size_t>(num_classes),
+                                                std::vector<std::int64_t>(static_cast<std::size_t>(num_classes)));
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == ignore) continue;
+    for (std::int64_t c : {target[i], predicted[i]})
+      if (c < 0 || c >= num_classes)
+        throw IndexError(fmt::format("confusion_matrix: expected classes in [0, {}), got {} at position {}",
+                                     num_classes, c, i));
+    ++counts[static_cast<std::size_t>(target[i])][static_cast<std::size_t>(predicted[i])];
+  }
+  return counts;
+}
+
+ClassificationReport classification_report(const std::vector<std::int64_t>& predicted,
+                                           const std::vector<std::int64_t>& target,
+                                           std::int64_t num_classes, std::int64_t ignore) {
+  ClassificationReport report;
+  report.confusion = confusion_matrix(predicted, target, num_classes, ignore);
+  report.accuracy = accuracy(predicted, target, ignore);
+  const auto n = static_cast<std::size_t>(num_classes);
+  for (std::size_t c = 0; c < n; ++c) {
+    std::int64_t predicted_as_c = 0, actually_c = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      predicted_as_c += report.confusion[k][c];
+      actually_c += report.confusion[c][k];
+    }
+    const std::int64_t hits = report.confusion[c][c];
+    report.classes.push_back(scores(hits, predicted_as_c - hits, actually_c - hits));
+    report.macro_precision += report.classes.back().precision / double(n);
+    report.macro_recall += report.classes.back().recall / double(n);
+    report.macro_f1 += report.classes.back().f1 / double(n);
+  }
+  return report;
+}
+
+ClassScores binary_scores(const std::vector<std::int64_t>& predicted,
+                          const std::vector<std::int64_t>& target, std::int64_t positive_class) {
+  check_pair("binary_scores", predicted, target);
+  std::int64_t true_positives = 0, false_positives = 0, false_negatives = 0;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    const bool p = predicted[i] == positive_class, t = target[i] == positive_class;
+    true_positives += p && t;
+    false_positives += p && !t;
+    false_negatives += !p && t;
+  }
+  return scores(true_positives, false_positives, false_negatives);
+}
+
+double rmse(const std::vector<double>& predicted, const std::vector<double>& target) {
+  check_pair("rmse", predicted, target);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < target.size(); ++i) sum += (predicted[i] - target[i]) * (predicted[i] - target[i]);
+  return std::sqrt(sum / double(target.size()));
+}
+
+double mae(const std::vector<double>& predicted, const std::vector<double>& target) {
+  check_pair("mae", predicted, target);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < target.size(); ++i) sum += std::abs(predicted[i] - target[i]);
+  return sum / double(target.size());
+}
+
+double mape(const std::vector<double>& predicted, const std::vector<double>& target) {
+  check_pair("mape", predicted, target);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0.0)
+      throw ValueError(fmt::format("mape: expected non-zero targets, got 0 at position {}", i));
+    sum += std::abs((predicted[i] - target[i]) / target[i]);
+  }
+  return 100.0 * sum / double(target.size());
+}
+
+double rmse(const Tensor& predicted, const Tensor& target) {
+  check_tensors("rmse", predicted, target, true);
+  return rmse(predicted.to_vector<double>(), target.to_vector<double>());
+}
+
+double mae(const Tensor& predicted, const Tensor& target) {
+  check_tensors("mae", predicted, target, true);
+  return mae(predicted.to_vector<double>(), target.to_vector<double>());
+}
+
+double mape(const Tensor& predicted, const Tensor& target) {
+  check_tensors("mape", predicted, target, true);
+  return mape(predicted.to_vector<double>(), target.to_vector<double>());
+}
+
+double perplexity(double mean_nll) {
+  if (!(mean_nll >= 0.0) || !std::isfinite(mean_nll))
+    throw ValueError(fmt::format("perplexity: expected a finite mean negative log-likelihood >= 0, got {}", mean_nll));
+  return std::exp(mean_nll);
+}
+
+}  // namespace loom::data
