@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "test_util.h"
+
+using loom_test::message_of;
 #include "torch_reference.h"
 
 using loom::Dtype;
@@ -31,19 +33,6 @@ Tensor ids(const Ids& values, std::int64_t batch, std::int64_t steps) {
 }
 Tensor lengths(const Ids& values) { return loom::from_vector(values); }
 
-// The message of the E that `f` throws (fails the test on anything else).
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
 
 // Gradcheck over every parameter of `model` (already float64) plus `extra` inputs.
 void check_model_gradients(loom::Module& model, const std::function<Tensor()>& function,

@@ -1,67 +1,32 @@
-// The `loom` command-line program. For now it has one job, `loom train sine`: a two-layer
-// network built from Loom's ops learns y = sin(3x) + noise, and the held-out error is printed.
-// Later jobs (sentiment, fashion, g2p...) join as further tasks of `loom train`.
+// The `loom` command-line program:
+//   loom train TASK [options]      train a model; everything goes to the run folder
+//   loom eval RUN_DIR              recompute the held-out figures of a run
+//   loom predict RUN_DIR TEXT...   classify texts with a trained run
+// Tasks: sentiment (embedded data, the default job), spam (scripts/fetch_data.sh spam first).
+// Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
 
 #include <loom/loom.h>
 
-#include <chrono>
-#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <vector>
+
+#include "run_config.h"
+#include "text_task.h"
 
 namespace {
 
-struct SineOptions {
-  std::int64_t hidden = 64;
-  int epochs = 3000;
-  double learning_rate = 0.05;
-  std::uint64_t seed = 0;
-  int threads = 1;
-};
-
-// A multilayer perceptron with one tanh hidden layer, written from ops.
-struct Perceptron : loom::Module {
-  loom::Tensor w1, b1, w2, b2;
-  explicit Perceptron(std::int64_t hidden) {
-    w1 = register_parameter("w1", loom::randn({1, hidden}));                          // (1, H)
-    b1 = register_parameter("b1", loom::zeros({hidden}));                             // (H)
-    w2 = register_parameter("w2", loom::randn({hidden, 1}) / std::sqrt(double(hidden)));  // (H, 1)
-    b2 = register_parameter("b2", loom::zeros({1}));                                  // (1)
-  }
-  loom::Tensor forward(const loom::Tensor& x) {  // (N, 1) -> (N, 1)
-    return loom::matmul(loom::tanh(loom::matmul(x, w1) + b1), w2) + b2;
-  }
-};
-
-int train_sine(const SineOptions& options) {
-  loom::manual_seed(options.seed);
-  loom::set_num_threads(options.threads);
-  // Noisy samples of sin(3x) for training; the clean curve on a finer grid for evaluation.
-  auto x_train = loom::rand({256, 1}, -1.0, 1.0);                            // (256, 1)
-  auto y_train = loom::sin(x_train * 3.0) + loom::randn({256, 1}) * 0.05;    // (256, 1)
-  auto x_test = loom::arange(-1.0, 1.0, 0.005).reshape({-1, 1});             // (400, 1)
-  auto y_test = loom::sin(x_test * 3.0);                                     // (400, 1)
-
-  Perceptron net(options.hidden);
-  const auto start = std::chrono::steady_clock::now();
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    auto loss = loom::mse_loss(net.forward(x_train), y_train);
-    net.zero_grad();
-    loss.backward();
-    {
-      loom::NoGradGuard no_grad;
-      for (auto& p : net.parameters()) p.copy_(p - p.grad() * options.learning_rate);
-    }
-    if (epoch % (options.epochs / 10) == 0 || epoch == 1)
-      std::printf("epoch %5d/%d  train mse %.5f\n", epoch, options.epochs, loss.item());
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  loom::NoGradGuard no_grad;
-  const double test_rmse = std::sqrt(loom::mse_loss(net.forward(x_test), y_test).item());
-  std::printf("held-out RMSE %.4f (the noise alone is 0.05) after %.1f s\n", test_rmse, seconds);
-  return test_rmse < 0.1 ? 0 : 1;
+// The folder holding the repository's data, found from the program's own location so the
+// program works from any working directory (build/loom -> ../data).
+std::string default_data_root(const char* argv0) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path here = fs::canonical(fs::path(argv0), error).parent_path();
+  for (int up = 0; up < 4 && !here.empty(); ++up, here = here.parent_path())
+    if (fs::exists(here / "data" / "sentiment" / "amazon.tsv")) return (here / "data").string();
+  return "data";
 }
 
 }  // namespace
@@ -69,19 +34,36 @@ int train_sine(const SineOptions& options) {
 int main(int argc, char** argv) {
   CLI::App app{"loom: train and run recurrent networks"};
   app.require_subcommand(1);
+  loom::tools::RunConfig config;
+
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  std::string task;
-  train->add_option("task", task, "The task to train: sine")
-      ->required()
-      ->check(CLI::IsMember({"sine"}));
-  SineOptions options;
-  train->add_option("--hidden", options.hidden, "Hidden units")->check(CLI::Range(1, 100000));
-  train->add_option("--epochs", options.epochs, "Full-batch training epochs")
-      ->check(CLI::Range(10, 10000000));
-  train->add_option("--lr", options.learning_rate, "SGD learning rate")
-      ->check(CLI::Range(1e-9, 10.0));
-  train->add_option("--seed", options.seed, "Random seed");
-  train->add_option("--threads", options.threads, "BLAS threads")->check(CLI::Range(1, 256));
+  train->add_option("task", config.task, "sentiment or spam")->required()->check(CLI::IsMember({"sentiment", "spam"}));
+  train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
+  train->add_option("--data-dir", config.data_dir, "The task's data (default: the repository's data folder)");
+  train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember({"lstm", "gru"}));
+  train->add_option("--embedding", config.embedding_dim, "Embedding size")->check(CLI::Range(1, 4096));
+  train->add_option("--hidden", config.hidden, "Hidden units per direction")->check(CLI::Range(1, 8192));
+  train->add_option("--layers", config.layers, "Recurrent layers")->check(CLI::Range(1, 16));
+  train->add_option("--bidirectional", config.bidirectional, "true or false");
+  train->add_option("--dropout", config.dropout, "Dropout")->check(CLI::Range(0.0, 0.95));
+  train->add_option("--pooling", config.pooling, "last, mean or max")->check(CLI::IsMember({"last", "mean", "max"}));
+  train->add_option("--optimizer", config.optimizer, "adam or sgd")->check(CLI::IsMember({"adam", "sgd"}));
+  train->add_option("--lr", config.lr, "Learning rate")->check(CLI::Range(1e-7, 10.0));
+  train->add_option("--weight-decay", config.weight_decay, "Weight decay")->check(CLI::Range(0.0, 1.0));
+  train->add_option("--epochs", config.epochs, "Epochs")->check(CLI::Range(1, 100000));
+  train->add_option("--batch", config.batch, "Batch size")->check(CLI::Range(1, 100000));
+  train->add_option("--min-frequency", config.min_frequency, "Rarer words become <unk>")->check(CLI::Range(1, 1000000));
+  train->add_option("--seed", config.seed, "Random seed");
+  train->add_option("--threads", config.threads, "BLAS threads")->check(CLI::Range(1, 256));
+
+  std::string run_dir;
+  CLI::App* eval = app.add_subcommand("eval", "Recompute the held-out figures of a run");
+  eval->add_option("run_dir", run_dir, "A run folder written by `loom train`")->required()->check(CLI::ExistingDirectory);
+  CLI::App* predict = app.add_subcommand("predict", "Classify texts with a trained run");
+  std::vector<std::string> inputs;
+  predict->add_option("run_dir", run_dir, "A run folder written by `loom train`")->required()->check(CLI::ExistingDirectory);
+  predict->add_option("text", inputs, "Texts to classify")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -91,8 +73,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return train_sine(options);
+    if (*train) {
+      if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
+      if (config.data_dir.empty())
+        config.data_dir = default_data_root(argv[0]) + (config.task == "sentiment" ? "/sentiment" : "/cache/" + config.task);
+      std::filesystem::create_directories(config.run_dir);
+      loom::set_num_threads(config.threads);
+      config.progress = true;
+      loom::tools::save_config(config);
+      return loom::tools::train_text(config);
+    }
+    const auto saved = loom::tools::load_config(run_dir);
+    loom::set_num_threads(saved.threads);
+    if (*eval) return loom::tools::eval_text(saved);
+    return loom::tools::predict_text(saved, inputs);
   } catch (const loom::Error& e) {
+    std::fprintf(stderr, "loom: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "loom: %s\n", e.what());
     return 2;
   }

@@ -1,0 +1,261 @@
+// Text classification tasks of the loom program: sentiment (the embedded UCI sentences, one
+// model over the three sources, accuracy per source) and spam (SpamAssassin: train on the *-1
+// groups, test on the *-2 groups). Both: tokenize -> vocabulary -> SequenceClassifier.
+#include "text_task.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "loom/data.h"
+#include "loom/loom.h"
+#include "loom/models/sequence_classifier.h"
+#include "loom/optim.h"
+#include "report.h"
+
+namespace loom::tools {
+
+namespace {
+
+struct Example {
+  std::string text;
+  std::int64_t label;
+  std::string group;  // the source (sentiment) or mail group (spam)
+};
+
+struct Splits {
+  std::vector<Example> train, validation, test;
+  std::vector<std::string> class_names;
+  std::vector<std::string> test_groups;  // reported one by one (sentiment: amazon, imdb, yelp)
+};
+
+// Validation: a stable 10% of the training examples, chosen by hash so every run agrees.
+void carve_validation(Splits& s) {
+  std::vector<std::string> keys;
+  for (const auto& e : s.train) keys.push_back(e.text);
+  const auto held_out = data::hash_split(keys, 0.1);
+  std::vector<Example> kept;
+  for (std::size_t i = 0; i < s.train.size(); ++i) (held_out[i] ? s.validation : kept).push_back(s.train[i]);
+  s.train = std::move(kept);
+}
+
+Splits load_task(const RunConfig& config) {
+  Splits s;
+  if (config.task == "sentiment") {
+    s.class_names = {"negative", "positive"};
+    for (const auto& source : data::load_sentiment(config.data_dir)) {
+      s.test_groups.push_back(source.name);
+      for (std::size_t i = 0; i < source.sentences.size(); ++i)
+        (source.is_test[i] ? s.test : s.train).push_back({source.sentences[i], source.labels[i], source.name});
+    }
+  } else {  // spam
+    s.class_names = {"ham", "spam"};
+    const std::string path = config.data_dir + "/spam.tsv";
+    if (!std::filesystem::exists(path))
+      throw IOError(fmt::format("spam: {} is missing; run `bash scripts/fetch_data.sh spam` first", path));
+    const auto table = data::read_delimited(path, '\t', true, false);
+    const std::size_t group = table.column("group"), label = table.column("label"), text = table.column("text");
+    for (const auto& row : table.rows) {
+      const std::string& name = row[group];
+      Example e{row[text], std::stoll(row[label]), name};
+      (name.back() == '2' ? s.test : s.train).push_back(e);  // older *-1 groups train, *-2 test
+    }
+    s.test_groups = {"all"};
+  }
+  carve_validation(s);
+  return s;
+}
+
+// Spam mails are long: the classifier reads their first words (subject and opening lines).
+std::size_t max_tokens(const RunConfig& config) { return config.task == "spam" ? 200 : 0; }
+
+std::vector<std::vector<std::int64_t>> encode_all(const std::vector<Example>& examples, const data::Vocabulary& vocab,
+                                                  std::size_t limit) {
+  std::vector<std::vector<std::int64_t>> out;
+  for (const auto& e : examples) {
+    auto tokens = data::tokenize(e.text);
+    if (limit && tokens.size() > limit) tokens.resize(limit);
+    auto ids = vocab.encode(tokens);
+    if (ids.empty()) ids.push_back(data::Vocabulary::unk_id);  // an empty text still has one step
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::vector<std::int64_t> labels_of(const std::vector<Example>& examples) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : examples) out.push_back(e.label);
+  return out;
+}
+
+models::SequenceClassifier make_model(const RunConfig& c, std::int64_t vocab_size, std::int64_t classes) {
+  return models::SequenceClassifier(models::SequenceClassifierOptions(vocab_size, classes)
+                                        .embedding_dim(c.embedding_dim)
+                                        .cell(c.cell)
+                                        .hidden_size(c.hidden)
+                                        .num_layers(c.layers)
+                                        .bidirectional(c.bidirectional)
+                                        .dropout(c.dropout)
+                                        .pooling(c.pooling));
+}
+
+// Predicted classes and positive-class probabilities, in the examples' order.
+struct Predictions {
+  std::vector<std::int64_t> classes;
+  std::vector<double> confidence;
+};
+
+Predictions predict(models::SequenceClassifier& model, const std::vector<std::vector<std::int64_t>>& sequences) {
+  NoGradGuard no_grad;
+  model.eval();
+  Predictions out;
+  std::vector<std::int64_t> dummy(sequences.size(), 0);
+  data::SequenceBatches batches(sequences, dummy, data::SequenceBatchOptions().batch_size(256).shuffle(false));
+  out.classes.resize(sequences.size());
+  out.confidence.resize(sequences.size());
+  for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
+    const auto batch = batches.batch(b);
+    const Tensor probabilities = softmax(model.forward(batch[0], batch[1]), 1);  // (B, C)
+    const auto best = argmax(probabilities, 1).to_vector<std::int64_t>();
+    const auto p = probabilities.to_vector<double>();
+    const auto& rows = batches.batch_indices(b);
+    const std::int64_t classes = probabilities.size(1);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      out.classes[rows[r]] = best[r];
+      out.confidence[rows[r]] = p[r * classes + best[r]];
+    }
+  }
+  return out;
+}
+
+double accuracy_of(const std::vector<std::int64_t>& predicted, const std::vector<Example>& examples,
+                   const std::string& group) {
+  std::int64_t right = 0, total = 0;
+  for (std::size_t i = 0; i < examples.size(); ++i)
+    if (group == "all" || examples[i].group == group) ++total, right += predicted[i] == examples[i].label;
+  return total ? static_cast<double>(right) / static_cast<double>(total) : 0.0;
+}
+
+std::string shorten(const std::string& text, std::size_t limit = 160) {
+  return text.size() <= limit ? text : text.substr(0, limit) + "...";
+}
+
+// Test metrics, metrics.json and report.html for a trained model.
+nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassifier& model, const data::Vocabulary& vocab,
+                                const Splits& splits, const optim::TrainResult* training, double train_seconds) {
+  const auto predicted = predict(model, encode_all(splits.test, vocab, max_tokens(config)));
+  const auto report = data::classification_report(predicted.classes, labels_of(splits.test), 2);
+  nlohmann::ordered_json metrics;
+  metrics["task"] = config.task;
+  metrics["test_examples"] = splits.test.size();
+  metrics["test_accuracy"] = report.accuracy;
+  for (const auto& group : splits.test_groups)
+    if (group != "all") metrics["test_accuracy_" + group] = accuracy_of(predicted.classes, splits.test, group);
+  metrics["test_f1_" + splits.class_names[1]] = report.classes[1].f1;
+  metrics["test_macro_f1"] = report.macro_f1;
+  if (training) {
+    metrics["best_epoch"] = training->best_epoch;
+    metrics["best_val_accuracy"] = training->best_value;
+    metrics["train_seconds"] = train_seconds;
+  }
+  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
+
+  report::Report page;
+  page.title = fmt::format("loom {}: {} ({} {}{})", config.task, config.run_dir, config.bidirectional ? "bi" : "",
+                           config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
+  for (const auto& [key, value] : metrics.items())
+    page.summary.emplace_back(key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>()) : value.dump());
+  if (training) {
+    std::map<std::string, std::vector<double>> curves;
+    for (const auto& epoch : training->history)
+      for (const auto& [name, value] : epoch.values)
+        if (name != "seconds" && name != "lr") curves[name].push_back(value);
+    for (auto& [name, values] : curves) page.curves.push_back({name, values});
+  }
+  page.class_names = splits.class_names;
+  page.confusion = report.confusion;
+  for (std::size_t i = 0; i < splits.test.size() && page.samples.size() < 40; ++i) {
+    const bool correct = predicted.classes[i] == splits.test[i].label;
+    if (correct && i % 7) continue;  // every mistake up to 40 rows, and some right answers
+    page.samples.push_back({shorten(splits.test[i].text), fmt::format("{} ({:.2f})", splits.class_names[predicted.classes[i]], predicted.confidence[i]),
+                            splits.class_names[splits.test[i].label], correct});
+  }
+  report::write_html(page, config.run_dir + "/report.html");
+  return metrics;
+}
+
+data::Vocabulary load_vocab(const RunConfig& config) { return data::Vocabulary::load(config.run_dir + "/vocab.txt"); }
+
+}  // namespace
+
+int train_text(const RunConfig& config) {
+  const auto start = std::chrono::steady_clock::now();
+  Splits splits = load_task(config);
+  std::vector<std::vector<std::string>> tokens;
+  for (const auto& e : splits.train) tokens.push_back(data::tokenize(e.text));
+  const auto vocab = data::Vocabulary::build(tokens, data::VocabularyOptions().min_frequency(config.min_frequency));
+  vocab.save(config.run_dir + "/vocab.txt");
+  std::fprintf(stderr, "%s: %zu train, %zu validation, %zu test examples; vocabulary of %ld\n", config.task.c_str(),
+               splits.train.size(), splits.validation.size(), splits.test.size(), static_cast<long>(vocab.size()));
+
+  manual_seed(config.seed);
+  auto model = make_model(config, vocab.size(), 2);
+  data::SequenceBatches train(encode_all(splits.train, vocab, max_tokens(config)), labels_of(splits.train),
+                              data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8));
+  const auto validation_ids = encode_all(splits.validation, vocab, max_tokens(config));
+  std::unique_ptr<optim::Optimizer> optimizer;
+  if (config.optimizer == "sgd")
+    optimizer = std::make_unique<optim::SGD>(model.named_parameters(), optim::SGDOptions(config.lr).momentum(0.9).weight_decay(config.weight_decay));
+  else
+    optimizer = std::make_unique<optim::AdamW>(model.named_parameters(), optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
+  optim::Trainer trainer(model, *optimizer, optim::TrainerOptions()
+                                                 .epochs(config.epochs)
+                                                 .run_dir(config.run_dir)
+                                                 .monitor("val_accuracy")
+                                                 .monitor_mode("max")
+                                                 .clip_grad_norm(5.0)
+                                                 .seed(config.seed)
+                                                 .progress(config.progress));
+  if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto result = trainer.fit(
+      train, [&](const optim::Batch& b) { return cross_entropy(model.forward(b[0], b[1]), b[2]); },
+      [&] {
+        const auto predicted = predict(model, validation_ids);
+        return std::map<std::string, double>{{"val_accuracy", accuracy_of(predicted.classes, splits.validation, "all")}};
+      });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  load(model, config.run_dir + "/best.safetensors");  // evaluate the best epoch, not the last
+  const auto metrics = evaluate(config, model, vocab, splits, &result, seconds);
+  std::printf("%s\n", metrics.dump(2).c_str());
+  std::printf("report: %s/report.html\n", config.run_dir.c_str());
+  return 0;
+}
+
+int eval_text(const RunConfig& config) {
+  const auto vocab = load_vocab(config);
+  auto model = make_model(config, vocab.size(), 2);
+  load(model, config.run_dir + "/best.safetensors");
+  std::printf("%s\n", evaluate(config, model, vocab, load_task(config), nullptr, 0).dump(2).c_str());
+  return 0;
+}
+
+int predict_text(const RunConfig& config, const std::vector<std::string>& inputs) {
+  const auto vocab = load_vocab(config);
+  auto model = make_model(config, vocab.size(), 2);
+  load(model, config.run_dir + "/best.safetensors");
+  std::vector<Example> examples;
+  for (const auto& text : inputs) examples.push_back({text, 0, ""});
+  const auto predicted = predict(model, encode_all(examples, vocab, max_tokens(config)));
+  const char* names[2][2] = {{"negative", "positive"}, {"ham", "spam"}};
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    std::printf("%s (%.2f)\t%s\n", names[config.task == "spam"][predicted.classes[i]], predicted.confidence[i],
+                inputs[i].c_str());
+  return 0;
+}
+
+}  // namespace loom::tools
