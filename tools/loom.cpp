@@ -2,17 +2,21 @@
 //   loom train TASK [options]      train a model; everything goes to the run folder
 //   loom eval RUN_DIR              recompute the held-out figures of a run
 //   loom predict RUN_DIR TEXT...   classify texts with a trained run
-// Tasks: sentiment (embedded data, the default job), spam (scripts/fetch_data.sh spam first).
+// Tasks: sentiment (embedded data, the default job); spam, fashion and sp500 after
+// `bash scripts/fetch_data.sh NAME`.
 // Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
 
 #include <loom/loom.h>
+
+#include <fmt/format.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "dense_task.h"
 #include "run_config.h"
 #include "text_task.h"
 
@@ -29,6 +33,29 @@ std::string default_data_root(const char* argv0) {
   return "data";
 }
 
+// What suits each task when the command line does not say otherwise.
+void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) {
+  auto unset = [&](const char* option) { return train.count(option) == 0; };
+  if (config.task == "fashion") {  // 28 rows of 28 pixels, 55,000 training images
+    if (unset("--hidden")) config.hidden = 128;
+    if (unset("--bidirectional")) config.bidirectional = false;
+    if (unset("--dropout")) config.dropout = 0.0;
+    if (unset("--weight-decay")) config.weight_decay = 0.0;
+    if (unset("--epochs")) config.epochs = 8;
+    if (unset("--batch")) config.batch = 128;
+  } else if (config.task == "sp500") {  // 30 days in, the next close out
+    if (unset("--hidden")) config.hidden = 32;
+    if (unset("--bidirectional")) config.bidirectional = false;
+    if (unset("--dropout")) config.dropout = 0.0;
+    if (unset("--weight-decay")) config.weight_decay = 0.0;
+    if (unset("--epochs")) config.epochs = 30;
+    if (unset("--lr")) config.lr = 1e-3;
+  } else if (config.task == "spam") {
+    if (unset("--epochs")) config.epochs = 10;
+    if (unset("--min-frequency")) config.min_frequency = 2;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,7 +64,9 @@ int main(int argc, char** argv) {
   loom::tools::RunConfig config;
 
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  train->add_option("task", config.task, "sentiment or spam")->required()->check(CLI::IsMember({"sentiment", "spam"}));
+  train->add_option("task", config.task, "sentiment, spam, fashion or sp500")
+      ->required()
+      ->check(CLI::IsMember({"sentiment", "spam", "fashion", "sp500"}));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
   train->add_option("--data-dir", config.data_dir, "The task's data (default: the repository's data folder)");
   train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember({"lstm", "gru"}));
@@ -75,15 +104,21 @@ int main(int argc, char** argv) {
   try {
     if (*train) {
       if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
+      apply_task_defaults(*train, config);
       if (config.data_dir.empty())
         config.data_dir = default_data_root(argv[0]) + (config.task == "sentiment" ? "/sentiment" : "/cache/" + config.task);
       std::filesystem::create_directories(config.run_dir);
       loom::set_num_threads(config.threads);
       config.progress = true;
       loom::tools::save_config(config);
-      return loom::tools::train_text(config);
+      const bool text = config.task == "sentiment" || config.task == "spam";
+      return text ? loom::tools::train_text(config) : loom::tools::train_dense(config);
     }
     const auto saved = loom::tools::load_config(run_dir);
+    if (saved.task != "sentiment" && saved.task != "spam")
+      throw loom::ValueError(fmt::format("{} and {} are for the text tasks; a {} run keeps its held-out figures "
+                                         "in {}/metrics.json", *eval ? "eval" : "predict", *eval ? "predict" : "eval",
+                                         saved.task, run_dir));
     loom::set_num_threads(saved.threads);
     if (*eval) return loom::tools::eval_text(saved);
     return loom::tools::predict_text(saved, inputs);
