@@ -16,6 +16,7 @@
 #include "loom/models/sequence_tagger.h"
 #include "loom/optim.h"
 #include "report.h"
+#include "task_common.h"
 
 namespace loom::tools {
 
@@ -30,31 +31,12 @@ std::string require_file(const RunConfig& config, const std::string& name) {
   return path;
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, Module& model) {
-  if (c.optimizer == "sgd")
-    return std::make_unique<optim::SGD>(model.named_parameters(), optim::SGDOptions(c.lr).momentum(0.9).weight_decay(c.weight_decay));
-  return std::make_unique<optim::AdamW>(model.named_parameters(), optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
-}
-
-optim::TrainerOptions trainer_options(const RunConfig& c, const std::string& monitor, const std::string& mode) {
-  return optim::TrainerOptions().epochs(c.epochs).run_dir(c.run_dir).monitor(monitor).monitor_mode(mode)
-      .clip_grad_norm(5.0).seed(c.seed).progress(c.progress);
-}
-
-std::map<std::string, std::vector<double>> curves_of(const optim::TrainResult& result) {
-  std::map<std::string, std::vector<double>> curves;
-  for (const auto& epoch : result.history)
-    for (const auto& [name, value] : epoch.values)
-      if (name != "seconds" && name != "lr") curves[name].push_back(value);
-  return curves;
-}
-
 void finish(const RunConfig& config, nlohmann::ordered_json& metrics, report::Report& page, const optim::TrainResult& result) {
   write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   page.title = fmt::format("loom {}: {}", config.task, config.run_dir);
   for (const auto& [key, value] : metrics.items())
     page.summary.emplace_back(key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>()) : value.dump());
-  for (auto& [name, values] : curves_of(result)) page.curves.push_back({name, values});
+  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
   report::write_html(page, config.run_dir + "/report.html");
   std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
 }

@@ -17,6 +17,7 @@
 #include "loom/models/sequence_classifier.h"
 #include "loom/optim.h"
 #include "report.h"
+#include "task_common.h"
 
 namespace loom::tools {
 
@@ -170,13 +171,8 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
                            config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
   for (const auto& [key, value] : metrics.items())
     page.summary.emplace_back(key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>()) : value.dump());
-  if (training) {
-    std::map<std::string, std::vector<double>> curves;
-    for (const auto& epoch : training->history)
-      for (const auto& [name, value] : epoch.values)
-        if (name != "seconds" && name != "lr") curves[name].push_back(value);
-    for (auto& [name, values] : curves) page.curves.push_back({name, values});
-  }
+  if (training)
+    for (auto& [name, values] : learning_curves(*training)) page.curves.push_back({name, values});
   page.class_names = splits.class_names;
   page.confusion = report.confusion;
   for (std::size_t i = 0; i < splits.test.size() && page.samples.size() < 40; ++i) {
@@ -208,19 +204,8 @@ int train_text(const RunConfig& config) {
   data::SequenceBatches train(encode_all(splits.train, vocab, max_tokens(config)), labels_of(splits.train),
                               data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8));
   const auto validation_ids = encode_all(splits.validation, vocab, max_tokens(config));
-  std::unique_ptr<optim::Optimizer> optimizer;
-  if (config.optimizer == "sgd")
-    optimizer = std::make_unique<optim::SGD>(model.named_parameters(), optim::SGDOptions(config.lr).momentum(0.9).weight_decay(config.weight_decay));
-  else
-    optimizer = std::make_unique<optim::AdamW>(model.named_parameters(), optim::AdamOptions(config.lr).weight_decay(config.weight_decay));
-  optim::Trainer trainer(model, *optimizer, optim::TrainerOptions()
-                                                 .epochs(config.epochs)
-                                                 .run_dir(config.run_dir)
-                                                 .monitor("val_accuracy")
-                                                 .monitor_mode("max")
-                                                 .clip_grad_norm(5.0)
-                                                 .seed(config.seed)
-                                                 .progress(config.progress));
+  auto optimizer = make_optimizer(config, model);
+  optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_accuracy", "max"));
   if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const auto result = trainer.fit(
       train, [&](const optim::Batch& b) { return cross_entropy(model.forward(b[0], b[1]), b[2]); },

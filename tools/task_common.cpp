@@ -1,0 +1,31 @@
+#include "task_common.h"
+
+namespace loom::tools {
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, Module& model) {
+  if (c.optimizer == "sgd")
+    return std::make_unique<optim::SGD>(model.named_parameters(),
+                                        optim::SGDOptions(c.lr).momentum(0.9).weight_decay(c.weight_decay));
+  return std::make_unique<optim::AdamW>(model.named_parameters(), optim::AdamOptions(c.lr).weight_decay(c.weight_decay));
+}
+
+optim::TrainerOptions trainer_options(const RunConfig& c, const std::string& monitor, const std::string& mode) {
+  return optim::TrainerOptions()
+      .epochs(c.epochs)
+      .run_dir(c.run_dir)
+      .monitor(monitor)
+      .monitor_mode(mode)
+      .clip_grad_norm(5.0)
+      .seed(c.seed)
+      .progress(c.progress);
+}
+
+std::map<std::string, std::vector<double>> learning_curves(const optim::TrainResult& result) {
+  std::map<std::string, std::vector<double>> curves;
+  for (const auto& epoch : result.history)
+    for (const auto& [name, value] : epoch.values)
+      if (name != "seconds" && name != "lr") curves[name].push_back(value);
+  return curves;
+}
+
+}  // namespace loom::tools

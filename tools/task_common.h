@@ -1,0 +1,21 @@
+#pragma once
+// What every task of the loom program builds the same way from its RunConfig.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loom/optim.h"
+#include "run_config.h"
+
+namespace loom::tools {
+
+/// AdamW (the default) or SGD with momentum 0.9, with the config's lr and weight decay.
+std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& config, Module& model);
+/// Epochs, run folder, seed and progress from the config; best epoch by `monitor`.
+optim::TrainerOptions trainer_options(const RunConfig& config, const std::string& monitor,
+                                      const std::string& mode);
+/// Each logged metric over the epochs (train_loss, val_*), for the report's learning curves.
+std::map<std::string, std::vector<double>> learning_curves(const optim::TrainResult& result);
+
+}  // namespace loom::tools
