@@ -34,8 +34,7 @@ std::string require_file(const RunConfig& config, const std::string& name) {
 void finish(const RunConfig& config, nlohmann::ordered_json& metrics, report::Report& page, const optim::TrainResult& result) {
   write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   page.title = fmt::format("loom {}: {}", config.task, config.run_dir);
-  for (const auto& [key, value] : metrics.items())
-    page.summary.emplace_back(key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>()) : value.dump());
+  page.summary = summary_rows(metrics);
   for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
   report::write_html(page, config.run_dir + "/report.html");
   std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());

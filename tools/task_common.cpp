@@ -1,5 +1,7 @@
 #include "task_common.h"
 
+#include <fmt/format.h>
+
 namespace loom::tools {
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, Module& model) {
@@ -26,6 +28,15 @@ std::map<std::string, std::vector<double>> learning_curves(const optim::TrainRes
     for (const auto& [name, value] : epoch.values)
       if (name != "seconds" && name != "lr") curves[name].push_back(value);
   return curves;
+}
+
+std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& [key, value] : metrics.items())
+    rows.emplace_back(key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>())
+                           : value.is_string()     ? value.get<std::string>()
+                                                   : value.dump());
+  return rows;
 }
 
 }  // namespace loom::tools

@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "loom/optim.h"
+#include "report.h"
 #include "run_config.h"
 
 namespace loom::tools {
@@ -17,5 +20,8 @@ optim::TrainerOptions trainer_options(const RunConfig& config, const std::string
                                       const std::string& mode);
 /// Each logged metric over the epochs (train_loss, val_*), for the report's learning curves.
 std::map<std::string, std::vector<double>> learning_curves(const optim::TrainResult& result);
+
+/// The metrics as the report's summary rows: numbers to four decimals, text as it is.
+std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);
 
 }  // namespace loom::tools

@@ -169,8 +169,7 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
   report::Report page;
   page.title = fmt::format("loom {}: {} ({} {}{})", config.task, config.run_dir, config.bidirectional ? "bi" : "",
                            config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
-  for (const auto& [key, value] : metrics.items())
-    page.summary.emplace_back(key, value.is_number_float() ? fmt::format("{:.4f}", value.get<double>()) : value.dump());
+  page.summary = summary_rows(metrics);
   if (training)
     for (auto& [name, values] : learning_curves(*training)) page.curves.push_back({name, values});
   page.class_names = splits.class_names;
