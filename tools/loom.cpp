@@ -2,8 +2,9 @@
 //   loom train TASK [options]      train a model; everything goes to the run folder
 //   loom eval RUN_DIR              recompute the held-out figures of a run
 //   loom predict RUN_DIR TEXT...   classify texts with a trained run
-// Tasks: sentiment (embedded data, the default job); spam, fashion and sp500 after
-// `bash scripts/fetch_data.sh NAME`.
+//   loom generate RUN_DIR          generate text with a trained charlm run
+// Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion and
+// sp500 after `bash scripts/fetch_data.sh NAME`.
 // Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
 
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "charlm_task.h"
 #include "dense_task.h"
 #include "run_config.h"
 #include "text_task.h"
@@ -50,6 +52,13 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--weight-decay")) config.weight_decay = 0.0;
     if (unset("--epochs")) config.epochs = 30;
     if (unset("--lr")) config.lr = 1e-3;
+  } else if (config.task == "charlm") {  // 200k characters of sentences
+    if (unset("--hidden")) config.hidden = 256;
+    if (unset("--bidirectional")) config.bidirectional = false;
+    if (unset("--dropout")) config.dropout = 0.1;
+    if (unset("--weight-decay")) config.weight_decay = 0.0;
+    if (unset("--epochs")) config.epochs = 10;
+    if (unset("--batch")) config.batch = 32;
   } else if (config.task == "spam") {
     if (unset("--epochs")) config.epochs = 10;
     if (unset("--min-frequency")) config.min_frequency = 2;
@@ -64,11 +73,12 @@ int main(int argc, char** argv) {
   loom::tools::RunConfig config;
 
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  train->add_option("task", config.task, "sentiment, spam, fashion or sp500")
+  train->add_option("task", config.task, "sentiment, spam, fashion, sp500 or charlm")
       ->required()
-      ->check(CLI::IsMember({"sentiment", "spam", "fashion", "sp500"}));
+      ->check(CLI::IsMember({"sentiment", "spam", "fashion", "sp500", "charlm"}));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
-  train->add_option("--data-dir", config.data_dir, "The task's data (default: the repository's data folder)");
+  train->add_option("--data-dir", config.data_dir,
+                    "The task's data (default: the repository's data folder); for charlm, any text file");
   train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember({"lstm", "gru"}));
   train->add_option("--embedding", config.embedding_dim, "Embedding size")->check(CLI::Range(1, 4096));
   train->add_option("--hidden", config.hidden, "Hidden units per direction")->check(CLI::Range(1, 8192));
@@ -93,6 +103,15 @@ int main(int argc, char** argv) {
   predict->add_option("run_dir", run_dir, "A run folder written by `loom train`")->required()->check(CLI::ExistingDirectory);
   predict->add_option("text", inputs, "Texts to classify")->required();
 
+  CLI::App* generate = app.add_subcommand("generate", "Generate text with a trained charlm run");
+  loom::tools::GenerateOptions generation;
+  generate->add_option("run_dir", run_dir, "A charlm run folder")->required()->check(CLI::ExistingDirectory);
+  generate->add_option("--prefix", generation.prefix, "Text to start from");
+  generate->add_option("--length", generation.length, "Characters to generate")->check(CLI::Range(1, 1000000));
+  generate->add_option("--temperature", generation.temperature, "Sampling temperature")->check(CLI::Range(1e-3, 100.0));
+  generate->add_option("--top-k", generation.top_k, "Sample among the k likeliest (0: all)")->check(CLI::Range(0, 1000000));
+  generate->add_option("--seed", generation.seed, "Random seed");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -106,15 +125,23 @@ int main(int argc, char** argv) {
       if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
       apply_task_defaults(*train, config);
       if (config.data_dir.empty())
-        config.data_dir = default_data_root(argv[0]) + (config.task == "sentiment" ? "/sentiment" : "/cache/" + config.task);
+        config.data_dir = default_data_root(argv[0]) +
+                          (config.task == "sentiment" || config.task == "charlm" ? "/sentiment" : "/cache/" + config.task);
       std::filesystem::create_directories(config.run_dir);
       loom::set_num_threads(config.threads);
       config.progress = true;
       loom::tools::save_config(config);
+      if (config.task == "charlm") return loom::tools::train_charlm(config);
       const bool text = config.task == "sentiment" || config.task == "spam";
       return text ? loom::tools::train_text(config) : loom::tools::train_dense(config);
     }
     const auto saved = loom::tools::load_config(run_dir);
+    if (*generate) {
+      if (saved.task != "charlm")
+        throw loom::ValueError(fmt::format("generate needs a charlm run; {} is a {} run", run_dir, saved.task));
+      loom::set_num_threads(saved.threads);
+      return loom::tools::generate(saved, generation);
+    }
     if (saved.task != "sentiment" && saved.task != "spam")
       throw loom::ValueError(fmt::format("{} and {} are for the text tasks; a {} run keeps its held-out figures "
                                          "in {}/metrics.json", *eval ? "eval" : "predict", *eval ? "predict" : "eval",

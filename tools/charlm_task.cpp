@@ -1,0 +1,133 @@
+// The charlm task: a character-level LSTM language model on any UTF-8 text (by default the
+// sentences embedded in data/sentiment/, one per line), validation perplexity on the last 10%
+// of the text, and one-to-many generation with temperature and top-k (`loom generate`).
+#include "charlm_task.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "loom/data.h"
+#include "loom/loom.h"
+#include "loom/models/char_lm.h"
+#include "loom/optim.h"
+#include "report.h"
+#include "task_common.h"
+
+namespace loom::tools {
+
+namespace {
+
+constexpr std::int64_t kSteps = 64;  // characters per training sequence (truncated BPTT)
+
+// The training text: the file --data-dir names, or the embedded sentences, one per line.
+std::string load_text(const RunConfig& config) {
+  namespace fs = std::filesystem;
+  std::string text;
+  if (fs::is_regular_file(config.data_dir)) {
+    std::ifstream in(config.data_dir, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  } else {
+    for (const auto& source : data::load_sentiment(config.data_dir))
+      for (const auto& sentence : source.sentences) text += sentence + "\n";
+  }
+  if (text.size() < 10 * kSteps)
+    throw ValueError(fmt::format("charlm: the text from {} has {} bytes; it needs at least {}", config.data_dir,
+                                 text.size(), 10 * kSteps));
+  return text;
+}
+
+models::CharLM make_model(const RunConfig& c, std::int64_t vocab_size) {
+  return models::CharLM(models::CharLMOptions(vocab_size).embedding_dim(c.embedding_dim).hidden_size(c.hidden)
+                            .num_layers(c.layers).dropout(c.dropout));
+}
+
+// Consecutive (input, next-character target) windows of kSteps: x (N, kSteps), y (N, kSteps).
+data::TensorBatches windows(const std::vector<std::int64_t>& ids, std::int64_t batch, bool shuffle) {
+  const auto n = static_cast<std::int64_t>(ids.size() - 1) / kSteps;
+  std::vector<std::int64_t> x(ids.begin(), ids.begin() + n * kSteps), y(ids.begin() + 1, ids.begin() + n * kSteps + 1);
+  return data::TensorBatches(from_vector(x, {n, kSteps}), from_vector(y, {n, kSteps}),
+                             data::TensorBatchOptions().batch_size(batch).shuffle(shuffle));
+}
+
+double perplexity_of(models::CharLM& model, data::TensorBatches& batches) {
+  double total = 0;
+  for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
+    const auto batch = batches.batch(b);
+    const auto out = model.forward(batch[0]);
+    total += cross_entropy(out.logits.reshape({-1, out.logits.size(2)}), batch[1].reshape({-1})).item();
+  }
+  return data::perplexity(total / static_cast<double>(std::max<std::int64_t>(batches.num_batches(), 1)));
+}
+
+std::string generate_text(models::CharLM& model, const data::Vocabulary& vocab, const std::string& prefix,
+                          std::int64_t length, double temperature, std::int64_t top_k, std::uint64_t seed) {
+  Generator generator(seed);
+  std::vector<std::int64_t> prefix_ids;
+  for (const auto& c : data::characters(prefix.empty() ? "\n" : prefix)) prefix_ids.push_back(vocab.id(c));
+  std::string out = prefix;
+  for (auto id : model.sample(prefix_ids, length, temperature, top_k, &generator)) out += vocab.token(id);
+  return out;
+}
+
+}  // namespace
+
+int train_charlm(const RunConfig& config) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto characters = data::characters(load_text(config));
+  const auto vocab = data::Vocabulary::build({characters});
+  vocab.save(config.run_dir + "/vocab.txt");
+  const auto ids = vocab.encode(characters);
+  const auto split = ids.size() * 9 / 10;  // the last 10% of the text validates
+  auto train = windows({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(split)}, config.batch, true);
+  auto validation = windows({ids.begin() + static_cast<std::ptrdiff_t>(split), ids.end()}, 256, false);
+  std::fprintf(stderr, "charlm: %zu characters, %ld distinct\n", characters.size(), static_cast<long>(vocab.size()));
+  manual_seed(config.seed);
+  auto model = make_model(config, vocab.size());
+  auto optimizer = make_optimizer(config, model);
+  optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_perplexity", "min"));
+  if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto result = trainer.fit(
+      train,
+      [&](const optim::Batch& b) {
+        const auto out = model.forward(b[0]);
+        return cross_entropy(out.logits.reshape({-1, out.logits.size(2)}), b[1].reshape({-1}));
+      },
+      [&] { return std::map<std::string, double>{{"val_perplexity", perplexity_of(model, validation)}}; });
+  load(model, config.run_dir + "/best.safetensors");
+  nlohmann::ordered_json metrics;
+  metrics["task"] = "charlm";
+  metrics["characters"] = characters.size();
+  metrics["vocabulary"] = vocab.size();
+  metrics["val_perplexity"] = result.best_value;
+  metrics["best_epoch"] = result.best_epoch;
+  metrics["train_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
+  report::Report page;
+  page.title = fmt::format("loom charlm: {}", config.run_dir);
+  page.summary = summary_rows(metrics);
+  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
+  for (double temperature : {0.5, 1.0})
+    page.text_samples.push_back(fmt::format("temperature {}:\n{}", temperature,
+                                            generate_text(model, vocab, "The ", 300, temperature, 0, config.seed)));
+  report::write_html(page, config.run_dir + "/report.html");
+  std::printf("%s\n%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), page.text_samples[0].c_str(),
+              config.run_dir.c_str());
+  return 0;
+}
+
+int generate(const RunConfig& config, const GenerateOptions& options) {
+  const auto vocab = data::Vocabulary::load(config.run_dir + "/vocab.txt");
+  auto model = make_model(config, vocab.size());
+  load(model, config.run_dir + "/best.safetensors");
+  std::printf("%s\n", generate_text(model, vocab, options.prefix, options.length, options.temperature,
+                                    options.top_k, options.seed).c_str());
+  return 0;
+}
+
+}  // namespace loom::tools
