@@ -1,5 +1,5 @@
 // Tasks on dense inputs: fashion (Fashion-MNIST read row by row by an LSTM: 28 steps of 28
-// pixels, many-to-one) and sp500 (next-day close of the S&P 500 from the last 30 closes,
+// pixels, many-to-one; or classified from CNN features) and sp500 (next-day close of the S&P 500 from the last 30 closes,
 // judged against the persistence baseline "tomorrow = today").
 #include "dense_task.h"
 
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loom/data.h"
+#include "loom/layers.h"
 #include "loom/loom.h"
 #include "loom/models/forecaster.h"
 #include "loom/models/sequence_tagger.h"
@@ -45,14 +46,40 @@ void finish(const RunConfig& config, nlohmann::ordered_json& metrics, report::Re
 const std::vector<std::string> kFashionClasses = {"t-shirt", "trouser", "pullover", "dress", "coat",
                                                   "sandal", "shirt", "sneaker", "bag", "ankle boot"};
 
+// The CNN-feature classifier: conv 32 - conv 64 (each conv, batch norm, relu, 2x2 max pool)
+// -> the (64, 7, 7) feature map -> dropout -> linear 128 -> relu -> linear over the classes.
+struct CNNClassifier : Module {
+  std::shared_ptr<CNNEncoder> encoder;
+  std::shared_ptr<Linear> hidden, out;
+  double dropout_p;
+  explicit CNNClassifier(double dropout) : dropout_p(dropout) {
+    encoder = register_module("encoder", std::make_shared<CNNEncoder>(
+                                             CNNEncoderOptions(1, {32, 64}).output(CNNEncoderOutput::FeatureMap)));
+    hidden = register_module("hidden", std::make_shared<Linear>(64 * 7 * 7, 128));
+    out = register_module("out", std::make_shared<Linear>(128, 10));
+  }
+  Tensor forward(const Tensor& images) {  // (N, 28, 28) -> (N, 10)
+    const Tensor features = encoder->forward(images.unsqueeze(1)).flatten(1);  // (N, 3136)
+    return out->forward(relu(hidden->forward(dropout(features, dropout_p, is_training()))));
+  }
+};
+
+// Row-by-row LSTM or CNN: one interface for the fashion task.
+struct FashionModel {
+  std::unique_ptr<models::SequenceTagger> rows;
+  std::unique_ptr<CNNClassifier> cnn;
+  Module& module() { return rows ? static_cast<Module&>(*rows) : static_cast<Module&>(*cnn); }
+  Tensor logits(const Tensor& images) { return rows ? rows->classify(images) : cnn->forward(images); }
+};
+
 // Predicted classes of images (N, 28, 28), in batches without a graph.
-std::vector<std::int64_t> classify_rows(models::SequenceTagger& model, const Tensor& images) {
+std::vector<std::int64_t> classify_images(FashionModel& model, const Tensor& images) {
   NoGradGuard no_grad;
-  model.eval();
+  model.module().eval();
   std::vector<std::int64_t> out;
   for (std::int64_t start = 0; start < images.size(0); start += 1000) {
     const auto count = std::min<std::int64_t>(1000, images.size(0) - start);
-    const auto best = argmax(model.classify(images.narrow(0, start, count)), 1).to_vector<std::int64_t>();
+    const auto best = argmax(model.logits(images.narrow(0, start, count)), 1).to_vector<std::int64_t>();
     out.insert(out.end(), best.begin(), best.end());
   }
   return out;
@@ -67,9 +94,14 @@ int train_fashion(const RunConfig& config) {
   const std::int64_t validation = 5000;  // the last 5,000 training images choose the best epoch
   const std::int64_t train_count = images.size(0) - validation;
   manual_seed(config.seed);
-  models::SequenceTagger model(models::SequenceTaggerOptions(10).input_features(28).cell(config.cell)
-                                   .hidden_size(config.hidden).num_layers(config.layers)
-                                   .bidirectional(config.bidirectional).dropout(config.dropout));
+  FashionModel fashion;
+  if (config.model == "cnn")
+    fashion.cnn = std::make_unique<CNNClassifier>(config.dropout);
+  else
+    fashion.rows = std::make_unique<models::SequenceTagger>(
+        models::SequenceTaggerOptions(10).input_features(28).cell(config.cell).hidden_size(config.hidden)
+            .num_layers(config.layers).bidirectional(config.bidirectional).dropout(config.dropout));
+  Module& model = fashion.module();
   data::TensorBatches train(images.narrow(0, 0, train_count), labels.narrow(0, 0, train_count),
                             data::TensorBatchOptions().batch_size(config.batch));
   const Tensor val_images = images.narrow(0, train_count, validation);
@@ -78,13 +110,13 @@ int train_fashion(const RunConfig& config) {
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_accuracy", "max"));
   if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const auto result = trainer.fit(
-      train, [&](const optim::Batch& b) { return cross_entropy(model.classify(b[0]), b[1]); },
-      [&] { return std::map<std::string, double>{{"val_accuracy", data::accuracy(classify_rows(model, val_images), val_labels)}}; });
+      train, [&](const optim::Batch& b) { return cross_entropy(fashion.logits(b[0]), b[1]); },
+      [&] { return std::map<std::string, double>{{"val_accuracy", data::accuracy(classify_images(fashion, val_images), val_labels)}}; });
   load(model, config.run_dir + "/best.safetensors");
-  const auto predicted = classify_rows(model, test_images);
+  const auto predicted = classify_images(fashion, test_images);
   const auto report = data::classification_report(predicted, test_labels, 10);
   nlohmann::ordered_json metrics;
-  metrics["task"] = "fashion (row-by-row LSTM)";
+  metrics["task"] = config.model == "cnn" ? "fashion (CNN features)" : "fashion (row-by-row LSTM)";
   metrics["test_examples"] = test_labels.size();
   metrics["test_accuracy"] = report.accuracy;
   metrics["test_macro_f1"] = report.macro_f1;

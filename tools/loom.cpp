@@ -43,8 +43,9 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--bidirectional")) config.bidirectional = false;
     if (unset("--dropout")) config.dropout = 0.0;
     if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 8;
+    if (unset("--epochs")) config.epochs = config.model == "cnn" ? 6 : 8;
     if (unset("--batch")) config.batch = 128;
+    if (config.model == "cnn" && unset("--dropout")) config.dropout = 0.3;
   } else if (config.task == "sp500") {  // 30 days in, the next close out
     if (unset("--hidden")) config.hidden = 32;
     if (unset("--bidirectional")) config.bidirectional = false;
@@ -79,6 +80,8 @@ int main(int argc, char** argv) {
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
   train->add_option("--data-dir", config.data_dir,
                     "The task's data (default: the repository's data folder); for charlm, any text file");
+  train->add_option("--model", config.model, "fashion: rows (row-by-row LSTM) or cnn (CNN features)")
+      ->check(CLI::IsMember({"rows", "cnn"}));
   train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember({"lstm", "gru"}));
   train->add_option("--embedding", config.embedding_dim, "Embedding size")->check(CLI::Range(1, 4096));
   train->add_option("--hidden", config.hidden, "Hidden units per direction")->check(CLI::Range(1, 8192));

@@ -15,6 +15,7 @@ template <class Json, class Config, class Visit>
 void fields(Json& json, Config& c, Visit visit) {
   visit(json, "task", c.task);
   visit(json, "data_dir", c.data_dir);
+  visit(json, "model", c.model);
   visit(json, "cell", c.cell);
   visit(json, "embedding_dim", c.embedding_dim);
   visit(json, "hidden", c.hidden);

@@ -10,6 +10,7 @@ struct RunConfig {
   std::string task;         // sentiment, spam
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
+  std::string model = "rows";  // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features)
   std::string cell = "lstm";
   std::int64_t embedding_dim = 64;
   std::int64_t hidden = 64;
