@@ -43,7 +43,7 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--bidirectional")) config.bidirectional = false;
     if (unset("--dropout")) config.dropout = 0.0;
     if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = config.model == "cnn" ? 6 : 8;
+    if (unset("--epochs")) config.epochs = config.model == "cnn" ? 5 : 8;
     if (unset("--batch")) config.batch = 128;
     if (config.model == "cnn" && unset("--dropout")) config.dropout = 0.3;
   } else if (config.task == "sp500") {  // 30 days in, the next close out
@@ -63,6 +63,7 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
   } else if (config.task == "spam") {
     if (unset("--epochs")) config.epochs = 10;
     if (unset("--min-frequency")) config.min_frequency = 2;
+    if (unset("--max-tokens")) config.max_tokens = 200;  // mails are long: subject and opening lines
   }
 }
 
@@ -95,6 +96,8 @@ int main(int argc, char** argv) {
   train->add_option("--epochs", config.epochs, "Epochs")->check(CLI::Range(1, 100000));
   train->add_option("--batch", config.batch, "Batch size")->check(CLI::Range(1, 100000));
   train->add_option("--min-frequency", config.min_frequency, "Rarer words become <unk>")->check(CLI::Range(1, 1000000));
+  train->add_option("--max-tokens", config.max_tokens, "Text tasks: read only the first N words (0: all)")
+      ->check(CLI::Range(0, 1000000));
   train->add_option("--seed", config.seed, "Random seed");
   train->add_option("--threads", config.threads, "BLAS threads")->check(CLI::Range(1, 256));
 

@@ -24,6 +24,7 @@ struct RunConfig {
   std::int64_t epochs = 12;
   std::int64_t batch = 32;
   std::int64_t min_frequency = 1;
+  std::int64_t max_tokens = 0;  // text tasks: read only the first words (0: all)
   std::uint64_t seed = 0;
   int threads = 1;
   bool progress = true;

@@ -72,8 +72,7 @@ Splits load_task(const RunConfig& config) {
   return s;
 }
 
-// Spam mails are long: the classifier reads their first words (subject and opening lines).
-std::size_t max_tokens(const RunConfig& config) { return config.task == "spam" ? 200 : 0; }
+std::size_t max_tokens(const RunConfig& config) { return static_cast<std::size_t>(config.max_tokens); }
 
 std::vector<std::vector<std::int64_t>> encode_all(const std::vector<Example>& examples, const data::Vocabulary& vocab,
                                                   std::size_t limit) {
