@@ -48,13 +48,13 @@ CharLM::CharLM(const CharLMOptions& options) : options_(options) {
   detail::check_positive(kName, "embedding_dim", o.embedding_dim());
   embedding_ =
       register_module("embedding", std::make_shared<Embedding>(o.vocab_size(), o.embedding_dim()));
-  lstm_ = register_module(
-      "lstm", detail::make_recurrent(kName, "lstm",
-                                     RecurrentOptions(o.embedding_dim(), o.hidden_size())
-                                         .num_layers(o.num_layers())
-                                         .dropout(o.dropout())));
-  dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
-  fc_ = register_module("fc", std::make_shared<Linear>(o.hidden_size(), o.vocab_size()));
+  auto head = detail::make_recurrent_head(
+      kName, "lstm",
+      RecurrentOptions(o.embedding_dim(), o.hidden_size()).num_layers(o.num_layers()).dropout(o.dropout()),
+      o.vocab_size());
+  lstm_ = register_module("lstm", head.rnn);
+  dropout_ = register_module("dropout", head.dropout);
+  fc_ = register_module("fc", head.fc);
 }
 
 CharLMOutput CharLM::forward(const Tensor& ids, const CharLMState& state) {

@@ -29,6 +29,16 @@ std::shared_ptr<Recurrent> make_recurrent(const char* model, const std::string& 
   throw ValueError(fmt::format("{}: cell must be \"lstm\" or \"gru\", got \"{}\"", model, cell));
 }
 
+RecurrentHead make_recurrent_head(const char* model, const std::string& cell,
+                                  const RecurrentOptions& options, std::int64_t outputs) {
+  RecurrentHead head;
+  head.rnn = make_recurrent(model, cell, options);  // drawn first: the parameters' init order
+  head.dropout = std::make_shared<Dropout>(DropoutOptions().p(options.dropout()));
+  const std::int64_t directions = options.bidirectional() ? 2 : 1;
+  head.fc = std::make_shared<Linear>(directions * options.hidden_size(), outputs);
+  return head;
+}
+
 void check_ids(const char* model, const Tensor& ids, std::int64_t vocab_size) {
   if (!ids.defined() || ids.dim() != 2 || ids.size(1) == 0)
     throw ShapeError(

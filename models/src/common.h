@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "loom/layers/dropout.h"
+#include "loom/layers/linear.h"
 #include "loom/layers/recurrent.h"
 #include "loom/tensor.h"
 
@@ -19,6 +21,17 @@ void check_probability(const char* model, const char* what, double p);
 /// An LSTM or GRU for `cell` ("lstm" or "gru"; anything else is a ValueError naming `model`).
 std::shared_ptr<Recurrent> make_recurrent(const char* model, const std::string& cell,
                                           const RecurrentOptions& options);
+
+/// The recurrent encoder and output head every model here has: an LSTM or GRU, dropout with the
+/// recurrent layers' probability, and a Linear from the top layer's D*H features to `outputs`.
+/// The models register the three under their own names.
+struct RecurrentHead {
+  std::shared_ptr<Recurrent> rnn;
+  std::shared_ptr<Dropout> dropout;
+  std::shared_ptr<Linear> fc;
+};
+RecurrentHead make_recurrent_head(const char* model, const std::string& cell,
+                                  const RecurrentOptions& options, std::int64_t outputs);
 
 /// Token ids: int64 of shape (B, T) with T >= 1 and every id in [0, vocab_size).
 void check_ids(const char* model, const Tensor& ids, std::int64_t vocab_size);

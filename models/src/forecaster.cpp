@@ -13,13 +13,13 @@ Forecaster::Forecaster(const ForecasterOptions& options) : options_(options) {
   const auto& o = options_;
   detail::check_positive(kName, "input_features", o.input_features());
   detail::check_positive(kName, "horizon", o.horizon());
-  rnn_ = register_module(
-      "rnn", detail::make_recurrent(kName, o.cell(),
-                                    RecurrentOptions(o.input_features(), o.hidden_size())
-                                        .num_layers(o.num_layers())
-                                        .dropout(o.dropout())));
-  dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
-  fc_ = register_module("fc", std::make_shared<Linear>(o.hidden_size(), o.horizon()));
+  auto head = detail::make_recurrent_head(
+      kName, o.cell(),
+      RecurrentOptions(o.input_features(), o.hidden_size()).num_layers(o.num_layers()).dropout(o.dropout()),
+      o.horizon());
+  rnn_ = register_module("rnn", head.rnn);
+  dropout_ = register_module("dropout", head.dropout);
+  fc_ = register_module("fc", head.fc);
 }
 
 Tensor Forecaster::forward(const Tensor& input) {

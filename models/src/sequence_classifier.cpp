@@ -23,16 +23,15 @@ SequenceClassifier::SequenceClassifier(const SequenceClassifierOptions& options)
   embedding_ = register_module(
       "embedding", std::make_shared<Embedding>(
                        EmbeddingOptions(o.vocab_size(), o.embedding_dim()).padding_idx(0)));
-  rnn_ = register_module("rnn",
-                         detail::make_recurrent(kName, o.cell(),
-                                                RecurrentOptions(o.embedding_dim(), o.hidden_size())
-                                                    .num_layers(o.num_layers())
-                                                    .bidirectional(o.bidirectional())
-                                                    .dropout(o.dropout())));
-  dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
-  const std::int64_t directions = o.bidirectional() ? 2 : 1;
-  fc_ = register_module("fc",
-                        std::make_shared<Linear>(directions * o.hidden_size(), o.num_classes()));
+  auto head = detail::make_recurrent_head(kName, o.cell(),
+                                          RecurrentOptions(o.embedding_dim(), o.hidden_size())
+                                              .num_layers(o.num_layers())
+                                              .bidirectional(o.bidirectional())
+                                              .dropout(o.dropout()),
+                                          o.num_classes());
+  rnn_ = register_module("rnn", head.rnn);
+  dropout_ = register_module("dropout", head.dropout);
+  fc_ = register_module("fc", head.fc);
 }
 
 Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& lengths) {

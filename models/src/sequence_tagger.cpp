@@ -28,15 +28,15 @@ SequenceTagger::SequenceTagger(const SequenceTaggerOptions& options) : options_(
                          EmbeddingOptions(o.vocab_size(), o.embedding_dim()).padding_idx(0)));
     rnn_input = o.embedding_dim();
   }
-  rnn_ = register_module("rnn", detail::make_recurrent(kName, o.cell(),
-                                                       RecurrentOptions(rnn_input, o.hidden_size())
-                                                           .num_layers(o.num_layers())
-                                                           .bidirectional(o.bidirectional())
-                                                           .dropout(o.dropout())));
-  dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
-  const std::int64_t directions = o.bidirectional() ? 2 : 1;
-  fc_ = register_module("fc",
-                        std::make_shared<Linear>(directions * o.hidden_size(), o.num_classes()));
+  auto head = detail::make_recurrent_head(kName, o.cell(),
+                                          RecurrentOptions(rnn_input, o.hidden_size())
+                                              .num_layers(o.num_layers())
+                                              .bidirectional(o.bidirectional())
+                                              .dropout(o.dropout()),
+                                          o.num_classes());
+  rnn_ = register_module("rnn", head.rnn);
+  dropout_ = register_module("dropout", head.dropout);
+  fc_ = register_module("fc", head.fc);
 }
 
 RecurrentOutput SequenceTagger::encode(const Tensor& input, const Tensor& lengths) {
