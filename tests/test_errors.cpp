@@ -94,6 +94,12 @@ TEST_CASE("value errors for bad arguments") {
   CHECK_THROWS_AS(loom::cross_entropy(loom::zeros({2, 6}), ids,
                                       loom::CrossEntropyOptions().set_label_smoothing(1.5)),
                   loom::ValueError);
+  CHECK(message_of<loom::ShapeError>([&] {
+          loom::cross_entropy(loom::zeros({2, 6}), ids, loom::CrossEntropyOptions().set_weight(loom::ones({5})));
+        }) == "cross_entropy: expected class weights of shape (6,) for scores (2, 6), got (5,)");
+  CHECK_THROWS_AS(loom::nll_loss(loom::zeros({2, 6}), ids,
+                                 loom::CrossEntropyOptions().set_weight(loom::full({6}, -1.0))),
+                  loom::ValueError);
   CHECK_THROWS_AS(loom::tanh(Tensor()), loom::ValueError);
   CHECK_THROWS_AS(Tensor().shape(), loom::ValueError);
 }

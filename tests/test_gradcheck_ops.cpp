@@ -126,18 +126,21 @@ TEST_CASE("losses") {
   const Tensor targets = loom::from_vector(std::vector<std::int64_t>{2, 0, 4, 1}, {4});
   const Tensor with_ignored = loom::from_vector(std::vector<std::int64_t>{2, -100, 4, 1}, {4});
   for (auto reduction : {loom::Reduction::Mean, loom::Reduction::Sum, loom::Reduction::None}) {
-    for (double smoothing : {0.0, 0.1}) {
-      auto options = loom::CrossEntropyOptions().set_reduction(reduction).set_label_smoothing(smoothing);
-      check_gradients([&](const Inputs& in) { return loom::cross_entropy(in[0], targets, options); },
-                      {input({4, 5}, 70)});
+    for (const Tensor& weight : {Tensor(), loom::from_vector(std::vector<double>{0.5, 2.0, 1.0, 0.0, 3.0})}) {
+      for (double smoothing : {0.0, 0.1}) {
+        auto options =
+            loom::CrossEntropyOptions().set_reduction(reduction).set_label_smoothing(smoothing).set_weight(weight);
+        check_gradients([&](const Inputs& in) { return loom::cross_entropy(in[0], targets, options); },
+                        {input({4, 5}, 70)});
+        check_gradients(
+            [&](const Inputs& in) { return loom::cross_entropy(in[0], with_ignored, options); },
+            {input({4, 5}, 71)});
+      }
+      auto nll_options = loom::CrossEntropyOptions().set_reduction(reduction).set_weight(weight);
       check_gradients(
-          [&](const Inputs& in) { return loom::cross_entropy(in[0], with_ignored, options); },
-          {input({4, 5}, 71)});
+          [&](const Inputs& in) { return loom::nll_loss(loom::log_softmax(in[0], 1), with_ignored, nll_options); },
+          {input({4, 5}, 72)});
     }
-    auto nll_options = loom::CrossEntropyOptions().set_reduction(reduction);
-    check_gradients(
-        [&](const Inputs& in) { return loom::nll_loss(loom::log_softmax(in[0], 1), with_ignored, nll_options); },
-        {input({4, 5}, 72)});
     check_gradients([&](const Inputs& in) { return loom::mse_loss(in[0], in[1], reduction); },
                     {input({3, 2}, 73), input({3, 2}, 74)});
     check_gradients([&](const Inputs& in) { return loom::l1_loss(in[0], in[1], reduction); },

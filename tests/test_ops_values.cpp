@@ -89,6 +89,27 @@ TEST_CASE("losses match hand-computed values") {
   CHECK(std::isfinite(loom::binary_cross_entropy_with_logits(f64({-1000}), f64({1})).item()));
 }
 
+TEST_CASE("class-weighted cross entropy and nll match PyTorch") {
+  const Tensor logits = f64({1, 2, 3, 1, 1, 1, 0.5, -1, 2}, {3, 3});
+  const Tensor targets = loom::from_vector(std::vector<std::int64_t>{2, 0, 1});
+  const Tensor weight = f64({0.5, 2.0, 1.5});
+  auto options = [&](double smoothing, loom::Reduction reduction) {
+    return loom::CrossEntropyOptions().set_weight(weight).set_label_smoothing(smoothing).set_reduction(reduction);
+  };
+  // torch.nn.functional.cross_entropy(logits, targets, weight=weight, label_smoothing=eps, reduction=r), torch 1.13
+  check_close(values(loom::cross_entropy(logits, targets, options(0.0, loom::Reduction::Mean))), {1.910834421078735});
+  check_close(values(loom::cross_entropy(logits, targets, options(0.0, loom::Reduction::Sum))), {7.64333768431494});
+  check_close(values(loom::cross_entropy(logits, targets, options(0.1, loom::Reduction::Mean))), {1.859251963963183});
+  check_close(values(loom::cross_entropy(logits, targets, options(0.1, loom::Reduction::Sum))), {7.437007855852732});
+  check_close(values(loom::nll_loss(loom::log_softmax(logits, 1), targets, options(0.0, loom::Reduction::Mean))),
+              {1.910834421078735});
+  // by hand: the mean divides by the targets' weights, 1.5 + 0.5 + 2.0
+  const Tensor per_sample = loom::cross_entropy(logits, targets, loom::CrossEntropyOptions().set_reduction(loom::Reduction::None));
+  const auto l = values(per_sample);
+  check_close(values(loom::cross_entropy(logits, targets, options(0.0, loom::Reduction::Mean))),
+              {(1.5 * l[0] + 0.5 * l[1] + 2.0 * l[2]) / 4.0});
+}
+
 TEST_CASE("matmul values, float32 and float64, through BLAS") {
   const Tensor a = f64({1, 2, 3, 4, 5, 6}, {2, 3});
   const Tensor b = f64({1, 0, 0, 1, 1, 1}, {3, 2});

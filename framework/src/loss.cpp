@@ -18,10 +18,20 @@ Tensor reduce(const Tensor& per_element, Reduction reduction) {
   return per_element;
 }
 
-// Checks (N, C) scores against (N) int64 targets, each a class or ignore_index; returns how
-// many targets count.
-std::int64_t check_class_targets(const char* op, const Tensor& scores, const Tensor& targets,
-                                 const CrossEntropyOptions& options) {
+// What the class targets of a (N, C) loss weigh: each class's weight and the sum of the
+// counted targets' weights, the divisor of the mean (the number of counted targets unweighted).
+struct TargetWeights {
+  std::vector<double> per_class;  // (C)
+  double total = 0.0;
+  double of(std::int64_t target, std::int64_t ignore_index) const {
+    return target == ignore_index ? 0.0 : per_class[static_cast<std::size_t>(target)];
+  }
+};
+
+// Checks (N, C) scores against (N) int64 targets, each a class or ignore_index, and the
+// optional (C) class weights.
+TargetWeights check_class_targets(const char* op, const Tensor& scores, const Tensor& targets,
+                                  const CrossEntropyOptions& options) {
   detail::check_floating(op, scores);
   detail::check_index_tensor(op, targets);
   if (scores.dim() != 2)
@@ -35,21 +45,34 @@ std::int64_t check_class_targets(const char* op, const Tensor& scores, const Ten
     throw ValueError(fmt::format("{}: label_smoothing must be in [0, 1], got {}", op,
                                  options.label_smoothing));
   const std::int64_t classes = scores.size(1);
-  std::int64_t counted = 0;
+  TargetWeights weights;
+  if (options.weight.defined()) {
+    detail::check_floating(op, options.weight);
+    if (options.weight.dim() != 1 || options.weight.size(0) != classes)
+      throw ShapeError(fmt::format("{}: expected class weights of shape ({},) for scores {}, got {}",
+                                   op, classes, shape_str(scores.shape()),
+                                   shape_str(options.weight.shape())));
+    weights.per_class = options.weight.to_vector<double>();
+    for (double w : weights.per_class)
+      if (!(w >= 0.0 && std::isfinite(w)))
+        throw ValueError(fmt::format("{}: class weights must be finite and non-negative, got {}", op, w));
+  } else {
+    weights.per_class.assign(static_cast<std::size_t>(classes), 1.0);
+  }
   const std::int64_t* t = targets.data<std::int64_t>();
   for (std::int64_t i = 0; i < targets.numel(); ++i) {
     if (t[i] == options.ignore_index) continue;
     if (t[i] < 0 || t[i] >= classes)
       throw IndexError(fmt::format("{}: target {} at position {} is out of range for {} classes",
                                    op, t[i], i, classes));
-    ++counted;
+    weights.total += weights.per_class[static_cast<std::size_t>(t[i])];
   }
-  return counted;
+  return weights;
 }
 
-// The weight each sample's loss carries into the reduced result: 1/count for mean.
-double reduction_scale(Reduction reduction, std::int64_t counted) {
-  return reduction == Reduction::Mean ? 1.0 / static_cast<double>(counted) : 1.0;
+// The weight each sample's loss carries into the reduced result: 1/total for mean.
+double reduction_scale(Reduction reduction, double total) {
+  return reduction == Reduction::Mean ? 1.0 / total : 1.0;
 }
 
 // Per-sample upstream gradient: g broadcast for mean/sum, g[i] for none.
@@ -59,17 +82,17 @@ T sample_grad(const Tensor& g, Reduction reduction, std::int64_t i, double scale
   return static_cast<T>((reduction == Reduction::None ? pg[i] : pg[0]) * scale);
 }
 
-Tensor finish(Tensor per_sample, Reduction reduction, std::int64_t counted) {
+Tensor finish(Tensor per_sample, Reduction reduction, double total) {
   if (reduction == Reduction::None) return per_sample;
-  Tensor total = sum(per_sample);
-  return reduction == Reduction::Sum ? total : total / static_cast<double>(counted);
+  Tensor sum_of_losses = sum(per_sample);
+  return reduction == Reduction::Sum ? sum_of_losses : sum_of_losses / total;
 }
 
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
                      const CrossEntropyOptions& options) {
-  const std::int64_t counted = check_class_targets("cross_entropy", logits, targets, options);
+  const TargetWeights weights = check_class_targets("cross_entropy", logits, targets, options);
   const std::int64_t n = logits.size(0), classes = logits.size(1);
   const double smoothing = options.label_smoothing;
   Tensor log_probs = log_softmax(logits.detach(), 1);  // (N, C), no graph: the backward is fused
@@ -78,6 +101,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
     using T = decltype(tag);
     const T* lp = log_probs.data<T>();
     const std::int64_t* t = targets.data<std::int64_t>();
+    const std::vector<T> w(weights.per_class.begin(), weights.per_class.end());  // (C)
     T* loss = per_sample.data<T>();
     for (std::int64_t i = 0; i < n; ++i) {
       if (t[i] == options.ignore_index) {
@@ -85,37 +109,44 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
         continue;
       }
       const T* row = lp + i * classes;
-      T row_sum = 0;
-#pragma omp simd reduction(+ : row_sum)
-      for (std::int64_t c = 0; c < classes; ++c) row_sum += row[c];
-      loss[i] = static_cast<T>(-(1.0 - smoothing) * row[t[i]] -
-                               smoothing / static_cast<double>(classes) * row_sum);
+      T weighted_sum = 0;  // sum_c w_c log p_c, the smoothing term
+#pragma omp simd reduction(+ : weighted_sum)
+      for (std::int64_t c = 0; c < classes; ++c) weighted_sum += w[c] * row[c];
+      loss[i] = static_cast<T>(-(1.0 - smoothing) * w[t[i]] * row[t[i]] -
+                               smoothing / static_cast<double>(classes) * weighted_sum);
     }
   });
-  Tensor out = finish(per_sample.detach(), options.reduction, counted).detach();
+  Tensor out = finish(per_sample.detach(), options.reduction, weights.total).detach();
   record_op(out, "cross_entropy", {logits},
-                 [log_probs, targets, options, counted, n, classes](const Tensor& g) {
+                 [log_probs, targets, options, weights, n, classes](const Tensor& g) {
     Tensor grad = empty(log_probs.shape(), log_probs.dtype());
     detail::dispatch_floating("cross_entropy", g.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const double scale = reduction_scale(options.reduction, counted);
-      const T uniform_share = static_cast<T>(options.label_smoothing / static_cast<double>(classes));
-      const T target_share = static_cast<T>(1.0 - options.label_smoothing);
+      const double scale = reduction_scale(options.reduction, weights.total);
+      const double eps = options.label_smoothing;
+      double weight_sum = 0;
+      std::vector<T> smoothing_share(static_cast<std::size_t>(classes));  // eps w_c / C
+      for (std::int64_t c = 0; c < classes; ++c) {
+        weight_sum += weights.per_class[c];
+        smoothing_share[c] = static_cast<T>(eps * weights.per_class[c] / static_cast<double>(classes));
+      }
       const std::int64_t* t = targets.data<std::int64_t>();
       T* out_grad = grad.data<T>();
-      auto grad_flat = detail::flat<T>(grad);
-      xt::noalias(grad_flat) = xt::exp(detail::flat<T>(log_probs)) - uniform_share;  // p - eps/C
+      xt::noalias(detail::flat<T>(grad)) = xt::exp(detail::flat<T>(log_probs));  // p
       for (std::int64_t i = 0; i < n; ++i) {
         T* row = out_grad + i * classes;
         if (t[i] == options.ignore_index) {
           std::fill(row, row + classes, T(0));
           continue;
         }
-        // d loss / d logit_c = p_c - (1 - eps) [c == t] - eps / C
-        const T w = sample_grad<T>(g, options.reduction, i, scale);
+        // d loss_i / d logit_c = p_c ((1 - eps) w_t + eps W / C) - eps w_c / C - (1 - eps) w_t [c == t]
+        const T g_i = sample_grad<T>(g, options.reduction, i, scale);
+        const double target_weight = weights.per_class[t[i]];
+        const T p_factor = static_cast<T>((1.0 - eps) * target_weight + eps * weight_sum / static_cast<double>(classes));
+        const T* share = smoothing_share.data();
 #pragma omp simd
-        for (std::int64_t c = 0; c < classes; ++c) row[c] *= w;
-        row[t[i]] -= w * target_share;
+        for (std::int64_t c = 0; c < classes; ++c) row[c] = (row[c] * p_factor - share[c]) * g_i;
+        row[t[i]] -= static_cast<T>((1.0 - eps) * target_weight) * g_i;
       }
     });
     return std::vector<Tensor>{grad};
@@ -127,7 +158,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
                 const CrossEntropyOptions& options) {
   if (options.label_smoothing != 0.0)
     throw ValueError("nll_loss: label_smoothing is not defined for nll_loss; use cross_entropy");
-  const std::int64_t counted = check_class_targets("nll_loss", log_probs, targets, options);
+  const TargetWeights weights = check_class_targets("nll_loss", log_probs, targets, options);
   const std::int64_t n = log_probs.size(0), classes = log_probs.size(1);
   Tensor per_sample = empty({n}, log_probs.dtype());
   detail::dispatch_floating("nll_loss", log_probs.dtype(), [&](auto tag) {
@@ -136,20 +167,23 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
     const std::int64_t* t = targets.data<std::int64_t>();
     T* loss = per_sample.data<T>();
     for (std::int64_t i = 0; i < n; ++i)
-      loss[i] = t[i] == options.ignore_index ? T(0) : -lp[i * classes + t[i]];
+      loss[i] = t[i] == options.ignore_index
+                    ? T(0)
+                    : static_cast<T>(-weights.of(t[i], options.ignore_index) * lp[i * classes + t[i]]);
   });
-  Tensor out = finish(per_sample, options.reduction, counted).detach();
+  Tensor out = finish(per_sample, options.reduction, weights.total).detach();
   record_op(out, "nll_loss", {log_probs},
-                 [targets, options, counted, shape = log_probs.shape(), classes](const Tensor& g) {
+                 [targets, options, weights, shape = log_probs.shape(), classes](const Tensor& g) {
     Tensor grad = zeros(shape, g.dtype());
     detail::dispatch_floating("nll_loss", g.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const double scale = reduction_scale(options.reduction, counted);
+      const double scale = reduction_scale(options.reduction, weights.total);
       const std::int64_t* t = targets.data<std::int64_t>();
       T* out_grad = grad.data<T>();
       for (std::int64_t i = 0; i < shape[0]; ++i)
         if (t[i] != options.ignore_index)
-          out_grad[i * classes + t[i]] = -sample_grad<T>(g, options.reduction, i, scale);
+          out_grad[i * classes + t[i]] = static_cast<T>(-weights.of(t[i], options.ignore_index)) *
+                                         sample_grad<T>(g, options.reduction, i, scale);
     });
     return std::vector<Tensor>{grad};
   });

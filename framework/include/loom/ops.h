@@ -84,13 +84,17 @@ struct CrossEntropyOptions {
   std::int64_t ignore_index = -100;
   double label_smoothing = 0.0;
   Reduction reduction = Reduction::Mean;
+  Tensor weight;  // (C) per-class weights, as PyTorch's `weight`; undefined means all ones
   CrossEntropyOptions& set_ignore_index(std::int64_t v) { ignore_index = v; return *this; }
   CrossEntropyOptions& set_label_smoothing(double v) { label_smoothing = v; return *this; }
   CrossEntropyOptions& set_reduction(Reduction v) { reduction = v; return *this; }
+  CrossEntropyOptions& set_weight(Tensor v) { weight = std::move(v); return *this; }
 };
 
 /// Cross entropy of logits (N, C) against int64 class indices (N). Targets equal to
 /// ignore_index contribute nothing; the mean is over the non-ignored targets (as PyTorch).
+/// With class weights w, sample i counts w[target_i] times (the smoothing term weighs class c
+/// by w[c]) and the mean divides by the sum of w[target_i] — PyTorch's definition.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
                      const CrossEntropyOptions& options = {});
 /// Negative log likelihood of log-probabilities (N, C) against int64 indices (N).
