@@ -125,10 +125,11 @@ int train_fashion(const RunConfig& config) {
   report::Report page;
   page.class_names = kFashionClasses;
   page.confusion = report.confusion;
-  for (std::size_t i = 0; i < predicted.size() && page.samples.size() < 30; ++i)
-    if (predicted[i] != test_labels[i] || i % 50 == 0)
-      page.samples.push_back({fmt::format("test image {}", i), kFashionClasses[predicted[i]], kFashionClasses[test_labels[i]],
-                              predicted[i] == test_labels[i]});
+  std::vector<bool> correct;
+  for (std::size_t i = 0; i < predicted.size(); ++i) correct.push_back(predicted[i] == test_labels[i]);
+  for (std::size_t i : report::pick_samples(correct, 24, 6))
+    page.samples.push_back({fmt::format("test image {}", i), kFashionClasses[predicted[i]], kFashionClasses[test_labels[i]],
+                            correct[i]});
   finish(config, metrics, page, result);
   return 0;
 }

@@ -87,6 +87,22 @@ std::string confusion_table(const Report& r) {
   return html + "</table>";
 }
 
+}  // namespace
+
+std::vector<std::size_t> pick_samples(const std::vector<bool>& correct, std::size_t mistakes, std::size_t right) {
+  const auto correct_count = static_cast<std::size_t>(std::count(correct.begin(), correct.end(), true));
+  const std::size_t stride = right ? std::max<std::size_t>(1, correct_count / right) : 0;
+  std::vector<std::size_t> picked;
+  std::size_t wrong_seen = 0, right_seen = 0;
+  for (std::size_t i = 0; i < correct.size(); ++i) {
+    if (!correct[i] && wrong_seen++ < mistakes) picked.push_back(i);
+    if (correct[i] && stride && right_seen++ % stride == 0 && right_seen <= stride * right) picked.push_back(i);
+  }
+  return picked;
+}
+
+namespace {
+
 std::string samples_table(const std::vector<Sample>& samples) {
   std::vector<Sample> ordered = samples;
   std::stable_partition(ordered.begin(), ordered.end(), [](const Sample& s) { return !s.correct; });

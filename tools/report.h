@@ -45,6 +45,10 @@ struct Report {
   std::vector<std::string> text_samples;
 };
 
+/// Which predictions to show, given whether each is correct: the first `mistakes` wrong ones
+/// and `right` correct ones spread evenly over the set, in index order.
+std::vector<std::size_t> pick_samples(const std::vector<bool>& correct, std::size_t mistakes, std::size_t right);
+
 /// The page as a string.
 std::string render_html(const Report& report);
 /// Writes the page atomically.

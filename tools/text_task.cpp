@@ -173,14 +173,25 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
     for (auto& [name, values] : learning_curves(*training)) page.curves.push_back({name, values});
   page.class_names = splits.class_names;
   page.confusion = report.confusion;
-  for (std::size_t i = 0; i < splits.test.size() && page.samples.size() < 40; ++i) {
-    const bool correct = predicted.classes[i] == splits.test[i].label;
-    if (correct && i % 7) continue;  // every mistake up to 40 rows, and some right answers
+  std::vector<bool> correct;
+  for (std::size_t i = 0; i < splits.test.size(); ++i) correct.push_back(predicted.classes[i] == splits.test[i].label);
+  for (std::size_t i : report::pick_samples(correct, 30, 10))
     page.samples.push_back({shorten(splits.test[i].text), fmt::format("{} ({:.2f})", splits.class_names[predicted.classes[i]], predicted.confidence[i]),
-                            splits.class_names[splits.test[i].label], correct});
-  }
+                            splits.class_names[splits.test[i].label], correct[i]});
   report::write_html(page, config.run_dir + "/report.html");
   return metrics;
+}
+
+// The loss's class weights: none, or "balanced" as scikit-learn defines it, N / (C * count_c),
+// so a rare class weighs as much in total as a common one.
+Tensor class_weights(const RunConfig& config, const std::vector<Example>& train, std::int64_t classes) {
+  if (config.class_weights == "none") return Tensor();
+  std::vector<double> counts(static_cast<std::size_t>(classes), 0.0);
+  for (const auto& e : train) counts[static_cast<std::size_t>(e.label)] += 1.0;
+  std::vector<double> weights;
+  for (double count : counts)
+    weights.push_back(count > 0 ? static_cast<double>(train.size()) / (static_cast<double>(classes) * count) : 0.0);
+  return from_vector(weights).to(Dtype::Float32);
 }
 
 data::Vocabulary load_vocab(const RunConfig& config) { return data::Vocabulary::load(config.run_dir + "/vocab.txt"); }
@@ -205,8 +216,9 @@ int train_text(const RunConfig& config) {
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_accuracy", "max"));
   if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto loss_options = CrossEntropyOptions().set_weight(class_weights(config, splits.train, 2));
   const auto result = trainer.fit(
-      train, [&](const optim::Batch& b) { return cross_entropy(model.forward(b[0], b[1]), b[2]); },
+      train, [&](const optim::Batch& b) { return cross_entropy(model.forward(b[0], b[1]), b[2], loss_options); },
       [&] {
         const auto predicted = predict(model, validation_ids);
         return std::map<std::string, double>{{"val_accuracy", accuracy_of(predicted.classes, splits.validation, "all")}};

@@ -82,3 +82,14 @@ TEST_CASE("the report renders in headless Chromium without console errors") {
   CHECK(has_console_error(chromium_log(broken, broken_dom)));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("pick_samples takes the first mistakes and correct answers spread over the set") {
+  // mistakes at 1, 4, 7; the other 7 predictions are right
+  std::vector<bool> correct(10, true);
+  correct[1] = correct[4] = correct[7] = false;
+  CHECK(loom::report::pick_samples(correct, 2, 0) == std::vector<std::size_t>{1, 4});
+  // 7 right answers (indices 0 2 3 5 6 8 9), 3 wanted: every 2nd one -> indices 0, 3, 6
+  CHECK(loom::report::pick_samples(correct, 5, 3) == std::vector<std::size_t>{0, 1, 3, 4, 6, 7});
+  CHECK(loom::report::pick_samples({}, 5, 5).empty());
+  CHECK(loom::report::pick_samples(std::vector<bool>(3, true), 5, 10) == std::vector<std::size_t>{0, 1, 2});
+}
