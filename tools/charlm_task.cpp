@@ -33,6 +33,9 @@ std::string load_text(const RunConfig& config) {
     std::ifstream in(config.data_dir, std::ios::binary);
     text.assign(std::istreambuf_iterator<char>(in), {});
   } else {
+    if (!fs::exists(config.data_dir + "/amazon.tsv"))
+      throw IOError(fmt::format("charlm: --data-dir {} is neither a text file nor the embedded sentences' folder",
+                                config.data_dir));
     for (const auto& source : data::load_sentiment(config.data_dir))
       for (const auto& sentence : source.sentences) text += sentence + "\n";
   }

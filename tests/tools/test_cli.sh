@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The loom program end to end: a short run of the default task, eval / predict / generate on
+# it, and bad input to every command, each of which must print one error line (plus CLI11's
+# pointer to --help) and exit with code 2 — never crash, never succeed.
+# Usage: test_cli.sh PATH/TO/loom
+set -uo pipefail
+loom=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error "ARGS..." PATTERN: exit code 2 and stderr matching PATTERN
+expect_error() {
+  local pattern=$1; shift
+  "$loom" "$@" > "$work/out" 2> "$work/err"
+  local code=$?
+  [[ $code == 2 ]] || fail "loom $* exited $code, expected 2"
+  grep -q -- "$pattern" "$work/err" || fail "loom $*: stderr lacks '$pattern': $(head -c 300 "$work/err")"
+  [[ $(wc -l < "$work/err") -le 2 ]] || fail "loom $*: more than two lines of error: $(head -c 300 "$work/err")"
+}
+
+run="$work/sentiment"
+"$loom" train sentiment --run-dir "$run" --epochs 2 --hidden 16 > "$work/train.out" 2> "$work/train.err" ||
+  fail "train sentiment failed: $(tail -3 "$work/train.err")"
+for file in config.json vocab.txt best.safetensors last.safetensors metrics.jsonl metrics.json report.html; do
+  [[ -s "$run/$file" ]] || fail "the run folder lacks $file"
+done
+grep -q '"test_accuracy_amazon"' "$run/metrics.json" || fail "metrics.json lacks the per-source accuracy"
+"$loom" eval "$run" | grep -q '"test_accuracy"' || fail "eval printed no accuracy"
+predicted=$("$loom" predict "$run" "A wonderful film." "Awful.")
+[[ $(echo "$predicted" | wc -l) == 2 ]] || fail "predict printed '$predicted' for two texts"
+echo "$predicted" | grep -Eq '^(positive|negative) \([01]\.[0-9]{2}\)' || fail "predict output malformed: $predicted"
+
+expect_error "A subcommand is required"
+expect_error "task is required" train
+expect_error "not in {sentiment" train unknown-task
+expect_error "--epochs" train sentiment --epochs 0
+expect_error "--cell" train sentiment --cell transformer
+expect_error "The following argument was not expected" train sentiment --no-such-option
+expect_error "spam.tsv is missing" train spam --data-dir "$work/nowhere" --run-dir "$work/spam"
+expect_error "neither a text file" train charlm --data-dir "$work/nowhere.txt" --run-dir "$work/charlm"
+expect_error "Directory does not exist" eval "$work/nowhere"
+expect_error "is not a run folder" eval "$work"
+expect_error "text is required" predict "$run"
+expect_error "generate needs a charlm run" generate "$run"
+mkdir "$work/broken" && echo '{"task": "sentiment"' > "$work/broken/config.json"
+expect_error "malformed" eval "$work/broken"
+
+if ((failures)); then echo "$failures failure(s)"; exit 1; fi
+echo "loom CLI: all checks passed"
