@@ -130,6 +130,21 @@ TEST_CASE("SequenceClassifier: padded steps never change the logits (last, mean,
       }
 }
 
+TEST_CASE("SequenceClassifier: word dropout reads tokens as unknown in training only") {
+  loom::manual_seed(3);
+  SequenceClassifier model(SequenceClassifierOptions(7, 3).embedding_dim(4).hidden_size(5).pooling("max")
+                               .word_dropout(1.0).unknown_id(1));
+  model.to(Dtype::Float64);
+  const Tensor all_unknown = ids({1, 1, 1, 1, 1, /**/ 1, 1, 0, 0, 0, /**/ 1, 1, 1, 1, 0}, 3, 5);  // padding stays
+  const Tensor trained = model.forward(padded_ids(0), lengths(kLengths));
+  CHECK(max_abs_diff(trained, model.forward(all_unknown, lengths(kLengths))) < 1e-12);
+  model.eval();
+  const Tensor evaluated = model.forward(padded_ids(0), lengths(kLengths));
+  CHECK(max_abs_diff(evaluated, trained) > 1e-3);  // the words are read again
+  CHECK_THROWS_AS(SequenceClassifier(SequenceClassifierOptions(7, 3).word_dropout(1.5)), loom::ValueError);
+  CHECK_THROWS_AS(SequenceClassifier(SequenceClassifierOptions(7, 3).word_dropout(0.2).unknown_id(7)), loom::ValueError);
+}
+
 TEST_CASE("SequenceClassifier agrees with PyTorch (packed sequences): logits and every gradient") {
   for (const auto& cell : kCells)
     for (const auto& pooling : kPoolings)

@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
   train->add_option("--min-frequency", config.min_frequency, "Rarer words become <unk>")->check(CLI::Range(1, 1000000));
   train->add_option("--max-tokens", config.max_tokens, "Text tasks: read only the first N words (0: all)")
       ->check(CLI::Range(0, 1000000));
+  train->add_option("--word-dropout", config.word_dropout, "Text tasks: read each token as <unk> with this probability in training")
+      ->check(CLI::Range(0.0, 0.9));
   train->add_option("--class-weights", config.class_weights,
                     "Text tasks: none, or balanced (the loss weighs each class by 1 / its training frequency)")
       ->check(CLI::IsMember({"none", "balanced"}));

@@ -30,6 +30,7 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "batch", c.batch);
   visit(json, "min_frequency", c.min_frequency);
   visit(json, "max_tokens", c.max_tokens);
+  visit(json, "word_dropout", c.word_dropout);
   visit(json, "class_weights", c.class_weights);
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);

@@ -25,6 +25,7 @@ struct RunConfig {
   std::int64_t batch = 32;
   std::int64_t min_frequency = 1;
   std::int64_t max_tokens = 0;  // text tasks: read only the first words (0: all)
+  double word_dropout = 0.0;           // text tasks: read a token as <unk> with this probability in training
   std::string class_weights = "none";  // text tasks: "balanced" weighs each class by 1 / its frequency
   std::uint64_t seed = 0;
   int threads = 1;

@@ -101,7 +101,9 @@ models::SequenceClassifier make_model(const RunConfig& c, std::int64_t vocab_siz
                                         .num_layers(c.layers)
                                         .bidirectional(c.bidirectional)
                                         .dropout(c.dropout)
-                                        .pooling(c.pooling));
+                                        .pooling(c.pooling)
+                                        .word_dropout(c.word_dropout)
+                                        .unknown_id(data::Vocabulary::unk_id));
 }
 
 // Predicted classes and positive-class probabilities, in the examples' order.

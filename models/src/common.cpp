@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "loom/ops.h"
+#include "loom/random.h"
 
 namespace loom::models::detail {
 
@@ -98,6 +99,15 @@ Tensor pool_steps(const Tensor& output, const std::vector<std::int64_t>& lengths
     for (std::int64_t t = lengths[b]; t < steps; ++t) padded[b * steps + t] = 1.0;
   const Tensor mask = from_vector(padded, {batch, steps, 1}).to(output.dtype());       // (B, T, 1)
   return max(masked_fill(output, mask, -std::numeric_limits<double>::infinity()), 1);  // (B, E)
+}
+
+Tensor drop_words(const Tensor& ids, double p, std::int64_t unknown_id) {
+  Tensor out = ids.clone();  // (B, T)
+  std::int64_t* id = out.data<std::int64_t>();
+  Generator& generator = default_generator();
+  for (std::int64_t i = 0; i < out.numel(); ++i)
+    if (id[i] != 0 && generator.uniform() < p) id[i] = unknown_id;
+  return out;
 }
 
 }  // namespace loom::models::detail

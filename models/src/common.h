@@ -35,6 +35,10 @@ RecurrentHead make_recurrent_head(const char* model, const std::string& cell,
 
 /// Token ids: int64 of shape (B, T) with T >= 1 and every id in [0, vocab_size).
 void check_ids(const char* model, const Tensor& ids, std::int64_t vocab_size);
+/// Word dropout (Iyyer et al., 2015): a copy of int64 `ids` in which each non-padding id
+/// (id != 0) becomes `unknown_id` with probability p, drawn from the default generator, so a
+/// classifier cannot lean on a handful of words.
+Tensor drop_words(const Tensor& ids, double p, std::int64_t unknown_id);
 /// Dense features: floating point (B, T, features) with T >= 1.
 void check_features(const char* model, const Tensor& input, std::int64_t features);
 /// Lengths for a (B, T) batch: undefined (every sequence has T steps) or int64 (B) in [1, T].

@@ -17,6 +17,10 @@ SequenceClassifier::SequenceClassifier(const SequenceClassifierOptions& options)
   detail::check_positive(kName, "vocab_size", o.vocab_size());
   detail::check_positive(kName, "num_classes", o.num_classes());
   detail::check_positive(kName, "embedding_dim", o.embedding_dim());
+  detail::check_probability(kName, "word_dropout", o.word_dropout());
+  if (o.word_dropout() > 0.0 && (o.unknown_id() < 1 || o.unknown_id() >= o.vocab_size()))
+    throw ValueError(fmt::format("{}: unknown_id must be in [1, vocab_size = {}), got {}", kName, o.vocab_size(),
+                                 o.unknown_id()));
   if (o.pooling() != "last" && o.pooling() != "mean" && o.pooling() != "max")
     throw ValueError(fmt::format("{}: pooling must be \"last\", \"mean\" or \"max\", got \"{}\"",
                                  kName, o.pooling()));
@@ -37,7 +41,9 @@ SequenceClassifier::SequenceClassifier(const SequenceClassifierOptions& options)
 Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& lengths) {
   detail::check_ids(kName, ids, options_.vocab_size());
   const auto length_values = detail::check_lengths(kName, lengths, ids.size(0), ids.size(1));
-  const Tensor embedded = embedding_->forward(ids);  // (B, T, E)
+  const bool drop = is_training() && options_.word_dropout() > 0.0;
+  const Tensor embedded =  // (B, T, E)
+      embedding_->forward(drop ? detail::drop_words(ids, options_.word_dropout(), options_.unknown_id()) : ids);
   const auto encoded = rnn_->forward(embedded, length_values);
   const Tensor summary =
       options_.pooling() == "last"  // (B, D*H)

@@ -43,6 +43,11 @@ struct SequenceClassifierOptions {
   LOOM_ARG(double, dropout, 0.0)
   /// "last", "mean" or "max".
   LOOM_ARG(std::string, pooling, "last")
+  /// Word dropout in training mode: each token is read as `unknown_id` with this probability,
+  /// which makes the model spread its evidence over many words (a regulariser for text whose
+  /// vocabulary drifts, such as mail).
+  LOOM_ARG(double, word_dropout, 0.0)
+  LOOM_ARG(std::int64_t, unknown_id, 1)
 };
 
 class SequenceClassifier : public Module {
