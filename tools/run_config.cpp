@@ -35,13 +35,26 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);
 }
+
+
+nlohmann::ordered_json to_json(RunConfig config) {
+  nlohmann::ordered_json json;
+  fields(json, config, [](auto& j, const char* key, auto& value) { j[key] = value; });
+  return json;
+}
 }  // namespace
 
 void save_config(const RunConfig& config) {
-  nlohmann::ordered_json json;
-  RunConfig copy = config;
-  fields(json, copy, [](auto& j, const char* key, auto& value) { j[key] = value; });
-  write_file_atomically(config.run_dir + "/config.json", json.dump(2) + "\n");
+  write_file_atomically(config.run_dir + "/config.json", to_json(config).dump(2) + "\n");
+}
+
+std::vector<std::string> changed_options(const RunConfig& before, const RunConfig& after) {
+  const auto old_json = to_json(before), new_json = to_json(after);
+  std::vector<std::string> changes;
+  for (const auto& [key, value] : old_json.items())
+    if (key != "epochs" && key != "threads" && value != new_json.at(key))
+      changes.push_back(fmt::format("{}: {} -> {}", key, value.dump(), new_json.at(key).dump()));
+  return changes;
 }
 
 RunConfig load_config(const std::string& run_dir) {

@@ -3,6 +3,7 @@
 // RUN_DIR/config.json, and read back by `loom eval` and `loom predict`.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace loom::tools {
 
@@ -36,5 +37,8 @@ struct RunConfig {
 void save_config(const RunConfig& config);
 /// Reads RUN_DIR/config.json; an IOError names what is missing or malformed.
 RunConfig load_config(const std::string& run_dir);
+/// The options that differ between two runs, as "cell: \"lstm\" -> \"gru\"", leaving out those a
+/// resumed run may change (epochs, threads): a run folder resumes only with its own options.
+std::vector<std::string> changed_options(const RunConfig& before, const RunConfig& after);
 
 }  // namespace loom::tools

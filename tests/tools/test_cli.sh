@@ -32,6 +32,13 @@ predicted=$("$loom" predict "$run" "A wonderful film." "Awful.")
 [[ $(echo "$predicted" | wc -l) == 2 ]] || fail "predict printed '$predicted' for two texts"
 echo "$predicted" | grep -Eq '^(positive|negative) \([01]\.[0-9]{2}\)' || fail "predict output malformed: $predicted"
 
+# The run folder resumes with its own options (more epochs are allowed), and refuses others.
+"$loom" train sentiment --run-dir "$run" --epochs 3 --hidden 16 > /dev/null 2> "$work/resume.err" ||
+  fail "resuming with more epochs failed: $(tail -2 "$work/resume.err")"
+grep -q "resuming" "$work/resume.err" || fail "the second run did not resume"
+[[ $(wc -l < "$run/metrics.jsonl") == 3 ]] || fail "the resumed run does not have 3 epochs in metrics.jsonl"
+expect_error 'holds a run trained with other options (hidden: 16 -> 32)' train sentiment --run-dir "$run" --hidden 32
+
 expect_error "A subcommand is required"
 expect_error "task is required" train
 expect_error "not in {sentiment" train unknown-task
