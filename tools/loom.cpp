@@ -3,6 +3,7 @@
 //   loom eval RUN_DIR              recompute the held-out figures of a run
 //   loom predict RUN_DIR TEXT...   classify texts with a trained run
 //   loom generate RUN_DIR          generate text with a trained charlm run
+//   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
 // Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion and
 // sp500 after `bash scripts/fetch_data.sh NAME`.
 // Bad options or paths print one line and exit with code 2.
@@ -20,9 +21,24 @@
 #include "charlm_task.h"
 #include "dense_task.h"
 #include "run_config.h"
+#include "task_common.h"
 #include "text_task.h"
 
+#ifdef LOOM_HAVE_DISTRIBUTED
+#include <loom/distributed.h>
+#endif
+
 namespace {
+
+// One line on stderr and exit code 2; in an mpirun job with several processes, the line names
+// the rank and the whole job ends (every rank would otherwise wait for this one forever).
+int fail(const char* message) {
+#ifdef LOOM_HAVE_DISTRIBUTED
+  if (loom::distributed::world_size() > 1) loom::distributed::abort_job(message, 2);
+#endif
+  std::fprintf(stderr, "loom: %s\n", message);
+  return 2;
+}
 
 // The folder holding the repository's data, found from the program's own location so the
 // program works from any working directory (build/loom -> ../data).
@@ -70,6 +86,9 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef LOOM_HAVE_DISTRIBUTED
+  loom::distributed::Environment mpi(argc, argv);  // MPI under mpirun: `mpirun -np N loom train TASK`
+#endif
   CLI::App app{"loom: train and run recurrent networks"};
   app.require_subcommand(1);
   loom::tools::RunConfig config;
@@ -136,7 +155,7 @@ int main(int argc, char** argv) {
       std::filesystem::create_directories(config.run_dir);
       loom::set_num_threads(config.threads);
       config.progress = true;
-      loom::tools::save_config(config);
+      if (loom::tools::job().root()) loom::tools::save_config(config);
       if (config.task == "charlm") return loom::tools::train_charlm(config);
       const bool text = config.task == "sentiment" || config.task == "spam";
       return text ? loom::tools::train_text(config) : loom::tools::train_dense(config);
@@ -155,11 +174,7 @@ int main(int argc, char** argv) {
     loom::set_num_threads(saved.threads);
     if (*eval) return loom::tools::eval_text(saved);
     return loom::tools::predict_text(saved, inputs);
-  } catch (const loom::Error& e) {
-    std::fprintf(stderr, "loom: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "loom: %s\n", e.what());
-    return 2;
+  } catch (const std::exception& e) {  // loom::Error and everything else
+    return fail(e.what());
   }
 }
