@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -38,6 +39,16 @@ int fail(const char* message) {
 #endif
   std::fprintf(stderr, "loom: %s\n", message);
   return 2;
+}
+
+// Without MPI, N processes started by mpirun would each train alone and overwrite one another's
+// run folder.
+void refuse_mpirun_without_mpi() {
+#ifndef LOOM_HAVE_DISTRIBUTED
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (size && std::atoi(size) > 1)
+    throw loom::ValueError("this loom was built without MPI; install libopenmpi-dev and rebuild to train with mpirun");
+#endif
 }
 
 // The folder holding the repository's data, found from the program's own location so the
@@ -147,6 +158,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train) {
+      refuse_mpirun_without_mpi();
       if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
       apply_task_defaults(*train, config);
       if (config.data_dir.empty())
