@@ -217,11 +217,9 @@ DataParallel::DataParallel(Module& model, DataParallelOptions options) : state_(
     if (!param.is_floating_point())
       throw ValueError(fmt::format("DataParallel: parameter '{}' is {}, expected a floating type", it->first,
                                    dtype_name(param.dtype())));
-    const auto bytes = static_cast<std::int64_t>(param.numel() * static_cast<std::int64_t>(dtype_size(param.dtype())));
-    const bool new_bucket = s.buckets.empty() || bucket_bytes + bytes > options.bucket_bytes() ||
-                            s.members[s.buckets.back().members.back()].param.dtype() != param.dtype();
-    if (new_bucket && !s.buckets.empty()) s.buckets.back().buffer = zeros({bucket_numel}, s.members[s.buckets.back().members.back()].param.dtype());
-    if (new_bucket) {
+    const auto bytes = param.numel() * static_cast<std::int64_t>(dtype_size(param.dtype()));
+    if (s.buckets.empty() || bucket_bytes + bytes > s.options.bucket_bytes() ||
+        s.members.back().param.dtype() != param.dtype()) {
       s.buckets.emplace_back();
       bucket_bytes = bucket_numel = 0;
     }
@@ -231,7 +229,10 @@ DataParallel::DataParallel(Module& model, DataParallelOptions options) : state_(
     bucket_numel += param.numel();
     s.stats.bytes_per_step += bytes;
   }
-  if (!s.buckets.empty()) s.buckets.back().buffer = zeros({bucket_numel}, s.members.back().param.dtype());
+  for (auto& bucket : s.buckets) {
+    const State::Member& last = s.members[bucket.members.back()];
+    bucket.buffer = zeros({last.offset + last.param.numel()}, last.param.dtype());  // (numel)
+  }
   for (std::size_t m = 0; m < s.members.size(); ++m)
     set_post_accumulate_grad_hook(s.members[m].param, [&s, m](const Tensor&) { s.on_gradient_ready(m); });
 }
@@ -288,6 +289,7 @@ std::vector<double> DataParallel::sum(const std::vector<double>& values) {
 
 void DataParallel::begin_step(double share) {
   State& s = *state_;
+  if (s.in_step) throw ValueError("DataParallel::begin_step: the previous step was not finished (call finish_step after backward)");
   s.share = share;
   for (auto& member : s.members) member.packed = false;
   for (auto& bucket : s.buckets) {
