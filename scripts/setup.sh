@@ -11,6 +11,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # gzip'ed IDX files (Fashion-MNIST)
   zlib1g-dev
+  # data-parallel training over MPI (loom::distributed, `mpirun -np N loom train ...`); Loom
+  # builds and runs without them
+  openmpi-bin libopenmpi-dev
   # the reference Loom is tested and benchmarked against
   python3 python3-torch python3-numpy
   # renders the run reports in a test

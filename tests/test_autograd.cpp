@@ -142,3 +142,31 @@ TEST_CASE("record_op makes a custom op differentiable") {
                              {loom_test::input({3}, 2)});
   CHECK_FALSE(square(loom::ones({2})).requires_grad());  // no input needs a gradient: no graph
 }
+
+TEST_CASE("post-accumulate-grad hooks see each leaf's final gradient, in backward order") {
+  Tensor w1 = loom::from_vector(std::vector<double>{1, 2}).requires_grad_();
+  Tensor w2 = loom::from_vector(std::vector<double>{3, 4}).requires_grad_();
+  Tensor unused = loom::ones({2}, Dtype::Float64).requires_grad_();
+  std::vector<std::pair<std::string, std::vector<double>>> seen;  // (leaf, its gradient when the hook ran)
+  loom::set_post_accumulate_grad_hook(w1, [&](const Tensor& t) { seen.emplace_back("w1", values(t.grad())); });
+  loom::set_post_accumulate_grad_hook(w2, [&](const Tensor& t) { seen.emplace_back("w2", values(t.grad())); });
+  loom::set_post_accumulate_grad_hook(unused, [&](const Tensor&) { seen.emplace_back("unused", std::vector<double>{}); });
+  // w1 feeds the graph twice, at its start and its end: its hook must wait for both uses.
+  Tensor h = loom::tanh(w1 * 0.5);
+  Tensor y = ((h * w2).sum() + (w1 * w1).sum());
+  y.backward();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].first == "w2");  // the leaf nearest the loss is final first
+  CHECK(seen[1].first == "w1");
+  CHECK(seen[1].second == values(w1.grad()));
+  CHECK(seen[0].second == values(w2.grad()));
+
+  loom::set_post_accumulate_grad_hook(w1, {});  // removed
+  seen.clear();
+  (w1 * w2).sum().backward();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].first == "w2");
+
+  CHECK_THROWS_AS(loom::set_post_accumulate_grad_hook(h, [](const Tensor&) {}), loom::AutogradError);
+  CHECK_THROWS_AS(loom::set_post_accumulate_grad_hook(loom::ones({2}), [](const Tensor&) {}), loom::AutogradError);
+}

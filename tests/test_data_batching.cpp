@@ -192,3 +192,71 @@ TEST_CASE("SequenceBatches feeds the Trainer: a bag-of-embeddings classifier lea
   });
   CHECK(result.history.back().values.at("train_loss") < 0.5 * result.history.front().values.at("train_loss"));
 }
+
+TEST_CASE("shard_range splits n items over replicas, the first n % replicas one larger") {
+  using Range = std::pair<std::int64_t, std::int64_t>;
+  CHECK(loom::data::shard_range(10, 0, 3) == Range{0, 4});
+  CHECK(loom::data::shard_range(10, 1, 3) == Range{4, 7});
+  CHECK(loom::data::shard_range(10, 2, 3) == Range{7, 10});
+  CHECK(loom::data::shard_range(5, 0, 1) == Range{0, 5});
+  CHECK_THROWS_AS(loom::data::shard_range(5, 2, 2), loom::ValueError);
+  CHECK_THROWS_AS(SequenceBatches(sequences_of_mixed_length(4, 3), Ids(4, 0), SequenceBatchOptions().num_replicas(2).rank(-1)),
+                  loom::ValueError);
+}
+
+TEST_CASE("sharded SequenceBatches: the replicas' shares of each epoch are the unsharded global batches") {
+  // 45 examples, global batch 8, bucketed: 5 full batches and one of 5 rows. With 3 replicas
+  // every replica takes a contiguous share of each global batch, from the same seeded order.
+  const auto sequences = sequences_of_mixed_length(45, 9);
+  const Ids labels(45, 1);
+  const auto options = SequenceBatchOptions().batch_size(8).bucket_size(2);
+  SequenceBatches whole(sequences, labels, options);
+  std::vector<SequenceBatches> replicas;
+  for (std::int64_t r = 0; r < 3; ++r) replicas.emplace_back(sequences, labels, SequenceBatchOptions(options).num_replicas(3).rank(r));
+  for (std::int64_t epoch = 1; epoch <= 2; ++epoch) {
+    loom::Generator g_whole(5);
+    whole.start_epoch(epoch, g_whole);
+    for (auto& replica : replicas) {
+      loom::Generator g(5);  // every replica holds the trainer's generator in the same state
+      replica.start_epoch(epoch, g);
+      CHECK(replica.num_batches() == whole.num_batches());
+    }
+    for (std::int64_t b = 0; b < whole.num_batches(); ++b) {
+      Ids joined;
+      std::vector<std::size_t> sizes;
+      for (auto& replica : replicas) {
+        const auto& rows = replica.batch_indices(b);
+        sizes.push_back(rows.size());
+        joined.insert(joined.end(), rows.begin(), rows.end());
+        CHECK(replica.batch(b)[0].size(0) == static_cast<std::int64_t>(rows.size()));
+      }
+      CHECK(joined == whole.batch_indices(b));
+      CHECK(*std::max_element(sizes.begin(), sizes.end()) - *std::min_element(sizes.begin(), sizes.end()) <= 1);
+    }
+  }
+  // A global batch of 2 rows cannot feed 3 replicas: it is left out on every replica.
+  SequenceBatches small(sequences_of_mixed_length(10, 3), Ids(10, 0), SequenceBatchOptions().batch_size(4).shuffle(false).num_replicas(3).rank(2));
+  CHECK(small.num_batches() == 2);
+  CHECK(small.batch_indices(1) == Ids{7});
+}
+
+TEST_CASE("sharded TensorBatches: replicas split every shuffled global batch between them") {
+  auto x = loom::arange(0, 10, 1, loom::Dtype::Float32).reshape({10, 1});  // (10, 1)
+  auto y = loom::arange(0, 10, 1, loom::Dtype::Int64);                     // (10)
+  loom::data::TensorBatches whole(x, y, loom::data::TensorBatchOptions().batch_size(4));
+  loom::data::TensorBatches first(x, y, loom::data::TensorBatchOptions().batch_size(4).num_replicas(2).rank(0));
+  loom::data::TensorBatches second(x, y, loom::data::TensorBatchOptions().batch_size(4).num_replicas(2).rank(1));
+  loom::Generator g1(3), g2(3), g3(3);
+  whole.start_epoch(1, g1);
+  first.start_epoch(1, g2);
+  second.start_epoch(1, g3);
+  REQUIRE(first.num_batches() == 3);
+  REQUIRE(second.num_batches() == 3);
+  for (std::int64_t b = 0; b < 3; ++b) {
+    auto joined = first.batch(b)[1].to_vector<std::int64_t>();
+    const auto rest = second.batch(b)[1].to_vector<std::int64_t>();
+    joined.insert(joined.end(), rest.begin(), rest.end());
+    CHECK(joined == whole.batch(b)[1].to_vector<std::int64_t>());
+    CHECK(first.batch(b)[1].numel() == (b < 2 ? 2 : 1));
+  }
+}

@@ -51,11 +51,11 @@ models::CharLM make_model(const RunConfig& c, std::int64_t vocab_size) {
 }
 
 // Consecutive (input, next-character target) windows of kSteps: x (N, kSteps), y (N, kSteps).
-data::TensorBatches windows(const std::vector<std::int64_t>& ids, std::int64_t batch, bool shuffle) {
+data::TensorBatches windows(const std::vector<std::int64_t>& ids, std::int64_t batch, bool shuffle, const Job& process = {}) {
   const auto n = static_cast<std::int64_t>(ids.size() - 1) / kSteps;
   std::vector<std::int64_t> x(ids.begin(), ids.begin() + n * kSteps), y(ids.begin() + 1, ids.begin() + n * kSteps + 1);
   return data::TensorBatches(from_vector(x, {n, kSteps}), from_vector(y, {n, kSteps}),
-                             data::TensorBatchOptions().batch_size(batch).shuffle(shuffle));
+                             data::TensorBatchOptions().batch_size(batch).shuffle(shuffle).num_replicas(process.size).rank(process.rank));
 }
 
 double perplexity_of(models::CharLM& model, data::TensorBatches& batches) {
@@ -84,17 +84,19 @@ int train_charlm(const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
   const auto characters = data::characters(load_text(config));
   const auto vocab = data::Vocabulary::build({characters});
-  vocab.save(config.run_dir + "/vocab.txt");
+  const Job process = job();
+  if (process.root()) vocab.save(config.run_dir + "/vocab.txt");
   const auto ids = vocab.encode(characters);
   const auto split = ids.size() * 9 / 10;  // the last 10% of the text validates
-  auto train = windows({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(split)}, config.batch, true);
+  auto train = windows({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(split)}, config.batch, true, process);
   auto validation = windows({ids.begin() + static_cast<std::ptrdiff_t>(split), ids.end()}, 256, false);
-  std::fprintf(stderr, "charlm: %zu characters, %ld distinct\n", characters.size(), static_cast<long>(vocab.size()));
+  if (process.root()) std::fprintf(stderr, "charlm: %zu characters, %ld distinct\n", characters.size(), static_cast<long>(vocab.size()));
   manual_seed(config.seed);
   auto model = make_model(config, vocab.size());
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_perplexity", "min"));
-  if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto replicas = join_replicas(trainer, model);
+  if (trainer.resume() && process.root()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const auto result = trainer.fit(
       train,
       [&](const optim::Batch& b) {
@@ -102,6 +104,7 @@ int train_charlm(const RunConfig& config) {
         return cross_entropy(out.logits.reshape({-1, out.logits.size(2)}), b[1].reshape({-1}));
       },
       [&] { return std::map<std::string, double>{{"val_perplexity", perplexity_of(model, validation)}}; });
+  if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
   load(model, config.run_dir + "/best.safetensors");
   nlohmann::ordered_json metrics;
   metrics["task"] = "charlm";

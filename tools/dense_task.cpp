@@ -102,16 +102,19 @@ int train_fashion(const RunConfig& config) {
         models::SequenceTaggerOptions(10).input_features(28).cell(config.cell).hidden_size(config.hidden)
             .num_layers(config.layers).bidirectional(config.bidirectional).dropout(config.dropout));
   Module& model = fashion.module();
+  const Job process = job();
   data::TensorBatches train(images.narrow(0, 0, train_count), labels.narrow(0, 0, train_count),
-                            data::TensorBatchOptions().batch_size(config.batch));
+                            data::TensorBatchOptions().batch_size(config.batch).num_replicas(process.size).rank(process.rank));
   const Tensor val_images = images.narrow(0, train_count, validation);
   const auto val_labels = labels.narrow(0, train_count, validation).to_vector<std::int64_t>();
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_accuracy", "max"));
-  if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto replicas = join_replicas(trainer, model);
+  if (trainer.resume() && process.root()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const auto result = trainer.fit(
       train, [&](const optim::Batch& b) { return cross_entropy(fashion.logits(b[0]), b[1]); },
       [&] { return std::map<std::string, double>{{"val_accuracy", data::accuracy(classify_images(fashion, val_images), val_labels)}}; });
+  if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
   load(model, config.run_dir + "/best.safetensors");
   const auto predicted = classify_images(fashion, test_images);
   const auto report = data::classification_report(predicted, test_labels, 10);
@@ -164,8 +167,9 @@ int train_sp500(const RunConfig& config) {
   manual_seed(config.seed);
   models::Forecaster model(models::ForecasterOptions(1).cell(config.cell).hidden_size(config.hidden)
                                .num_layers(config.layers).dropout(config.dropout));
+  const Job process = job();
   data::TensorBatches train(all.x.narrow(0, 0, train_count), all.y.narrow(0, 0, train_count),
-                            data::TensorBatchOptions().batch_size(config.batch));
+                            data::TensorBatchOptions().batch_size(config.batch).num_replicas(process.size).rank(process.rank));
   auto prices = [&](std::int64_t first, std::int64_t count) {  // next-day closes, in index points
     NoGradGuard no_grad;
     model.eval();
@@ -177,10 +181,12 @@ int train_sp500(const RunConfig& config) {
   const std::vector<double> val_actual(close.begin() + validation_start, close.begin() + test_start);
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_rmse", "min"));
-  if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto replicas = join_replicas(trainer, model);
+  if (trainer.resume() && process.root()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const auto result = trainer.fit(
       train, [&](const optim::Batch& b) { return mse_loss(model.forward(b[0]), b[1]); },
       [&] { return std::map<std::string, double>{{"val_rmse", data::rmse(prices(train_count, val_count), val_actual)}}; });
+  if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
   load(model, config.run_dir + "/best.safetensors");
   const auto predicted = prices(train_count + val_count, test_count);
   const std::vector<double> actual(close.begin() + test_start, close.end());

@@ -3,6 +3,7 @@
 //   loom eval RUN_DIR              recompute the held-out figures of a run
 //   loom predict RUN_DIR TEXT...   classify texts with a trained run
 //   loom generate RUN_DIR          generate text with a trained charlm run
+//   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
 // Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion and
 // sp500 after `bash scripts/fetch_data.sh NAME`.
 // Bad options or paths print one line and exit with code 2.
@@ -14,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -21,9 +23,34 @@
 #include "charlm_task.h"
 #include "dense_task.h"
 #include "run_config.h"
+#include "task_common.h"
 #include "text_task.h"
 
+#ifdef LOOM_HAVE_DISTRIBUTED
+#include <loom/distributed.h>
+#endif
+
 namespace {
+
+// One line on stderr and exit code 2; in an mpirun job with several processes, the line names
+// the rank and the whole job ends (every rank would otherwise wait for this one forever).
+int fail(const char* message) {
+#ifdef LOOM_HAVE_DISTRIBUTED
+  if (loom::distributed::world_size() > 1) loom::distributed::abort_job(message, 2);
+#endif
+  std::fprintf(stderr, "loom: %s\n", message);
+  return 2;
+}
+
+// Without MPI, N processes started by mpirun would each train alone and overwrite one another's
+// run folder.
+void refuse_mpirun_without_mpi() {
+#ifndef LOOM_HAVE_DISTRIBUTED
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (size && std::atoi(size) > 1)
+    throw loom::ValueError("this loom was built without MPI; install libopenmpi-dev and rebuild to train with mpirun");
+#endif
+}
 
 // The folder holding the repository's data, found from the program's own location so the
 // program works from any working directory (build/loom -> ../data).
@@ -72,6 +99,9 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef LOOM_HAVE_DISTRIBUTED
+  loom::distributed::Environment mpi(argc, argv);  // MPI under mpirun: `mpirun -np N loom train TASK`
+#endif
   CLI::App app{"loom: train and run recurrent networks"};
   app.require_subcommand(1);
   loom::tools::RunConfig config;
@@ -135,6 +165,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*train) {
+      refuse_mpirun_without_mpi();
       if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
       apply_task_defaults(*train, config);
       if (config.data_dir.empty())
@@ -150,7 +181,7 @@ int main(int argc, char** argv) {
                                              "own options or pass another --run-dir",
                                              config.run_dir, fmt::join(changes, ", ")));
       }
-      loom::tools::save_config(config);
+      if (loom::tools::job().root()) loom::tools::save_config(config);
       if (config.task == "charlm") return loom::tools::train_charlm(config);
       const bool text = config.task == "sentiment" || config.task == "spam";
       return text ? loom::tools::train_text(config) : loom::tools::train_dense(config);
@@ -169,11 +200,7 @@ int main(int argc, char** argv) {
     loom::set_num_threads(saved.threads);
     if (*eval) return loom::tools::eval_text(saved);
     return loom::tools::predict_text(saved, inputs);
-  } catch (const loom::Error& e) {
-    std::fprintf(stderr, "loom: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "loom: %s\n", e.what());
-    return 2;
+  } catch (const std::exception& e) {  // loom::Error and everything else
+    return fail(e.what());
   }
 }

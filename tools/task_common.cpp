@@ -2,7 +2,31 @@
 
 #include <fmt/format.h>
 
+#ifdef LOOM_HAVE_DISTRIBUTED
+#include "loom/distributed.h"
+#endif
+
 namespace loom::tools {
+
+Job job() {
+#ifdef LOOM_HAVE_DISTRIBUTED
+  return {distributed::rank(), distributed::world_size()};
+#else
+  return {};
+#endif
+}
+
+std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model) {
+#ifdef LOOM_HAVE_DISTRIBUTED
+  if (distributed::world_size() == 1) return nullptr;
+  auto group = std::make_unique<distributed::DataParallel>(model);
+  trainer.set_replicas(group.get());
+  return group;
+#else
+  (void)trainer, (void)model;
+  return nullptr;
+#endif
+}
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& c, Module& model) {
   if (c.optimizer == "sgd")

@@ -21,6 +21,19 @@ optim::TrainerOptions trainer_options(const RunConfig& config, const std::string
 /// Each logged metric over the epochs (train_loss, val_*), for the report's learning curves.
 std::map<std::string, std::vector<double>> learning_curves(const optim::TrainResult& result);
 
+/// This process's place in an `mpirun` job: rank 0 of 1 without one, or when Loom was built
+/// without MPI.
+struct Job {
+  int rank = 0;
+  int size = 1;
+  bool root() const { return rank == 0; }
+};
+Job job();
+/// Makes `trainer` one replica of the job's data-parallel group when the job has several
+/// processes (loom::distributed::DataParallel); returns the group, to keep alive while training,
+/// or null.
+std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model);
+
 /// The metrics as the report's summary rows: numbers to four decimals, text as it is.
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);
 

@@ -206,25 +206,33 @@ int train_text(const RunConfig& config) {
   std::vector<std::vector<std::string>> tokens;
   for (const auto& e : splits.train) tokens.push_back(data::tokenize(e.text));
   const auto vocab = data::Vocabulary::build(tokens, data::VocabularyOptions().min_frequency(config.min_frequency));
-  vocab.save(config.run_dir + "/vocab.txt");
-  std::fprintf(stderr, "%s: %zu train, %zu validation, %zu test examples; vocabulary of %ld\n", config.task.c_str(),
+  const Job process = job();
+  if (process.root()) vocab.save(config.run_dir + "/vocab.txt");
+  if (process.root()) std::fprintf(stderr, "%s: %zu train, %zu validation, %zu test examples; vocabulary of %ld\n", config.task.c_str(),
                splits.train.size(), splits.validation.size(), splits.test.size(), static_cast<long>(vocab.size()));
 
   manual_seed(config.seed);
   auto model = make_model(config, vocab.size(), 2);
   data::SequenceBatches train(encode_all(splits.train, vocab, max_tokens(config)), labels_of(splits.train),
-                              data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8));
-  const auto validation_ids = encode_all(splits.validation, vocab, max_tokens(config));
+                              data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8)
+                                  .num_replicas(process.size).rank(process.rank));
+  // Each process validates its share of the held-out examples; the trainer averages them.
+  const auto [first, last] = data::shard_range(static_cast<std::int64_t>(splits.validation.size()), process.rank, process.size);
+  const std::vector<Example> validation(splits.validation.begin() + first, splits.validation.begin() + last);
+  const auto validation_ids = encode_all(validation, vocab, max_tokens(config));
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_accuracy", "max"));
-  if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
+  const auto replicas = join_replicas(trainer, model);
+  if (trainer.resume() && process.root()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const auto loss_options = CrossEntropyOptions().set_weight(class_weights(config, splits.train, 2));
   const auto result = trainer.fit(
       train, [&](const optim::Batch& b) { return cross_entropy(model.forward(b[0], b[1]), b[2], loss_options); },
       [&] {
         const auto predicted = predict(model, validation_ids);
-        return std::map<std::string, double>{{"val_accuracy", accuracy_of(predicted.classes, splits.validation, "all")}};
+        return std::map<std::string, double>{{"val_accuracy", accuracy_of(predicted.classes, validation, "all")},
+                                             {optim::validation_examples_key, static_cast<double>(validation.size())}};
       });
+  if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   load(model, config.run_dir + "/best.safetensors");  // evaluate the best epoch, not the last
   const auto metrics = evaluate(config, model, vocab, splits, &result, seconds);

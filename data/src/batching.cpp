@@ -28,6 +28,27 @@ std::vector<std::vector<std::int64_t>> cut(const std::vector<std::int64_t>& orde
   return batches;
 }
 
+void check_sharding(const char* owner, std::int64_t replicas, std::int64_t rank) {
+  if (replicas < 1 || rank < 0 || rank >= replicas)
+    throw ValueError(fmt::format("{}: expected num_replicas >= 1 and 0 <= rank < num_replicas, got num_replicas {} "
+                                 "and rank {}", owner, replicas, rank));
+}
+
+// This replica's rows of every global batch; batches too small to give each replica a row are
+// left out on all replicas alike.
+std::vector<std::vector<std::int64_t>> shard(const std::vector<std::vector<std::int64_t>>& batches,
+                                             std::int64_t rank, std::int64_t replicas) {
+  if (replicas == 1) return batches;
+  std::vector<std::vector<std::int64_t>> out;
+  for (const auto& rows : batches) {
+    const auto n = static_cast<std::int64_t>(rows.size());
+    if (n < replicas) continue;
+    const auto [begin, end] = shard_range(n, rank, replicas);
+    out.emplace_back(rows.begin() + begin, rows.begin() + end);
+  }
+  return out;
+}
+
 void check_batch_index(const char* owner, std::int64_t index, std::int64_t count) {
   if (index < 0 || index >= count)
     throw IndexError(fmt::format("{}::batch: expected an index in [0, {}), got {}", owner, count, index));
@@ -77,6 +98,13 @@ std::vector<std::int64_t> permutation(std::int64_t n, Generator& generator) {
   return order;
 }
 
+std::pair<std::int64_t, std::int64_t> shard_range(std::int64_t n, std::int64_t rank, std::int64_t replicas) {
+  check_sharding("shard_range", replicas, rank);
+  const std::int64_t base = n / replicas, extra = n % replicas;
+  const std::int64_t begin = rank * base + std::min(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
 // ---- SequenceBatches ----------------------------------------------------------------------------
 
 SequenceBatches::SequenceBatches(std::vector<std::vector<std::int64_t>> sequences,
@@ -106,6 +134,7 @@ SequenceBatches::SequenceBatches(std::vector<std::vector<std::int64_t>> sequence
 
 void SequenceBatches::check() const {
   check_batch_size("SequenceBatches", options_.batch_size());
+  check_sharding("SequenceBatches", options_.num_replicas(), options_.rank());
   if (options_.bucket_size() < 0 || options_.max_length() < 0)
     throw ValueError(fmt::format("SequenceBatches: expected bucket_size >= 0 and max_length >= 0, got {} and {}",
                                  options_.bucket_size(), options_.max_length()));
@@ -131,6 +160,7 @@ void SequenceBatches::arrange(std::vector<std::int64_t> order, Generator* genera
     for (std::int64_t i : permutation(static_cast<std::int64_t>(sorted.size()), *generator))
       batches_.push_back(std::move(sorted[static_cast<std::size_t>(i)]));
   }
+  batches_ = shard(batches_, options_.rank(), options_.num_replicas());
 }
 
 std::int64_t SequenceBatches::num_batches() const { return static_cast<std::int64_t>(batches_.size()); }
@@ -170,24 +200,24 @@ TensorBatches::TensorBatches(Tensor x, Tensor y, TensorBatchOptions options)
     throw ShapeError(fmt::format("TensorBatches: expected x (N, ...) and y (N, ...) with the same N, got {} and {}",
                                  x_.defined() ? shape_str(x_.shape()) : "undefined",
                                  y_.defined() ? shape_str(y_.shape()) : "undefined"));
-  order_ = iota(x_.size(0));
+  check_sharding("TensorBatches", options_.num_replicas(), options_.rank());
+  arrange(iota(x_.size(0)));
 }
 
-std::int64_t TensorBatches::num_batches() const {
-  const std::int64_t n = x_.size(0), b = options_.batch_size();
-  return options_.drop_last() ? n / b : (n + b - 1) / b;
+void TensorBatches::arrange(std::vector<std::int64_t> order) {
+  batches_ = shard(cut(order, options_.batch_size(), options_.drop_last()), options_.rank(), options_.num_replicas());
 }
+
+std::int64_t TensorBatches::num_batches() const { return static_cast<std::int64_t>(batches_.size()); }
 
 optim::Batch TensorBatches::batch(std::int64_t index) {
   check_batch_index("TensorBatches", index, num_batches());
-  const std::int64_t start = index * options_.batch_size();
-  const std::int64_t stop = std::min(x_.size(0), start + options_.batch_size());
-  const auto rows = from_vector(std::vector<std::int64_t>(order_.begin() + start, order_.begin() + stop));
+  const auto rows = from_vector(batches_[static_cast<std::size_t>(index)]);
   return {index_select(x_, 0, rows), index_select(y_, 0, rows)};
 }
 
 void TensorBatches::start_epoch(std::int64_t /*epoch*/, Generator& generator) {
-  if (options_.shuffle()) order_ = permutation(x_.size(0), generator);
+  if (options_.shuffle()) arrange(permutation(x_.size(0), generator));
 }
 
 }  // namespace loom::data

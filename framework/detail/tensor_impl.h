@@ -44,6 +44,8 @@ struct TensorImpl {
   bool retains_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  // Leaves only; null (one pointer test per leaf in backward) unless someone listens.
+  std::shared_ptr<const PostAccumulateGradHook> post_accumulate_grad_hook;
 };
 
 namespace detail {

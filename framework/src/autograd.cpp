@@ -37,6 +37,15 @@ void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
   output.impl()->requires_grad = true;
 }
 
+void set_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook) {
+  detail::check_defined("set_post_accumulate_grad_hook", leaf);
+  if (!leaf.is_leaf() || !leaf.requires_grad())
+    throw AutogradError(fmt::format("set_post_accumulate_grad_hook: expected a leaf that requires grad, got {}",
+                                    leaf.is_leaf() ? "a leaf without requires_grad" : "the output of an op"));
+  leaf.impl()->post_accumulate_grad_hook =
+      hook ? std::make_shared<const PostAccumulateGradHook>(std::move(hook)) : nullptr;
+}
+
 namespace {
 
 // True when nothing else refers to `t`'s data, so it may be changed in place.
@@ -130,7 +139,10 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradi
     const std::shared_ptr<TensorImpl> held = std::move(*it);
     TensorImpl& impl = *held;
     const std::shared_ptr<Node> node = impl.grad_fn;
-    if (!node) continue;  // a leaf: its gradient stays where it was accumulated
+    if (!node) {  // a leaf: its gradient stays where it was accumulated, and is now final
+      if (impl.post_accumulate_grad_hook && impl.grad.defined()) (*impl.post_accumulate_grad_hook)(Tensor(held));
+      continue;
+    }
     if (node->released)
       throw AutogradError(fmt::format(
           "backward: the graph through {} was already freed by an earlier backward pass",

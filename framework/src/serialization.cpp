@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -99,12 +100,10 @@ void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::s
   write_file_atomically(path, out);
 }
 
-SafetensorsFile load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError(system_error("load: cannot open", path));
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(0);
+namespace {
+
+// Reads and validates a whole safetensors stream of `file_size` bytes; `path` names it in errors.
+SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, const std::string& path) {
   if (file_size < 8)
     throw IOError(fmt::format("load: '{}' is truncated: {} bytes, not even the 8-byte header length", path, file_size));
   unsigned char length_bytes[8];
@@ -196,6 +195,22 @@ SafetensorsFile load_safetensors(const std::string& path) {
     result.tensors[entry.name] = tensor;
   }
   return result;
+}
+
+}  // namespace
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IOError(system_error("load: cannot open", path));
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  return read_safetensors(in, file_size, path);
+}
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
+  std::istringstream in(bytes);
+  return read_safetensors(in, bytes.size(), origin);
 }
 
 void save(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -56,6 +57,12 @@ class Progress {
   std::int64_t epoch_, epochs_, batches_;
   Clock::time_point start_ = Clock::now(), last_draw_{};
 };
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IOError(fmt::format("Trainer::resume: cannot open '{}'", path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 std::string summary_line(const EpochMetrics& metrics, std::int64_t epochs) {
   std::string line = fmt::format("epoch {}/{}", metrics.epoch, epochs);
@@ -108,8 +115,17 @@ void Trainer::save_checkpoint(const std::string& path) const {
 bool Trainer::resume() {
   if (options_.run_dir().empty()) return false;
   const std::string path = options_.run_dir() + "/last.safetensors";
-  if (!std::filesystem::exists(path)) return false;
-  SafetensorsFile file = load_safetensors(path);
+  // Replica 0 reads the checkpoint and sends its bytes: the others may not share its disk, and
+  // may be more or fewer than when it was written.
+  const bool found = is_root() && std::filesystem::exists(path);
+  std::string bytes = found ? read_file(path) : std::string();
+  if (replicas_) {
+    if (replicas_->sum({found ? 1.0 : 0.0})[0] == 0.0) return false;
+    replicas_->broadcast(bytes);
+  } else if (!found) {
+    return false;
+  }
+  SafetensorsFile file = parse_safetensors(bytes, path);
   std::map<std::string, Tensor> model_state, optimizer_state;
   for (const auto& [name, t] : file.tensors) {
     if (name.rfind("model.", 0) == 0) model_state[name.substr(6)] = t;
@@ -143,26 +159,60 @@ bool Trainer::resume() {
   // The log keeps exactly the epochs the checkpoint knows (a killed epoch's line is dropped).
   std::string log;
   for (const auto& m : result_.history) log += nlohmann::json({{"epoch", m.epoch}, {"values", m.values}}).dump() + "\n";
-  write_file_atomically(options_.run_dir() + "/metrics.jsonl", log);
+  if (is_root()) write_file_atomically(options_.run_dir() + "/metrics.jsonl", log);
   return true;
 }
 
+void Trainer::start_replicas() {
+  std::vector<Tensor> state;
+  for (const auto& [name, tensor] : model_.state_dict()) state.push_back(tensor);
+  replicas_->broadcast(state);
+  // The same dropout masks on every replica's rows would correlate them: each replica draws
+  // from its own stream, derived from the shared state.
+  if (replicas_->rank() > 0)
+    default_generator().seed(default_generator().next_u64() ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(replicas_->rank())));
+}
+
+std::map<std::string, double> Trainer::average_over_replicas(const std::map<std::string, double>& values) {
+  const auto examples = values.find(validation_examples_key);
+  const double weight = examples == values.end() ? 1.0 : examples->second;
+  std::vector<double> sums;  // weighted values in the map's (sorted, shared) order, then the weight
+  for (const auto& [name, value] : values)
+    if (name != validation_examples_key) sums.push_back(weight * value);
+  sums.push_back(weight);
+  sums = replicas_->sum(sums);
+  std::map<std::string, double> out;
+  std::size_t k = 0;
+  for (const auto& [name, value] : values)
+    if (name != validation_examples_key) out[name] = sums[k++] / sums.back();
+  if (examples != values.end()) out[validation_examples_key] = sums.back();
+  return out;
+}
+
 void Trainer::append_metrics(const EpochMetrics& metrics) const {
-  if (options_.run_dir().empty()) return;
+  if (options_.run_dir().empty() || !is_root()) return;
   std::ofstream log(options_.run_dir() + "/metrics.jsonl", std::ios::app);
   log << nlohmann::json({{"epoch", metrics.epoch}, {"values", metrics.values}}).dump() << "\n";
 }
 
 TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, const Validation& validate) {
+  if (replicas_) start_replicas();
   for (std::int64_t epoch = epoch_ + 1; epoch <= options_.epochs(); ++epoch) {
     const auto start = Clock::now();
     model_.train();
     train.start_epoch(epoch, generator_);
     const std::int64_t batches = train.num_batches();
-    Progress progress(options_.progress(), epoch, options_.epochs(), batches);
-    double total = 0.0;
+    Progress progress(options_.progress() && is_root(), epoch, options_.epochs(), batches);
+    double total = 0.0;     // this replica's losses, for its progress line
+    double weighted = 0.0;  // the same weighted by this replica's share of each batch
     for (std::int64_t i = 0; i < batches; ++i) {
       const Batch batch = train.batch(i);
+      double share = 1.0;
+      if (replicas_) {
+        const double rows = batch.empty() ? 0.0 : static_cast<double>(batch[0].size(0));
+        share = rows / replicas_->sum({rows})[0];
+        replicas_->begin_step(share);
+      }
       optimizer_.zero_grad();
       Tensor loss = loss_function(batch);
       const double value = loss.item();
@@ -171,19 +221,23 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
                                      "rate, clip gradients (clip_grad_norm) or check the data",
                                      std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf", epoch, i + 1));
       loss.backward();
+      if (replicas_) replicas_->finish_step();
       if (options_.clip_grad_norm() > 0) clip_grad_norm(model_.parameters(), options_.clip_grad_norm());
       optimizer_.step();
       total += value;
+      weighted += value * share;
       progress.update(i + 1, total / static_cast<double>(i + 1));
     }
+    if (replicas_) weighted = replicas_->sum({weighted})[0];
     EpochMetrics metrics;
     metrics.epoch = epoch;
-    metrics.values["train_loss"] = batches ? total / static_cast<double>(batches) : 0.0;
+    metrics.values["train_loss"] = batches ? weighted / static_cast<double>(batches) : 0.0;
     metrics.values["lr"] = optimizer_.param_groups().empty() ? 0.0 : optimizer_.param_groups()[0].lr;
     if (validate) {
       model_.eval();
       NoGradGuard no_grad;
-      for (const auto& [name, value] : validate()) metrics.values[name] = value;
+      const auto values = validate();
+      for (const auto& [name, value] : replicas_ ? average_over_replicas(values) : values) metrics.values[name] = value;
       model_.train();
     }
     metrics.values["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
@@ -200,13 +254,13 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
       result_.best_value = monitored->second;
       result_.best_epoch = epoch;
       epochs_without_improvement_ = 0;
-      if (!options_.run_dir().empty()) save(model_, options_.run_dir() + "/best.safetensors");
+      if (!options_.run_dir().empty() && is_root()) save(model_, options_.run_dir() + "/best.safetensors");
     } else {
       ++epochs_without_improvement_;
     }
     progress.finish(summary_line(metrics, options_.epochs()));
     append_metrics(metrics);
-    if (!options_.run_dir().empty()) save_checkpoint(options_.run_dir() + "/last.safetensors");
+    if (!options_.run_dir().empty() && is_root()) save_checkpoint(options_.run_dir() + "/last.safetensors");
     if (options_.early_stopping_patience() > 0 && epochs_without_improvement_ >= options_.early_stopping_patience()) {
       result_.stopped_early = true;
       break;

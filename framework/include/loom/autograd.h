@@ -47,6 +47,19 @@ using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_ou
 void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
                BackwardFunction backward);
 
+/// Called during a backward pass once a leaf's gradient is final for that pass: every op that used
+/// the leaf has added into `leaf.grad()`. It fires once per pass, and not at all for a leaf the
+/// pass gave no gradient. The data-parallel reducer (loom/distributed.h) uses it to start
+/// sending gradients while the rest of backward still runs, as PyTorch's
+/// `register_post_accumulate_grad_hook` does.
+///
+///     loom::set_post_accumulate_grad_hook(weight, [](const loom::Tensor& w) { send(w.grad()); });
+using PostAccumulateGradHook = std::function<void(const Tensor& leaf)>;
+
+/// Sets the hook of a leaf that requires grad, replacing any earlier one; an empty hook removes
+/// it. Throws AutogradError for a tensor computed by an op (its gradient is never final).
+void set_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook);
+
 /// Runs backward from several roots at once (their gradients default to ones for scalars).
 void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients = {});
 

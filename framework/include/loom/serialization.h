@@ -36,6 +36,9 @@ void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::s
                       const std::map<std::string, std::string>& metadata = {});
 /// Reads a whole file, validating it first.
 SafetensorsFile load_safetensors(const std::string& path);
+/// The same from the bytes of a file already in memory (e.g. sent by another process);
+/// `origin` names them in errors.
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin);
 
 /// module.state_dict() to a file, atomically.
 void save(const Module& module, const std::string& path,

@@ -3,5 +3,6 @@
 #include "loom/optim/clip.h"
 #include "loom/optim/optimizer.h"
 #include "loom/optim/optimizers.h"
+#include "loom/optim/replicas.h"
 #include "loom/optim/scheduler.h"
 #include "loom/optim/trainer.h"

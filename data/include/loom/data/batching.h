@@ -11,8 +11,16 @@
 ///
 /// Shuffling follows the trainer's rule: each `start_epoch` shuffles a fresh 0..n-1 with the
 /// generator it is given, so the order depends on that generator's state alone.
+///
+/// Data-parallel training (one process per replica, see loom/distributed.h): give every replica
+/// the same data, `batch_size` = the global batch and `.num_replicas(n).rank(r)`. All replicas
+/// draw the same shuffled order from the same seed, and each takes its contiguous share of every
+/// global batch (sizes differ by at most one row; a last batch with fewer rows than replicas is
+/// left out). The global batches do not depend on n, so the steps are those of one process with
+/// the whole batch, and a run can resume with a different number of replicas.
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "loom/optim/trainer.h"
@@ -38,6 +46,10 @@ PaddedBatch pad(const std::vector<std::vector<std::int64_t>>& sequences, std::in
 /// 0..n-1 in an order drawn from `generator` (Fisher-Yates).
 std::vector<std::int64_t> permutation(std::int64_t n, Generator& generator);
 
+/// Replica `rank`'s contiguous share [begin, end) of n items split over `replicas`: the first
+/// n % replicas replicas hold one item more. ValueError unless 0 <= rank < replicas.
+std::pair<std::int64_t, std::int64_t> shard_range(std::int64_t n, std::int64_t rank, std::int64_t replicas);
+
 struct SequenceBatchOptions {
   LOOM_ARG(std::int64_t, batch_size, 32)
   /// Shuffle in every start_epoch; off: examples keep their order (evaluation).
@@ -51,6 +63,9 @@ struct SequenceBatchOptions {
   LOOM_ARG(std::int64_t, pad_id, 0)
   /// Cut longer sequences (and their tags) to this many steps; 0: no limit.
   LOOM_ARG(std::int64_t, max_length, 0)
+  /// Data-parallel sharding: this replica's rank among num_replicas (see above).
+  LOOM_ARG(std::int64_t, num_replicas, 1)
+  LOOM_ARG(std::int64_t, rank, 0)
 };
 
 /// Batches of token-id sequences with their labels: `{ids (B, T), lengths (B), labels}` where
@@ -69,8 +84,8 @@ class SequenceBatches : public optim::BatchSource {
   optim::Batch batch(std::int64_t index) override;
   void start_epoch(std::int64_t epoch, Generator& generator) override;
 
-  /// Which examples (indices into the constructor's vectors) batch `index` holds, in row order:
-  /// for mapping predictions back to their inputs.
+  /// Which examples (indices into the constructor's vectors) batch `index` holds, in row order
+  /// (this replica's share when sharded): for mapping predictions back to their inputs.
   const std::vector<std::int64_t>& batch_indices(std::int64_t index) const;
   std::int64_t size() const { return static_cast<std::int64_t>(sequences_.size()); }
 
@@ -90,6 +105,9 @@ struct TensorBatchOptions {
   LOOM_ARG(std::int64_t, batch_size, 32)
   LOOM_ARG(bool, shuffle, true)
   LOOM_ARG(bool, drop_last, false)
+  /// Data-parallel sharding: this replica's rank among num_replicas (see above).
+  LOOM_ARG(std::int64_t, num_replicas, 1)
+  LOOM_ARG(std::int64_t, rank, 0)
 };
 
 /// Batches of rows of dense tensors: `{x[rows], y[rows]}` for x (N, ...) and y (N, ...), any
@@ -105,9 +123,12 @@ class TensorBatches : public optim::BatchSource {
   void start_epoch(std::int64_t epoch, Generator& generator) override;
 
  private:
+  // Cuts `order` into batches and keeps this replica's rows of each.
+  void arrange(std::vector<std::int64_t> order);
+
   Tensor x_, y_;
   TensorBatchOptions options_;
-  std::vector<std::int64_t> order_;
+  std::vector<std::vector<std::int64_t>> batches_;  // this replica's rows of each batch
 };
 
 }  // namespace loom::data

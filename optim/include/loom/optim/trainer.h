@@ -11,6 +11,15 @@
 ///     auto result = trainer.fit(batches, [&](const loom::optim::Batch& b) {
 ///       return loom::cross_entropy(model.forward(b[0]), b[1]);
 ///     }, [&] { return std::map<std::string, double>{{"val_loss", evaluate(model)}}; });
+///
+/// Data-parallel (`trainer.set_replicas(&group)`, e.g. a loom::distributed::DataParallel under
+/// `mpirun -np N`): replica 0's checkpoint is sent to all at resume and its parameters at the
+/// start; every step averages the gradients over the replicas, weighted by their rows of the
+/// batch; each replica validates its own share of the held-out data and the metrics are averaged
+/// over the replicas (weighted by `val_examples` when the validation returns it); only replica 0
+/// draws progress and writes checkpoints and the metrics log. Give every replica the same batch
+/// source sharded by rank (SequenceBatchOptions::num_replicas/rank), so they take the same
+/// number of steps.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,6 +28,7 @@
 
 #include "loom/module.h"
 #include "loom/optim/optimizer.h"
+#include "loom/optim/replicas.h"
 #include "loom/optim/scheduler.h"
 #include "loom/options.h"
 #include "loom/random.h"
@@ -70,6 +80,10 @@ struct TrainResult {
   bool stopped_early = false;
 };
 
+/// A validation metric naming how many examples this replica's metrics cover: with replicas, the
+/// others are averaged weighted by it, and it is logged as the total.
+inline constexpr const char* validation_examples_key = "val_examples";
+
 class Trainer {
  public:
   using LossFunction = std::function<Tensor(const Batch&)>;
@@ -79,6 +93,8 @@ class Trainer {
   /// A schedule stepped once per epoch (ReduceLROnPlateau: give it with set_plateau).
   void set_scheduler(LRScheduler* scheduler) { scheduler_ = scheduler; }
   void set_plateau(ReduceLROnPlateau* plateau) { plateau_ = plateau; }
+  /// Trains as one replica of a data-parallel group (see above); call before resume and fit.
+  void set_replicas(Replicas* replicas) { replicas_ = replicas; }
 
   /// Loads run_dir/last.safetensors when it exists (model, optimizer, schedule, generators,
   /// epoch, history); returns whether it did. Call before fit.
@@ -91,12 +107,18 @@ class Trainer {
   void save_checkpoint(const std::string& path) const;
   void append_metrics(const EpochMetrics& metrics) const;
   bool improved(double value) const;
+  bool is_root() const { return !replicas_ || replicas_->rank() == 0; }
+  // Every replica starts from replica 0's parameters, buffers and (decorrelated) dropout stream.
+  void start_replicas();
+  // The validation metrics averaged over the replicas (weighted by val_examples when present).
+  std::map<std::string, double> average_over_replicas(const std::map<std::string, double>& values);
 
   Module& model_;
   Optimizer& optimizer_;
   TrainerOptions options_;
   LRScheduler* scheduler_ = nullptr;
   ReduceLROnPlateau* plateau_ = nullptr;
+  Replicas* replicas_ = nullptr;
   Generator generator_;
   std::int64_t epoch_ = 0;  // epochs completed
   TrainResult result_;
