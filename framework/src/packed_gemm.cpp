@@ -142,9 +142,15 @@ void gemm_packed(std::int64_t m, const T* a, std::int64_t lda, const PackedMatri
     for (std::int64_t p = panel_begin; p < panel_end; ++p) {
       const T* panel = b.data.data() + (g * b.panels_per_group + p) * k * W;
       const std::int64_t col0 = g * b.group_cols + p * W, cols = std::min(W, b.group_cols - p * W);
-      for (std::int64_t i = 0; i < m; i += kMaxRows)
-        row_block<T>(std::min(kMaxRows, m - i), k, a + i * lda, lda, panel, c + i * ldc + col0, ldc,
-                     cols, accumulate);
+      // Rows in ceil(m / kMaxRows) blocks of near-equal size (32 = 6+6+5+5+5+5, not 5*6+2):
+      // a thin last block would run its loads without enough multiplies to hide them.
+      const std::int64_t blocks = (m + kMaxRows - 1) / kMaxRows;
+      for (std::int64_t block = 0, i = 0; block < blocks; ++block) {
+        const std::int64_t rows = (m - i) / (blocks - block);
+        const std::int64_t rows_here = rows + ((m - i) % (blocks - block) != 0);
+        row_block<T>(rows_here, k, a + i * lda, lda, panel, c + i * ldc + col0, ldc, cols, accumulate);
+        i += rows_here;
+      }
     }
 }
 

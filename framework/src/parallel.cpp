@@ -19,9 +19,10 @@
 namespace loom::detail {
 namespace {
 
-// Spins before a waiter yields its core (~10-20 us): a time step of the recurrent loop is longer
-// than that, so a partner that is slower than this has been descheduled.
-constexpr int kSpinsBeforeYield = 4000;
+// Pauses before a waiter yields its core (~20 us on Zen 3, whose pause takes ~65 cycles): a step
+// of the recurrent loop takes about that long, so a partner still missing after it has most
+// likely been descheduled, and spinning on would only take the core it needs.
+constexpr int kSpinsBeforeYield = 1000;
 
 class Workers {
  public:

@@ -305,6 +305,7 @@ std::vector<Tensor> lstm_backward(const Dims& d, const Tensor& grad_packed, cons
         const T* gb = gates + row * G;
         const T* tc = tanh_c + row * H;
         const T* c_prev = c_all + row * H;
+#pragma omp simd
         for (std::int64_t j = j0; j < j1; ++j) {
           const T i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
           const T dh_total = dh_b[j] + dy[j];
