@@ -35,7 +35,11 @@ cases=(
 run() {
   local impl=$1 label=$2 threads=$3 steps=$4
   shift 4
-  export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
+  # OPENBLAS_THREAD_TIMEOUT=4: OpenBLAS's idle workers sleep at once instead of spinning on
+  # sched_yield for ~0.1 s (2^28 cycles) after every call, on the core that Loom's LSTM worker
+  # needs next (bench/README.md, "Threads"). Both libraries get the same setting.
+  export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE \
+    OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
   local line
   if [ "$impl" = loom ]; then
     line=$("$BUILD/bench_workloads" "$@" --threads "$threads" --steps "$steps")
