@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 namespace loom::detail {
 
@@ -25,6 +26,12 @@ class Barrier {
 /// Runs body(thread) for thread = 0 .. threads-1, thread 0 on the caller, and returns when all
 /// have finished. An exception in any thread is rethrown on the caller.
 void parallel_run(int threads, const std::function<void(int thread)>& body);
+
+/// Runs body(begin, end) over [0, count) cut into one contiguous part per thread
+/// (loom::get_num_threads()), each at least `grain` items: on the caller alone when count is
+/// below 2 * grain. For independent elementwise work over large buffers (the optimizers).
+void parallel_for(std::int64_t count, std::int64_t grain,
+                  const std::function<void(std::int64_t begin, std::int64_t end)>& body);
 
 /// The part [begin, end) of `count` items that `thread` of `threads` owns (contiguous, balanced).
 inline std::pair<std::int64_t, std::int64_t> share(std::int64_t count, int thread, int threads) {

@@ -2,12 +2,16 @@
 // thread count (the caller is thread 0), parked on a condition variable between regions.
 #include "detail/parallel.h"
 
+#include <algorithm>
+
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "loom/runtime.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -126,6 +130,20 @@ void parallel_run(int threads, const std::function<void(int)>& body) {
     return;
   }
   Workers::instance().run(threads, body);
+}
+
+void parallel_for(std::int64_t count, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& body) {
+  const int threads = static_cast<int>(
+      std::clamp<std::int64_t>(count / std::max<std::int64_t>(grain, 1), 1, get_num_threads()));
+  if (threads == 1) {
+    body(0, count);
+    return;
+  }
+  parallel_run(threads, [&](int thread) {
+    const auto [begin, end] = share(count, thread, threads);
+    body(begin, end);
+  });
 }
 
 }  // namespace loom::detail
