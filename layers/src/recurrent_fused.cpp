@@ -49,19 +49,17 @@ struct Saved {
   Tensor hidden_n;  // GRU: (T, B, H) h_{t-1} W_hn^T + b_hn, before the reset gate
 };
 
-// Fills `rows` rows of width n with `bias` (or zeros): the GEMM then accumulates onto it.
+// Fills `rows` rows of width n with `bias` + `extra` (either may be undefined: zeros): the GEMM
+// then accumulates onto it. The sum is formed once and copied into every row.
 template <class T>
 void fill_rows(T* out, std::int64_t rows, std::int64_t n, const Tensor& bias, const Tensor& extra) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    T* row = out + r * n;
-    if (!bias.defined()) {
-      std::fill(row, row + n, T(0));
-      continue;
-    }
+  std::vector<T> row(static_cast<std::size_t>(n), T(0));  // (n) bias + extra
+  if (bias.defined()) {
     const T* b = bias.data<T>();
     const T* e = extra.defined() ? extra.data<T>() : nullptr;
     for (std::int64_t j = 0; j < n; ++j) row[j] = e ? b[j] + e[j] : b[j];
   }
+  for (std::int64_t r = 0; r < rows; ++r) std::memcpy(out + r * n, row.data(), sizeof(T) * n);
 }
 
 // All input projections at once: gates = X W_ih^T + b_ih (+ b_hh, except for the GRU, whose
