@@ -23,9 +23,9 @@
 namespace loom::detail {
 namespace {
 
-// Pauses before a waiter yields its core (~20 us on Zen 3, whose pause takes ~65 cycles): a step
-// of the recurrent loop takes about that long, so a partner still missing after it has most
-// likely been descheduled, and spinning on would only take the core it needs.
+// Pauses before a waiter yields its core (microseconds: a task of the recurrent loop takes about
+// that long, so work still missing after it most likely sits on a descheduled thread, and
+// spinning on would only take the core that thread needs).
 constexpr int kSpinsBeforeYield = 1000;
 
 class Workers {
@@ -111,14 +111,8 @@ class Workers {
 
 }  // namespace
 
-void Barrier::wait() {
-  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
-    arrived_.store(0, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    return;
-  }
-  for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
+void StepQueue::wait_until_done(const std::atomic<std::int64_t>& done) const {
+  for (int spins = 0; done.load(std::memory_order_acquire) < tasks_; ++spins) {
     if (spins < kSpinsBeforeYield) LOOM_CPU_RELAX();
     else std::this_thread::yield();
   }
@@ -141,7 +135,7 @@ void parallel_for(std::int64_t count, std::int64_t grain,
     return;
   }
   parallel_run(threads, [&](int thread) {
-    const auto [begin, end] = share(count, thread, threads);
+    const auto [begin, end] = StepQueue::share(count, thread, threads);
     body(begin, end);
   });
 }

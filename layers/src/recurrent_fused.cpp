@@ -9,8 +9,9 @@
 //
 // The LSTM's per-step products use detail/packed_gemm.h with W_hh packed once per call (OpenBLAS
 // repacks it at every step, ~20% of the step at B = 32), and its time loop runs on Loom's threads:
-// each thread owns a range of hidden units, computes the four gates' columns of those units and
-// their cell update, and the threads meet once per step. RNN and GRU call OpenBLAS per step.
+// a step is cut into panels of hidden units, each task computing the four gates' columns of one
+// panel and their cell update; each thread works through its own panels first and then takes
+// what is left of the others' (detail::StepQueue), and the threads meet once per step. RNN and GRU call OpenBLAS per step.
 #include "recurrent_fused.h"
 
 #include <algorithm>
@@ -81,7 +82,7 @@ int loop_threads(std::int64_t panels, std::int64_t macs_per_step) {
 }
 
 // The LSTM forward: gates (T, B, 4H) hold the input projections, then each step adds
-// h_{t-1} W_hh^T (packed) and applies the cell to the thread's own hidden units.
+// h_{t-1} W_hh^T (packed) and applies the cell, panel by panel of hidden units, on the threads.
 template <class T>
 Tensor lstm_forward(const Dims& d, const Tensor& x, const Tensor& w_ih, const Tensor& w_hh,
                     const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0, const Tensor& c0,
@@ -106,40 +107,39 @@ Tensor lstm_forward(const Dims& d, const Tensor& x, const Tensor& w_ih, const Te
   PackedMatrix<T> w_hh_t;  // W_hh^T (H, 4H), one column group per gate
   pack_transposed(w_hh.data<T>(), G, H, 4, w_hh_t);
   const std::int64_t panels = w_hh_t.panels_per_group, width = PackedMatrix<T>::kPanelWidth;
-  const int threads = loop_threads(panels, B * G * H);
-  Barrier barrier(threads);
-  parallel_run(threads, [&](int thread) {
-    const auto [panel_begin, panel_end] = share(panels, thread, threads);
-    const std::int64_t j0 = std::min(H, panel_begin * width), j1 = std::min(H, panel_end * width);
-    const std::int64_t n = j1 - j0;  // this thread's hidden units [j0, j1)
-    for (std::int64_t t = 0; t < d.steps; ++t) {
-      T* g = gates + t * B * G;  // (B, 4H)
-      gemm_packed(B, h_all + t * B * H, H, w_hh_t, panel_begin, panel_end, g, G, true);
-      for (std::int64_t b = 0; b < B && n > 0; ++b) {
-        const std::int64_t row = t * B + b;  // (t, b) in the (T, B, H) buffers
-        const T* c_prev = c_all + row * H;
-        T* c_next = c_all + (row + B) * H;
-        T* h_next = h_all + (row + B) * H;
-        T* y = out + row * H;
-        if (t >= lengths[b]) {  // past this sequence's end: carry the state, output zero
-          std::memcpy(h_next + j0, h_all + row * H + j0, sizeof(T) * n);
-          std::memcpy(c_next + j0, c_prev + j0, sizeof(T) * n);
-          std::fill(y + j0, y + j1, T(0));
-          continue;
-        }
-        T* gb = g + b * G;  // [i, f, g, o]
-        sigmoid_in_place(gb + j0, n);
-        sigmoid_in_place(gb + H + j0, n);
-        tanh_in_place(gb + 2 * H + j0, n);
-        sigmoid_in_place(gb + 3 * H + j0, n);
-        T* tc = tanh_c + row * H;
-        for (std::int64_t j = j0; j < j1; ++j) c_next[j] = gb[H + j] * c_prev[j] + gb[j] * gb[2 * H + j];
-        std::memcpy(tc + j0, c_next + j0, sizeof(T) * n);
-        tanh_in_place(tc + j0, n);
-        for (std::int64_t j = j0; j < j1; ++j) y[j] = h_next[j] = gb[3 * H + j] * tc[j];
+  // Step t's task p: the four gates' columns of hidden units [j0, j1) (panel p), then their cell.
+  auto step_panel = [&](std::int64_t t, std::int64_t p) {
+    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width), n = j1 - j0;
+    T* g = gates + t * B * G;  // (B, 4H)
+    gemm_packed(B, h_all + t * B * H, H, w_hh_t, p, p + 1, g, G, true);
+    for (std::int64_t b = 0; b < B; ++b) {
+      const std::int64_t row = t * B + b;  // (t, b) in the (T, B, H) buffers
+      const T* c_prev = c_all + row * H;
+      T* c_next = c_all + (row + B) * H;
+      T* h_next = h_all + (row + B) * H;
+      T* y = out + row * H;
+      if (t >= lengths[b]) {  // past this sequence's end: carry the state, output zero
+        std::memcpy(h_next + j0, h_all + row * H + j0, sizeof(T) * n);
+        std::memcpy(c_next + j0, c_prev + j0, sizeof(T) * n);
+        std::fill(y + j0, y + j1, T(0));
+        continue;
       }
-      barrier.wait();  // h_t is complete before any thread multiplies it
+      T* gb = g + b * G;  // [i, f, g, o]
+      sigmoid_in_place(gb + j0, n);
+      sigmoid_in_place(gb + H + j0, n);
+      tanh_in_place(gb + 2 * H + j0, n);
+      sigmoid_in_place(gb + 3 * H + j0, n);
+      T* tc = tanh_c + row * H;
+      for (std::int64_t j = j0; j < j1; ++j) c_next[j] = gb[H + j] * c_prev[j] + gb[j] * gb[2 * H + j];
+      std::memcpy(tc + j0, c_next + j0, sizeof(T) * n);
+      tanh_in_place(tc + j0, n);
+      for (std::int64_t j = j0; j < j1; ++j) y[j] = h_next[j] = gb[3 * H + j] * tc[j];
     }
+  };
+  const int threads = loop_threads(panels, B * G * H);
+  StepQueue queue(d.steps, panels, threads);  // h_t is complete before any thread multiplies it
+  parallel_run(threads, [&](int thread) {
+    for (std::int64_t t = 0; t < d.steps; ++t) queue.run(t, thread, [&](std::int64_t p) { step_panel(t, p); });
   });
   std::memcpy(out + d.steps * B * H, h_all + d.steps * B * H, sizeof(T) * B * H);
   std::memcpy(out + (d.steps + 1) * B * H, c_all + d.steps * B * H, sizeof(T) * B * H);
@@ -259,8 +259,8 @@ std::vector<Tensor> input_and_weight_grads(const Dims& d, const Tensor& x, const
   return grads;
 }
 
-// The LSTM backward through time: per step, each thread computes the gate gradients of its own
-// hidden units, then (after all threads have) its columns of dh_{t-1} = dG_t W_hh (packed).
+// The LSTM backward through time: per step, the threads compute the gate gradients of all hidden
+// units panel by panel, then (when all are done) dh_{t-1} = dG_t W_hh (packed) panel by panel.
 template <class T>
 std::vector<Tensor> lstm_backward(const Dims& d, const Tensor& grad_packed, const Tensor& x,
                                   const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
@@ -279,50 +279,59 @@ std::vector<Tensor> lstm_backward(const Dims& d, const Tensor& grad_packed, cons
   PackedMatrix<T> w_hh_packed;  // W_hh (4H, H): one group of H columns
   pack(w_hh.data<T>(), G, H, 1, w_hh_packed);
   const std::int64_t panels = w_hh_packed.panels_per_group, width = PackedMatrix<T>::kPanelWidth;
-  const int threads = loop_threads(panels, B * G * H);
-  Barrier barrier(threads);
-  parallel_run(threads, [&](int thread) {
-    const auto [panel_begin, panel_end] = share(panels, thread, threads);
-    const std::int64_t j0 = std::min(H, panel_begin * width), j1 = std::min(H, panel_end * width);
-    T* dh_now = dh.data<T>();      // (B, H) dL/dh_t, this thread's columns
-    T* dh_next = dh_prev.data<T>();  // (B, H) dL/dh_{t-1}
-    T* dcp = dc.data<T>();
-    for (std::int64_t t = d.steps - 1; t >= 0; --t) {
-      T* dg = d_gates.data<T>() + t * B * G;
-      for (std::int64_t b = 0; b < B; ++b) {
-        T* dgb = dg + b * G;
-        if (t >= lengths[b]) {  // a padded step: no gate gradient, the state gradient carries
-          for (std::int64_t gate = 0; gate < 4; ++gate)
-            std::fill(dgb + gate * H + j0, dgb + gate * H + j1, T(0));
-          continue;
-        }
-        const std::int64_t row = t * B + b;
-        T* dh_b = dh_now + b * H;
-        T* dc_b = dcp + b * H;
-        const T* dy = grad + row * H;
-        const T* gb = gates + row * G;
-        const T* tc = tanh_c + row * H;
-        const T* c_prev = c_all + row * H;
-#pragma omp simd
-        for (std::int64_t j = j0; j < j1; ++j) {
-          const T i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
-          const T dh_total = dh_b[j] + dy[j];
-          const T dc_total = dc_b[j] + dh_total * o * (T(1) - tc[j] * tc[j]);
-          dgb[j] = dc_total * g * i * (T(1) - i);
-          dgb[H + j] = dc_total * c_prev[j] * f * (T(1) - f);
-          dgb[2 * H + j] = dc_total * i * (T(1) - g * g);
-          dgb[3 * H + j] = dh_total * tc[j] * o * (T(1) - o);
-          dc_b[j] = dc_total * f;
-        }
+  // dL/dh_t and dL/dh_{t-1} alternate between the two buffers: step t reads dh_buffers[(T-1-t) % 2].
+  T* const dh_buffers[2] = {dh.data<T>(), dh_prev.data<T>()};  // (B, H) each
+  T* dcp = dc.data<T>();
+  // Step t's first task for panel p: the gate gradients of hidden units [j0, j1).
+  auto cell_panel = [&](std::int64_t t, std::int64_t p) {
+    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width);
+    T* dg = d_gates.data<T>() + t * B * G;
+    const T* dh_now = dh_buffers[(d.steps - 1 - t) % 2];
+    for (std::int64_t b = 0; b < B; ++b) {
+      T* dgb = dg + b * G;
+      if (t >= lengths[b]) {  // a padded step: no gate gradient, the state gradient carries
+        for (std::int64_t gate = 0; gate < 4; ++gate) std::fill(dgb + gate * H + j0, dgb + gate * H + j1, T(0));
+        continue;
       }
-      barrier.wait();  // dG_t is complete before any thread multiplies it
-      gemm_packed(B, dg, G, w_hh_packed, panel_begin, panel_end, dh_next, H, false);
-      for (std::int64_t b = 0; b < B; ++b)  // padded rows carry dh unchanged
-        if (t >= lengths[b]) std::memcpy(dh_next + b * H + j0, dh_now + b * H + j0, sizeof(T) * (j1 - j0));
-      std::swap(dh_now, dh_next);
+      const std::int64_t row = t * B + b;
+      const T* dh_b = dh_now + b * H;
+      T* dc_b = dcp + b * H;
+      const T* dy = grad + row * H;
+      const T* gb = gates + row * G;
+      const T* tc = tanh_c + row * H;
+      const T* c_prev = c_all + row * H;
+#pragma omp simd
+      for (std::int64_t j = j0; j < j1; ++j) {
+        const T i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
+        const T dh_total = dh_b[j] + dy[j];
+        const T dc_total = dc_b[j] + dh_total * o * (T(1) - tc[j] * tc[j]);
+        dgb[j] = dc_total * g * i * (T(1) - i);
+        dgb[H + j] = dc_total * c_prev[j] * f * (T(1) - f);
+        dgb[2 * H + j] = dc_total * i * (T(1) - g * g);
+        dgb[3 * H + j] = dh_total * tc[j] * o * (T(1) - o);
+        dc_b[j] = dc_total * f;
+      }
+    }
+  };
+  // Step t's second task for panel p: columns [j0, j1) of dh_{t-1} = dG_t W_hh.
+  auto product_panel = [&](std::int64_t t, std::int64_t p) {
+    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width);
+    const T* dh_now = dh_buffers[(d.steps - 1 - t) % 2];
+    T* dh_next = dh_buffers[(d.steps - t) % 2];
+    gemm_packed(B, d_gates.data<T>() + t * B * G, G, w_hh_packed, p, p + 1, dh_next, H, false);
+    for (std::int64_t b = 0; b < B; ++b)  // padded rows carry dh unchanged
+      if (t >= lengths[b]) std::memcpy(dh_next + b * H + j0, dh_now + b * H + j0, sizeof(T) * (j1 - j0));
+  };
+  const int threads = loop_threads(panels, B * G * H);
+  StepQueue cells(d.steps, panels, threads);     // dG_t is complete before any thread multiplies it
+  StepQueue products(d.steps, panels, threads);  // dh_{t-1} is complete before step t-1's cells
+  parallel_run(threads, [&](int thread) {
+    for (std::int64_t t = d.steps - 1; t >= 0; --t) {
+      cells.run(t, thread, [&](std::int64_t p) { cell_panel(t, p); });
+      products.run(t, thread, [&](std::int64_t p) { product_panel(t, p); });
     }
   });
-  if (d.steps % 2 == 1) std::swap(dh, dh_prev);  // each step swapped the two: dh_0 is in `dh`
+  if (d.steps % 2 == 1) std::swap(dh, dh_prev);  // step 0 wrote dh_buffers[T % 2]: now `dh`
   std::vector<Tensor> grads = input_and_weight_grads<T>(
       d, x, w_ih, w_hh, b_ih, b_hh, d_gates.data<T>(), d_gates.data<T>(), saved.h_all.data<T>());
   if (h0.requires_grad()) grads[5] = dh;
