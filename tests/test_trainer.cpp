@@ -77,6 +77,62 @@ TEST_CASE("fit lowers the loss, logs every epoch and keeps best and last checkpo
   CHECK(std::filesystem::exists(dir.path + "/last.safetensors"));
 }
 
+TEST_CASE("time_chunks cuts the time axis and passes other tensors whole") {
+  const Tensor x = loom::randn({2, 10, 3}), y = loom::randn({2, 10}), lengths = loom::from_vector(std::vector<std::int64_t>{10, 7});
+  const auto chunks = optim::time_chunks({x, y, lengths}, 4, 1);
+  REQUIRE(chunks.size() == 3);
+  CHECK(chunks[0][0].shape() == loom::Shape{2, 4, 3});
+  CHECK(chunks[2][0].shape() == loom::Shape{2, 2, 3});
+  CHECK(chunks[2][1].shape() == loom::Shape{2, 2});
+  CHECK(chunks[1][2].shape() == loom::Shape{2});
+  CHECK(chunks[1][0].to_vector<float>() == x.narrow(1, 4, 4).to_vector<float>());
+  CHECK(optim::time_chunks({x, y}, 0, 1).size() == 1);
+  CHECK(optim::time_chunks({x}, 10, 1).size() == 1);
+  CHECK_THROWS_AS(optim::time_chunks({x}, -1, 1), loom::ValueError);
+  CHECK_THROWS_AS(optim::time_chunks({x}, 4, 3), loom::ValueError);
+}
+
+TEST_CASE("tbptt_steps: one optimizer step per chunk, chunk indices for a carried state, falling loss") {
+  // A running sum through time, h_t = w h_{t-1} + x_t with target 0.5 * h_t, learnt by a readout
+  // v: the state is carried across chunks detached, as a truncated-BPTT model does.
+  struct Model : loom::Module {
+    Tensor w, v;
+    Model() {
+      w = register_parameter("w", loom::full({1}, 0.5));
+      v = register_parameter("v", loom::zeros({1}));
+    }
+  } model;
+  struct Sequences : optim::BatchSource {
+    std::int64_t num_batches() const override { return 2; }
+    optim::Batch batch(std::int64_t index) override {
+      loom::Generator generator(index);
+      return {loom::randn({4, 10}, loom::Dtype::Float32, &generator)};  // (B, T)
+    }
+  } data;
+  optim::SGD sgd(model.named_parameters(), optim::SGDOptions(0.05));
+  optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(6).monitor("train_loss").progress(false).tbptt_steps(4));
+  std::vector<std::pair<std::int64_t, std::int64_t>> seen;  // (index, count) per loss call
+  Tensor state;                                             // (B) h at the end of the last chunk
+  auto result = trainer.fit(data, [&](const optim::Batch& b) {
+    seen.emplace_back(trainer.chunk().index, trainer.chunk().count);
+    CHECK(b[0].size(1) <= 4);
+    if (trainer.chunk().index == 0) state = loom::zeros({4});
+    Tensor h = state, loss = loom::zeros({});
+    for (std::int64_t t = 0; t < b[0].size(1); ++t) {
+      h = model.w.detach() * h + b[0].select(1, t);
+      loss = loss + loom::mse_loss(model.v * h, h * 0.5);
+    }
+    state = h.detach();
+    return loss;
+  });
+  REQUIRE(seen.size() == 6 * 2 * 3);  // epochs x batches x chunks (T = 10 in chunks of 4)
+  CHECK(seen[0] == std::pair<std::int64_t, std::int64_t>{0, 3});
+  CHECK(seen[2] == std::pair<std::int64_t, std::int64_t>{2, 3});
+  CHECK(seen[3] == std::pair<std::int64_t, std::int64_t>{0, 3});
+  CHECK(trainer.chunk().count == 1);  // reset after fit
+  CHECK(result.history.back().values.at("train_loss") < result.history.front().values.at("train_loss") * 0.2);
+}
+
 TEST_CASE("early stopping and NaN detection") {
   struct Model : loom::Module {
     Tensor w;

@@ -1,4 +1,5 @@
 // Tensor handles, storage, creation and the checks every op shares.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -270,7 +271,13 @@ void Tensor::copy_(const Tensor& source) {
 }
 
 void Tensor::fill_(double value) {
-  for (std::int64_t i = 0; i < numel(); ++i) set_value_at(*this, i, value);
+  // One dtype switch, then a plain fill: zeros() of every gradient buffer comes through here.
+  const std::int64_t n = numel();
+  switch (dtype()) {
+    case Dtype::Float32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;
+    case Dtype::Float64: std::fill_n(data<double>(), n, value); break;
+    case Dtype::Int64: std::fill_n(data<std::int64_t>(), n, static_cast<std::int64_t>(value)); break;
+  }
 }
 
 Tensor Tensor::sum() const { return loom::sum(*this); }

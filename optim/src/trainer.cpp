@@ -195,7 +195,46 @@ void Trainer::append_metrics(const EpochMetrics& metrics) const {
   log << nlohmann::json({{"epoch", metrics.epoch}, {"values", metrics.values}}).dump() << "\n";
 }
 
+std::vector<Batch> time_chunks(const Batch& batch, std::int64_t steps, std::int64_t axis) {
+  if (steps < 0) throw ValueError(fmt::format("time_chunks: expected steps >= 0, got {}", steps));
+  if (steps == 0 || batch.empty()) return {batch};
+  if (axis < 0 || axis >= batch[0].dim())
+    throw ValueError(fmt::format("time_chunks: the time axis {} is not an axis of the first tensor, shape {}", axis,
+                                 shape_str(batch[0].shape())));
+  const std::int64_t length = batch[0].size(axis);
+  std::vector<Batch> chunks;
+  for (std::int64_t start = 0; start < length; start += steps) {
+    Batch chunk;
+    for (const Tensor& t : batch) {
+      const bool cut = t.dim() > axis && t.size(axis) == length;
+      chunk.push_back(cut ? t.narrow(axis, start, std::min(steps, length - start)) : t);
+    }
+    chunks.push_back(std::move(chunk));
+  }
+  return chunks;
+}
+
+double Trainer::train_step(const Batch& batch, const LossFunction& loss_function, double share, std::int64_t epoch,
+                           std::int64_t index) {
+  if (replicas_) replicas_->begin_step(share);
+  optimizer_.zero_grad();
+  Tensor loss = loss_function(batch);
+  const double value = loss.item();
+  if (!std::isfinite(value))
+    throw ValueError(fmt::format("Trainer: the loss became {} at epoch {}, batch {}; lower the learning "
+                                 "rate, clip gradients (clip_grad_norm) or check the data",
+                                 std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf", epoch, index + 1));
+  loss.backward();
+  if (replicas_) replicas_->finish_step();  // gradients averaged over the replicas
+  if (options_.clip_grad_norm() > 0) clip_grad_norm(model_.parameters(), options_.clip_grad_norm());
+  optimizer_.step();
+  return value;
+}
+
 TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, const Validation& validate) {
+  if (replicas_ && options_.tbptt_steps() > 0)  // replicas' shards can differ in length, hence in chunk count
+    throw ValueError("Trainer: tbptt_steps cannot be combined with replicas (MPI) yet: each replica's batch may "
+                     "cut into a different number of chunks, and every chunk is a collective step");
   if (replicas_) start_replicas();
   for (std::int64_t epoch = epoch_ + 1; epoch <= options_.epochs(); ++epoch) {
     const auto start = Clock::now();
@@ -207,23 +246,17 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     double weighted = 0.0;  // the same weighted by this replica's share of each batch
     for (std::int64_t i = 0; i < batches; ++i) {
       const Batch batch = train.batch(i);
-      double share = 1.0;
+      double share = 1.0;  // this replica's part of the global batch
       if (replicas_) {
         const double rows = batch.empty() ? 0.0 : static_cast<double>(batch[0].size(0));
         share = rows / replicas_->sum({rows})[0];
-        replicas_->begin_step(share);
       }
-      optimizer_.zero_grad();
-      Tensor loss = loss_function(batch);
-      const double value = loss.item();
-      if (!std::isfinite(value))
-        throw ValueError(fmt::format("Trainer: the loss became {} at epoch {}, batch {}; lower the learning "
-                                     "rate, clip gradients (clip_grad_norm) or check the data",
-                                     std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf", epoch, i + 1));
-      loss.backward();
-      if (replicas_) replicas_->finish_step();
-      if (options_.clip_grad_norm() > 0) clip_grad_norm(model_.parameters(), options_.clip_grad_norm());
-      optimizer_.step();
+      const std::vector<Batch> chunks = time_chunks(batch, options_.tbptt_steps(), options_.tbptt_axis());
+      double value = 0.0;
+      chunk_.count = static_cast<std::int64_t>(chunks.size());
+      for (chunk_.index = 0; chunk_.index < chunk_.count; ++chunk_.index)
+        value += train_step(chunks[chunk_.index], loss_function, share, epoch, i) / static_cast<double>(chunk_.count);
+      chunk_ = Chunk();
       total += value;
       weighted += value * share;
       progress.update(i + 1, total / static_cast<double>(i + 1));

@@ -66,7 +66,22 @@ struct TrainerOptions {
   LOOM_ARG(std::uint64_t, seed, 0)
   /// Draw progress on stderr.
   LOOM_ARG(bool, progress, true)
+  /// Truncated backpropagation through time: > 0 cuts every batch along tbptt_axis into chunks
+  /// of this many steps (time_chunks), each its own forward, backward and optimizer step, so
+  /// gradients stop at chunk borders and memory follows the chunk, not the sequence. A model
+  /// that carries its recurrent state across chunks reads Trainer::chunk() (index 0 starts a
+  /// new batch) and keeps the state detached. train_loss is the mean over the chunks.
+  LOOM_ARG(std::int64_t, tbptt_steps, 0)
+  /// The time axis tbptt_steps cuts: 1 for batch-first (B, T, ...) tensors, 0 for time-major.
+  LOOM_ARG(std::int64_t, tbptt_axis, 1)
 };
+
+/// Cuts a batch into chunks of `steps` along `axis`, the size of the first tensor on that axis
+/// giving the sequence length; tensors of another size there (lengths, labels) go whole with
+/// every chunk. steps = 0 returns the batch itself.
+///
+///     time_chunks({x /* (B, 10, F) */, y /* (B, 10) */}, 4, 1);   // T = 4, 4, 2
+std::vector<Batch> time_chunks(const Batch& batch, std::int64_t steps, std::int64_t axis);
 
 struct EpochMetrics {
   std::int64_t epoch = 0;
@@ -103,7 +118,16 @@ class Trainer {
   /// the scalar to minimise; `validate` (optional) runs in eval mode under no-grad.
   TrainResult fit(BatchSource& train, const LossFunction& loss, const Validation& validate = {});
 
+  /// Which chunk of the current batch the loss function sees (always {0, 1} without tbptt_steps).
+  struct Chunk {
+    std::int64_t index = 0, count = 1;
+  };
+  const Chunk& chunk() const { return chunk_; }
+
  private:
+  /// One forward, backward and optimizer step; returns the loss.
+  double train_step(const Batch& batch, const LossFunction& loss, double replica_share, std::int64_t epoch,
+                    std::int64_t index);
   void save_checkpoint(const std::string& path) const;
   void append_metrics(const EpochMetrics& metrics) const;
   bool improved(double value) const;
@@ -123,6 +147,7 @@ class Trainer {
   std::int64_t epoch_ = 0;  // epochs completed
   TrainResult result_;
   std::int64_t epochs_without_improvement_ = 0;
+  Chunk chunk_;
 };
 
 }  // namespace loom::optim

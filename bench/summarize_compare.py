@@ -1,0 +1,86 @@
+"""JSON lines of compare.sh -> one JSON line per workload (medians over the rounds), the markdown
+table with the issue's targets, and the T sweep table.
+
+    /usr/bin/python3 bench/summarize_compare.py bench/results/compare-DATE.jsonl
+"""
+import collections
+import json
+import statistics
+import sys
+
+# Issue 7's targets: the largest acceptable loom_ms / torch_ms at 2 threads.
+TARGET_RATIO = {"charlm_h512_train": 0.55, "charlm_h128_train": 0.4, "classifier_train": 0.67,
+                "seq2seq_train": 0.67, "seq2seq_dot_train": 0.67, "caption_train": 0.67,
+                "charlm_h512_infer": 0.6, "charlm_h128_infer": 0.6}
+# Peak RSS of the libtorch C++ char-LM (../shared/anchors, charlm_libtorch, 2 threads): Loom's
+# target is at most half of it.
+LIBTORCH_RSS_MB = {"charlm_h512_train": 333, "charlm_h512_infer": 220, "charlm_h128_train": 206,
+                   "charlm_h128_infer": 173}
+
+
+def medians(path):
+    runs = collections.defaultdict(list)
+    for line in open(path):
+        row = json.loads(line)
+        runs[(row["case"], row["threads"], row["impl"])].append(row)
+    out = {}
+    for (case, threads, impl), rows in runs.items():
+        out[(case, threads, impl)] = {
+            key: statistics.median(r[key] for r in rows)
+            for key in ("ms_step_median", "peak_rss_mb", "achieved_gflops_est", "load1")}
+    return out
+
+
+def main(path):
+    m = medians(path)
+    rows = []
+    for case, threads in sorted({(c, t) for c, t, _ in m}, key=lambda k: ("_T" in k[0], k[0], -k[1])):
+        loom, torch = m.get((case, threads, "loom")), m.get((case, threads, "torch"))
+        if not loom or not torch:
+            continue
+        row = {"workload": case, "threads": threads, "loom_ms": round(loom["ms_step_median"], 2),
+               "torch_ms": round(torch["ms_step_median"], 2),
+               "ratio": round(loom["ms_step_median"] / torch["ms_step_median"], 3),
+               "loom_rss_mb": round(loom["peak_rss_mb"], 1), "torch_rss_mb": round(torch["peak_rss_mb"], 1),
+               "gflops": round(loom["achieved_gflops_est"], 1)}
+        rows.append((row, loom, torch))
+        print(json.dumps(row))
+
+    print("\n| workload | threads | loom ms | torch ms | ratio | target | loom GFLOP/s | torch GFLOP/s "
+          "| loom RSS MB | torch RSS MB | libtorch C++ RSS MB (anchors) | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for row, loom, torch in rows:
+        if "_T" in row["workload"]:
+            continue
+        target = TARGET_RATIO.get(row["workload"]) if row["threads"] == 2 else None
+        verdict = "-" if target is None else f"≤ {target} {'met' if row['ratio'] <= target else 'MISSED'}"
+        libtorch = LIBTORCH_RSS_MB.get(row["workload"], "-")
+        print(f"| {row['workload']} | {row['threads']} | {row['loom_ms']:.2f} | {row['torch_ms']:.2f} | "
+              f"{row['ratio']:.2f} | {verdict} | {row['gflops']:.0f} | {torch['achieved_gflops_est']:.0f} | "
+              f"{row['loom_rss_mb']:.0f} | {row['torch_rss_mb']:.0f} | {libtorch} | {loom['load1']:.1f} |")
+
+    one, two = m.get(("charlm_h512_train", 1, "loom")), m.get(("charlm_h512_train", 2, "loom"))
+    if one and two:
+        print(f"\n(a) H=512 training, Loom 1 -> 2 threads: {one['ms_step_median']:.1f} -> "
+              f"{two['ms_step_median']:.1f} ms, speed-up {one['ms_step_median'] / two['ms_step_median']:.2f}x "
+              f"(target ≥ 1.7x)")
+
+    sweep = [(row, loom, torch) for row, loom, torch in rows if "_T" in row["workload"]]
+    if sweep:
+        sweep.sort(key=lambda r: int(r[0]["workload"].split("_T")[1].split("_")[0]))
+        base_row = sweep[0][0]
+        base_t = int(base_row["workload"].split("_T")[1].split("_")[0])
+        print("\n(a) H=512 training step against sequence length T (2 threads): linear growth keeps "
+              "ms/T and the RSS increase per step flat.\n")
+        print("| T | loom ms | loom ms per step of T | torch ms | ratio | loom RSS MB | loom RSS MB above T="
+              f"{base_t} | torch RSS MB |")
+        print("|---|---|---|---|---|---|---|---|")
+        for row, loom, torch in sweep:
+            t = int(row["workload"].split("_T")[1].split("_")[0])
+            print(f"| {t} | {row['loom_ms']:.1f} | {row['loom_ms'] / t:.3f} | {row['torch_ms']:.1f} | "
+                  f"{row['ratio']:.2f} | {row['loom_rss_mb']:.0f} | "
+                  f"{row['loom_rss_mb'] - base_row['loom_rss_mb']:.0f} | {row['torch_rss_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
