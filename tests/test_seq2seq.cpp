@@ -181,7 +181,7 @@ TEST_CASE("beam search finds the exhaustive search's best sequence on a tiny voc
       CAPTURE(describe(options));
       CAPTURE(alpha);
       auto owner = make(options, 7);
-    Seq2Seq& model = *owner;
+      Seq2Seq& model = *owner;
       for (std::int64_t row = 0; row < 3; ++row) {
         double best_score = -std::numeric_limits<double>::infinity();
         Ids best_tokens;

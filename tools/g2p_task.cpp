@@ -184,6 +184,9 @@ int train_g2p(const RunConfig& config) {
   const auto validation_words = encode_words(g2p.letters, g2p.dict.validation);
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_wer", "min"));
+  // Cosine decay to 2% of the rate over the run: the last epochs settle instead of hopping.
+  optim::CosineAnnealingLR schedule(*optimizer, config.epochs, config.lr * 0.02);
+  trainer.set_scheduler(&schedule);
   if (trainer.resume()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const std::int64_t vocab = g2p.phones.size();
   const auto result = trainer.fit(

@@ -64,12 +64,10 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--batch")) config.batch = 32;
   } else if (config.task == "g2p") {  // 112k words of a few letters each
     if (unset("--hidden")) config.hidden = 256;
-    if (unset("--layers")) config.layers = 2;
     if (unset("--dropout")) config.dropout = 0.2;
     if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 15;
-    if (unset("--batch")) config.batch = 64;
-    if (unset("--lr")) config.lr = 2e-3;
+    if (unset("--epochs")) config.epochs = 8;
+    if (unset("--batch")) config.batch = 128;
   } else if (config.task == "spam") {
     if (unset("--epochs")) config.epochs = 10;
     if (unset("--min-frequency")) config.min_frequency = 2;

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 
 #include "loom/autograd.h"
 #include "loom/errors.h"
@@ -21,17 +20,22 @@ namespace {
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
 void check_options(const char* function, std::int64_t batch, const DecodeOptions& o) {
-  if (batch < 1) throw ValueError(fmt::format("{}: expected at least one sentence, got batch {}", function, batch));
+  if (batch < 1)
+    throw ValueError(
+        fmt::format("{}: expected at least one sentence, got batch {}", function, batch));
   if (o.max_length() < 1)
     throw ValueError(fmt::format("{}: max_length must be >= 1, got {}", function, o.max_length()));
-  if (o.beam_size() < 1) throw ValueError(fmt::format("{}: beam_size must be >= 1, got {}", function, o.beam_size()));
+  if (o.beam_size() < 1)
+    throw ValueError(fmt::format("{}: beam_size must be >= 1, got {}", function, o.beam_size()));
   if (!(o.length_penalty() >= 0.0))
-    throw ValueError(fmt::format("{}: length_penalty must be >= 0, got {}", function, o.length_penalty()));
+    throw ValueError(
+        fmt::format("{}: length_penalty must be >= 0, got {}", function, o.length_penalty()));
 }
 
 double score_of(const Hypothesis& h, double length_penalty) {
   const auto length = static_cast<double>(h.tokens.size() + (h.finished ? 1 : 0));
-  return length_penalty == 0.0 ? h.log_prob : h.log_prob / std::pow(std::max(length, 1.0), length_penalty);
+  return length_penalty == 0.0 ? h.log_prob
+                               : h.log_prob / std::pow(std::max(length, 1.0), length_penalty);
 }
 
 // One step's outputs on the host: log-probabilities (N, V) and attention (N, S) or empty.
@@ -45,16 +49,19 @@ struct StepValues {
 };
 
 StepValues run_step(DecoderStep& decoder, const std::vector<std::int64_t>& tokens) {
-  const Tensor log_probs = decoder.step(from_vector(tokens, {static_cast<std::int64_t>(tokens.size())}));  // (N, V)
+  const Tensor log_probs =
+      decoder.step(from_vector(tokens, {static_cast<std::int64_t>(tokens.size())}));  // (N, V)
   StepValues values{log_probs.to_vector<double>(), {}, log_probs.size(1), 0};
   const Tensor attention = decoder.last_attention();  // (N, S) or undefined
-  if (attention.defined()) values.attention = attention.to_vector<double>(), values.sources = attention.size(1);
+  if (attention.defined())
+    values.attention = attention.to_vector<double>(), values.sources = attention.size(1);
   return values;
 }
 
 }  // namespace
 
-std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch, const DecodeOptions& options) {
+std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch,
+                                      const DecodeOptions& options) {
   check_options("greedy_decode", batch, DecodeOptions(options).beam_size(1));
   NoGradGuard no_grad;
   std::vector<Hypothesis> out(static_cast<std::size_t>(batch));
@@ -69,8 +76,10 @@ std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch, 
       const auto best = std::max_element(row, row + values.vocab) - row;  // the lowest id on a tie
       h.log_prob += row[best];
       if (!values.attention.empty()) h.attention.push_back(values.attention_row(b));
-      if (best == options.eos_id()) h.finished = true, --open;
-      else h.tokens.push_back(best);
+      if (best == options.eos_id())
+        h.finished = true, --open;
+      else
+        h.tokens.push_back(best);
       last[b] = best;
     }
   }
@@ -78,7 +87,8 @@ std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch, 
   return out;
 }
 
-std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch, const DecodeOptions& options) {
+std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch,
+                                    const DecodeOptions& options) {
   check_options("beam_search", batch, options);
   NoGradGuard no_grad;
   const std::int64_t beams = options.beam_size(), rows = batch * beams;
@@ -111,16 +121,20 @@ std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch, co
           if (open[first + k].log_prob > kMinusInfinity)
             for (std::int64_t v = 0; v < vocab; ++v) candidates.push_back(k * vocab + v);
         auto total = [&](std::int64_t c) {
-          return open[first + c / vocab].log_prob + values.log_probs[(first + c / vocab) * vocab + c % vocab];
+          return open[first + c / vocab].log_prob +
+                 values.log_probs[(first + c / vocab) * vocab + c % vocab];
         };
-        const auto considered = std::min<std::size_t>(candidates.size(), static_cast<std::size_t>(2 * beams));
-        std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(considered),
+        const auto considered =
+            std::min<std::size_t>(candidates.size(), static_cast<std::size_t>(2 * beams));
+        std::partial_sort(candidates.begin(),
+                          candidates.begin() + static_cast<std::ptrdiff_t>(considered),
                           candidates.end(), [&](std::int64_t x, std::int64_t y) {
                             const double tx = total(x), ty = total(y);
                             return tx != ty ? tx > ty : x < y;
                           });
         for (std::size_t i = 0; i < considered && kept < beams; ++i) {
-          const std::int64_t k = candidates[i] / vocab, v = candidates[i] % vocab, parent = first + k;
+          const std::int64_t k = candidates[i] / vocab, v = candidates[i] % vocab,
+                             parent = first + k;
           Hypothesis h = open[parent];
           h.log_prob = total(candidates[i]);
           if (!values.attention.empty()) h.attention.push_back(values.attention_row(parent));
@@ -175,8 +189,9 @@ std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch, co
   std::vector<Hypothesis> best(static_cast<std::size_t>(batch));
   for (std::int64_t b = 0; b < batch; ++b) {
     const auto& pool = finished[b];
-    best[b] = *std::max_element(pool.begin(), pool.end(),
-                                [](const Hypothesis& x, const Hypothesis& y) { return x.score < y.score; });
+    best[b] = *std::max_element(
+        pool.begin(), pool.end(),
+        [](const Hypothesis& x, const Hypothesis& y) { return x.score < y.score; });
   }
   return best;
 }

@@ -1,8 +1,9 @@
 #pragma once
 /// Greedy and beam-search decoding over any step-by-step decoder: an encoder-decoder (Seq2Seq),
-/// an image captioner, a language model. The decoder implements two calls, `step` (the next
-/// token's log-probabilities for N rows, given the last token of each) and `select_rows` (keep,
-/// reorder or repeat rows of its state), and the search does the rest, batched over sentences.
+/// an image captioner, a language model. The decoder implements `step` (the next token's
+/// log-probabilities for N rows, given the last token of each), `last_attention` (that step's
+/// attention weights, if it has any) and `select_rows` (keep, reorder or repeat rows of its
+/// state); the searches do the rest, batched over sentences.
 ///
 ///     auto decoder = model.decoder(source_ids, source_lengths);   // a DecoderStep for B sentences
 ///     auto best = loom::models::beam_search(*decoder, B, loom::models::DecodeOptions()
@@ -63,9 +64,9 @@ std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch,
 /// <eos> is finished and kept aside. A sentence stops at max_length (its open hypotheses are
 /// finished as they are) or earlier: without length normalisation once the best open hypothesis
 /// is below the best finished one (it can only lose probability), with it once beam_size have
-/// finished and the best open one, scored as it stands, is behind the best finished. Returns the best hypothesis of
-/// each sentence by score. The decoder holds `batch` rows on entry (its rows are repeated to
-/// batch * beam_size). Beam size 1 gives greedy_decode's result. ValueError for batch,
+/// finished and the best open one, scored as it stands, is behind the best finished. Returns the
+/// best hypothesis of each sentence by score. The decoder holds `batch` rows on entry (its rows are
+/// repeated to batch * beam_size). Beam size 1 gives greedy_decode's result. ValueError for batch,
 /// beam_size or max_length < 1 or a negative length_penalty.
 std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch,
                                     const DecodeOptions& options = {});

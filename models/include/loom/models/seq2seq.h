@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "loom/layers/attention.h"
 #include "loom/layers/dropout.h"
@@ -90,14 +91,15 @@ class Seq2Seq : public Module {
   /// Teacher-forced training pass. source: int64 (B, S), source_lengths int64 (B) in [1, S]
   /// (undefined: all S); target_input: int64 (B, T), <bos> then the target shifted right;
   /// target_lengths (B) in [1, T] or undefined.
-  Seq2SeqOutput forward(const Tensor& source, const Tensor& source_lengths, const Tensor& target_input,
-                        const Tensor& target_lengths = Tensor());
+  Seq2SeqOutput forward(const Tensor& source, const Tensor& source_lengths,
+                        const Tensor& target_input, const Tensor& target_lengths = Tensor());
 
   /// Runs the encoder alone.
   Seq2SeqMemory encode(const Tensor& source, const Tensor& source_lengths = Tensor());
   /// A step-by-step decoder over the B sentences of `source`, for greedy_decode or beam_search.
   /// It keeps this model by reference: the model must outlive it.
-  std::unique_ptr<DecoderStep> decoder(const Tensor& source, const Tensor& source_lengths = Tensor());
+  std::unique_ptr<DecoderStep> decoder(const Tensor& source,
+                                       const Tensor& source_lengths = Tensor());
 
   const Seq2SeqOptions& options() const { return options_; }
 
