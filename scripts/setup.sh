@@ -18,6 +18,8 @@ packages=(
   python3 python3-torch python3-numpy
   # renders the run reports in a test
   chromium
+  # the CMU pronouncing dictionary (the g2p task; scripts/fetch_data.sh g2p copies it)
+  pocketsphinx-en-us
 )
 
 missing=()

@@ -260,3 +260,33 @@ TEST_CASE("sharded TensorBatches: replicas split every shuffled global batch bet
     CHECK(first.batch(b)[1].numel() == (b < 2 ? 2 : 1));
   }
 }
+
+TEST_CASE("SequencePairBatches: sources, <bos>-shifted target inputs, <eos>-ended outputs padded with -100") {
+  loom::data::SequencePairBatches batches({{5, 6, 7}, {8}, {9, 9}}, {{10, 11}, {12, 13, 14}, {15}},
+                                          loom::data::SequenceBatchOptions().batch_size(3).shuffle(false));
+  REQUIRE(batches.num_batches() == 1);
+  const auto b = batches.batch(0);
+  REQUIRE(b.size() == 5);
+  CHECK(b[0].to_vector<std::int64_t>() == std::vector<std::int64_t>{5, 6, 7, 8, 0, 0, 9, 9, 0});
+  CHECK(b[1].to_vector<std::int64_t>() == std::vector<std::int64_t>{3, 1, 2});
+  CHECK(b[2].shape() == loom::Shape{3, 4});
+  CHECK(b[2].to_vector<std::int64_t>() == std::vector<std::int64_t>{2, 10, 11, 0, 2, 12, 13, 14, 2, 15, 0, 0});
+  CHECK(b[3].to_vector<std::int64_t>() ==
+        std::vector<std::int64_t>{10, 11, 3, -100, 12, 13, 14, 3, 15, 3, -100, -100});
+  CHECK(b[4].to_vector<std::int64_t>() == std::vector<std::int64_t>{3, 4, 2});
+  CHECK_THROWS_AS(loom::data::SequencePairBatches({{1}}, {}), loom::ValueError);
+  // Shuffled and bucketed, every pair still travels together.
+  std::vector<std::vector<std::int64_t>> sources, targets;
+  for (std::int64_t i = 0; i < 50; ++i) sources.push_back(std::vector<std::int64_t>(1 + i % 7, 4 + i)), targets.push_back({4 + i});
+  loom::data::SequencePairBatches shuffled(sources, targets, loom::data::SequenceBatchOptions().batch_size(8).bucket_size(3));
+  loom::Generator generator(1);
+  shuffled.start_epoch(0, generator);
+  std::int64_t seen = 0;
+  for (std::int64_t i = 0; i < shuffled.num_batches(); ++i) {
+    const auto batch = shuffled.batch(i);
+    const auto ids = batch[0].to_vector<std::int64_t>(), out = batch[3].to_vector<std::int64_t>();
+    for (std::int64_t row = 0; row < batch[0].size(0); ++row, ++seen)
+      CHECK(ids[row * batch[0].size(1)] == out[row * batch[3].size(1)]);
+  }
+  CHECK(seen == 50);
+}

@@ -1,5 +1,6 @@
 // Loaders: CSV/TSV quoting and errors, gzip'ed IDX files (good, truncated, hostile), time-series
 // windows and the train-only standardizer, the embedded sentiment sentences and their split.
+#include <loom/data/cmudict.h>
 #include <loom/data/delimited.h>
 #include <loom/data/idx.h>
 #include <loom/data/sentiment.h>
@@ -264,4 +265,33 @@ TEST_CASE("a malformed sentiment row is an IOError naming the file and line") {
   loom_test::TempDir dir;
   write_bytes(dir.path + "/amazon.tsv", "1\tfine\n2\tbad label\n");
   CHECK(io_error_of([&] { loom::data::load_sentiment(dir.path); }).find("amazon.tsv:2:") != std::string::npos);
+}
+
+TEST_CASE("load_cmudict keeps the first pronunciation of plain words and splits 90/5/5 by word") {
+  loom_test::TempDir dir;
+  const std::string path = dir.path + "/dict";
+  std::string text = ";;; a comment line\n'bout B AW T\na AH\na(2) EY\nab's EY1 B IY0 Z\nx-ray EH K S R EY\n"
+                     "ZZ Z IY # a comment tail\n2nd S EH K AH N D\n";
+  for (int i = 0; i < 400; ++i) text += "w" + std::to_string(i) + "x W\n";  // not plain: digits
+  for (char a = 'a'; a <= 'z'; ++a)
+    for (char b = 'a'; b <= 'z'; ++b) text += std::string{'q', a, b} + " K " + std::string(1, char(a - 32)) + "\n";
+  write_bytes(path, text);
+  const auto dict = loom::data::load_cmudict(path);
+  std::vector<loom::data::Pronunciation> all;
+  for (const auto* split : {&dict.train, &dict.validation, &dict.test}) all.insert(all.end(), split->begin(), split->end());
+  CHECK(all.size() == 3 + 26 * 26);  // a, ab's, zz and the q-words; 'bout, x-ray, 2nd and w0x... left out
+  auto find = [&](const std::string& word) {
+    return std::find_if(all.begin(), all.end(), [&](const auto& p) { return p.word == word; });
+  };
+  REQUIRE(find("a") != all.end());
+  CHECK(find("a")->phones == std::vector<std::string>{"AH"});                  // the first pronunciation
+  CHECK(find("ab's")->phones == std::vector<std::string>{"EY", "B", "IY", "Z"});  // stress dropped
+  CHECK(find("zz")->phones == std::vector<std::string>{"Z", "IY"});            // lower-cased, comment cut
+  CHECK(find("'bout") == all.end());
+  // Roughly 90/5/5, and by a hash of the word alone.
+  CHECK(dict.train.size() > 560);
+  CHECK(dict.validation.size() > 15);
+  CHECK(dict.test.size() > 15);
+  for (const auto& p : dict.test) CHECK(loom::data::stable_hash(p.word) % 100 >= 95);
+  CHECK_THROWS_AS(loom::data::load_cmudict(dir.path + "/missing"), loom::IOError);
 }

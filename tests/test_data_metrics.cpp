@@ -74,3 +74,68 @@ TEST_CASE("regression errors and perplexity") {
   CHECK_THROWS_AS(loom::data::perplexity(-1.0), loom::ValueError);
   CHECK_THROWS_AS(loom::data::perplexity(NAN), loom::ValueError);
 }
+
+// ---- sequence metrics ---------------------------------------------------------------------------
+namespace {
+loom::data::Tokens words(const std::string& text) {
+  loom::data::Tokens out;
+  std::string word;
+  for (char c : text + " ")
+    if (c == ' ') {
+      if (!word.empty()) out.push_back(word), word.clear();
+    } else {
+      word += c;
+    }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("edit distance, token error rate and exact match against hand counts") {
+  using loom::data::edit_distance;
+  CHECK(edit_distance(words("k i t t e n"), words("s i t t i n g")) == 3);  // 2 substitutions, 1 insertion
+  CHECK(edit_distance(words(""), words("a b c")) == 3);
+  CHECK(edit_distance(words("a b c"), words("a b c")) == 0);
+  CHECK(edit_distance(Ids{1, 2, 3, 4}, Ids{2, 3, 4, 5}) == 2);  // delete the 1, insert the 5
+  // 1 deletion (reference of 4 phones) + 1 substitution (of 3): 2 / 7.
+  const std::vector<loom::data::Tokens> hyp = {words("K AE T"), words("D AA G")}, ref = {words("K AE T S"), words("D AO G")};
+  CHECK(loom::data::token_error_rate(hyp, ref) == doctest::Approx(2.0 / 7.0));
+  CHECK(loom::data::exact_match(hyp, ref) == 0.0);
+  CHECK(loom::data::exact_match({words("a b"), words("c")}, {words("a b"), words("d")}) == 0.5);
+  CHECK_THROWS_AS(loom::data::token_error_rate({words("a")}, {}), loom::ValueError);
+  CHECK_THROWS_AS(loom::data::token_error_rate({words("a")}, {words("")}), loom::ValueError);
+}
+
+TEST_CASE("corpus BLEU: clipped n-gram precisions, brevity penalty, corpus sums (hand-computed)") {
+  using loom::data::corpus_bleu;
+  // p1 = 5/6 (both "the"s match), p2 = 3/5, p3 = 1/4, p4 = 0/3; same length, BP = 1.
+  const auto hyp = words("the cat sat on the mat"), ref = words("the cat is on the mat");
+  const auto bleu4 = corpus_bleu({hyp}, {ref});
+  CHECK(bleu4.precisions[0] == doctest::Approx(5.0 / 6.0));
+  CHECK(bleu4.precisions[1] == doctest::Approx(3.0 / 5.0));
+  CHECK(bleu4.precisions[2] == doctest::Approx(1.0 / 4.0));
+  CHECK(bleu4.precisions[3] == 0.0);
+  CHECK(bleu4.score == 0.0);  // no 4-gram matches and no smoothing
+  CHECK(bleu4.brevity_penalty == 1.0);
+  CHECK(corpus_bleu({hyp}, {ref}, 3).score == doctest::Approx(0.5));           // (5/6 * 3/5 * 1/4)^(1/3)
+  CHECK(corpus_bleu({hyp}, {ref}, 2).score == doctest::Approx(std::sqrt(0.5)));  // (5/6 * 3/5)^(1/2)
+  // Too short: p1 = p2 = 1, BP = exp(1 - 6/2).
+  const auto short_one = corpus_bleu({words("the cat")}, {words("the cat sat on the mat")}, 2);
+  CHECK(short_one.brevity_penalty == doctest::Approx(std::exp(-2.0)));
+  CHECK(short_one.score == doctest::Approx(std::exp(-2.0)));
+  // Clipping: "the" counts once, as often as the reference has it.
+  CHECK(corpus_bleu({words("the the the the")}, {words("the cat")}, 1).score == doctest::Approx(0.25));
+  // Corpus-level: counts are summed before dividing (9/10, 6/8, 3/6, 1/4), not averaged per sentence.
+  const auto corpus = corpus_bleu({words("a b c d"), hyp}, {words("a b c d"), ref});
+  CHECK(corpus.score == doctest::Approx(std::pow(0.9 * 0.75 * 0.5 * 0.25, 0.25)));
+  CHECK(corpus.hypothesis_length == 10);
+  // Several references: clip by the most any one has; r = the closest length, the shorter on a tie.
+  using References = std::vector<std::vector<loom::data::Tokens>>;
+  const auto multi = corpus_bleu({words("a a b")}, References{{words("a b c d"), words("a a")}}, 1);
+  CHECK(multi.precisions[0] == doctest::Approx(1.0));
+  CHECK(multi.reference_length == 2);  // |3-4| = |3-2|: the shorter
+  const auto far = corpus_bleu({words("a b c")}, References{{words("a b c d e"), words("a b c d e f g")}}, 1);
+  CHECK(far.brevity_penalty == doctest::Approx(std::exp(1.0 - 5.0 / 3.0)));
+  CHECK(corpus_bleu({words("x y z w")}, {words("x y z w")}).score == doctest::Approx(1.0));
+  CHECK_THROWS_AS(corpus_bleu({hyp}, {ref}, 5), loom::ValueError);
+  CHECK_THROWS_AS(corpus_bleu({hyp}, References{{}}), loom::ValueError);
+}

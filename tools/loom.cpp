@@ -3,9 +3,10 @@
 //   loom eval RUN_DIR              recompute the held-out figures of a run
 //   loom predict RUN_DIR TEXT...   classify texts with a trained run
 //   loom generate RUN_DIR          generate text with a trained charlm run
+//   loom pronounce RUN_DIR WORD... phones of words with a trained g2p run
 //   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
-// Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion and
-// sp500 after `bash scripts/fetch_data.sh NAME`.
+// Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion,
+// sp500 and g2p after `bash scripts/fetch_data.sh NAME`.
 // Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
 
@@ -22,6 +23,7 @@
 
 #include "charlm_task.h"
 #include "dense_task.h"
+#include "g2p_task.h"
 #include "run_config.h"
 #include "task_common.h"
 #include "text_task.h"
@@ -88,6 +90,12 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--weight-decay")) config.weight_decay = 0.0;
     if (unset("--epochs")) config.epochs = 10;
     if (unset("--batch")) config.batch = 32;
+  } else if (config.task == "g2p") {  // 112k words of a few letters each
+    if (unset("--hidden")) config.hidden = 256;
+    if (unset("--dropout")) config.dropout = 0.2;
+    if (unset("--weight-decay")) config.weight_decay = 0.0;
+    if (unset("--epochs")) config.epochs = 8;
+    if (unset("--batch")) config.batch = 128;
   } else if (config.task == "spam") {  // GRU: 0.935-0.939 on the *-2 mail over three runs, LSTM 0.918-0.922
     if (unset("--cell")) config.cell = "gru";
     if (unset("--epochs")) config.epochs = 10;
@@ -107,9 +115,9 @@ int main(int argc, char** argv) {
   loom::tools::RunConfig config;
 
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  train->add_option("task", config.task, "sentiment, spam, fashion, sp500 or charlm")
+  train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm or g2p")
       ->required()
-      ->check(CLI::IsMember({"sentiment", "spam", "fashion", "sp500", "charlm"}));
+      ->check(CLI::IsMember({"sentiment", "spam", "fashion", "sp500", "charlm", "g2p"}));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
   train->add_option("--data-dir", config.data_dir,
                     "The task's data (default: the repository's data folder); for charlm, any text file");
@@ -135,6 +143,10 @@ int main(int argc, char** argv) {
   train->add_option("--class-weights", config.class_weights,
                     "Text tasks: none, or balanced (the loss weighs each class by 1 / its training frequency)")
       ->check(CLI::IsMember({"none", "balanced"}));
+  train->add_option("--attention", config.attention, "g2p: luong or bahdanau")
+      ->check(CLI::IsMember({"luong", "bahdanau"}));
+  train->add_option("--beam", config.beam, "g2p: beam size for decoding the test words (1: greedy)")
+      ->check(CLI::Range(1, 100));
   train->add_option("--seed", config.seed, "Random seed");
   train->add_option("--threads", config.threads, "BLAS threads")->check(CLI::Range(1, 256));
 
@@ -154,6 +166,10 @@ int main(int argc, char** argv) {
   generate->add_option("--temperature", generation.temperature, "Sampling temperature")->check(CLI::Range(1e-3, 100.0));
   generate->add_option("--top-k", generation.top_k, "Sample among the k likeliest (0: all)")->check(CLI::Range(0, 1000000));
   generate->add_option("--seed", generation.seed, "Random seed");
+
+  CLI::App* pronounce = app.add_subcommand("pronounce", "Phones of words with a trained g2p run");
+  pronounce->add_option("run_dir", run_dir, "A g2p run folder")->required();
+  pronounce->add_option("words", inputs, "Words to pronounce");
 
   try {
     app.parse(argc, argv);
@@ -183,10 +199,19 @@ int main(int argc, char** argv) {
       }
       if (loom::tools::job().root()) loom::tools::save_config(config);
       if (config.task == "charlm") return loom::tools::train_charlm(config);
+      if (config.task == "g2p") return loom::tools::train_g2p(config);
       const bool text = config.task == "sentiment" || config.task == "spam";
       return text ? loom::tools::train_text(config) : loom::tools::train_dense(config);
     }
+    if (*pronounce && !std::filesystem::is_directory(run_dir))
+      throw loom::IOError(fmt::format("pronounce: the run folder '{}' does not exist", run_dir));
     const auto saved = loom::tools::load_config(run_dir);
+    if (*pronounce || (*eval && saved.task == "g2p")) {
+      if (saved.task != "g2p")
+        throw loom::ValueError(fmt::format("pronounce needs a g2p run; {} is a {} run", run_dir, saved.task));
+      loom::set_num_threads(saved.threads);
+      return *eval ? loom::tools::eval_g2p(saved) : loom::tools::pronounce(saved, inputs);
+    }
     if (*generate) {
       if (saved.task != "charlm")
         throw loom::ValueError(fmt::format("generate needs a charlm run; {} is a {} run", run_dir, saved.task));

@@ -102,6 +102,43 @@ std::vector<std::size_t> pick_samples(const std::vector<bool>& correct, std::siz
 }
 
 namespace {
+std::string figures_table(const Table& t) {
+  std::string html = "<h3>" + escape(t.title) + "</h3><table class=\"figures\"><tr>";
+  for (const auto& name : t.header) html += "<th>" + escape(name) + "</th>";
+  html += "</tr>";
+  for (const auto& row : t.rows) {
+    html += "<tr>";
+    for (const auto& cell : row) html += "<td>" + escape(cell) + "</td>";
+    html += "</tr>";
+  }
+  return html + "</table>";
+}
+
+// A grid of squares, darker for larger weights: source tokens along the top, target tokens down
+// the left side, each cell's weight in its tooltip.
+std::string heatmap_svg(const Heatmap& h) {
+  constexpr double cell = 24, left = 60, top = 40;
+  const double width = left + cell * static_cast<double>(h.columns.size()) + 10;
+  const double height = top + cell * static_cast<double>(h.rows.size()) + 10;
+  std::string svg = fmt::format(R"(<figure class="heatmap"><svg viewBox="0 0 {} {}" width="{}" height="{}" role="img">)",
+                                width, height, width, height);
+  for (std::size_t j = 0; j < h.columns.size(); ++j)
+    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" font-size="13">{}</text>)",
+                       left + cell * (static_cast<double>(j) + 0.5), top - 8, escape(h.columns[j]));
+  for (std::size_t i = 0; i < h.rows.size(); ++i) {
+    const double y = top + cell * static_cast<double>(i);
+    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" font-size="12">{}</text>)", left - 6,
+                       y + cell * 0.65, escape(h.rows[i]));
+    for (std::size_t j = 0; j < h.columns.size(); ++j) {
+      const double w = i < h.values.size() && j < h.values[i].size() ? std::clamp(h.values[i][j], 0.0, 1.0) : 0.0;
+      const int shade = static_cast<int>(std::lround(255 * (1.0 - w)));
+      svg += fmt::format(R"svg(<rect x="{:.1f}" y="{:.1f}" width="{}" height="{}" fill="rgb({},{},{})" stroke="#ddd"><title>{} / {}: {:.3f}</title></rect>)svg",
+                         left + cell * static_cast<double>(j), y, cell, cell, shade, shade, 255, escape(h.rows[i]),
+                         escape(h.columns[j]), w);
+    }
+  }
+  return svg + "</svg><figcaption>" + escape(h.title) + "</figcaption></figure>";
+}
 
 std::string samples_table(const std::vector<Sample>& samples) {
   std::vector<Sample> ordered = samples;
@@ -123,6 +160,7 @@ std::string render_html(const Report& r) {
           "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
           ".confusion td{text-align:right;min-width:3em}.diagonal{font-weight:bold}"
           ".samples .wrong td:first-child{color:#c00}.samples .right td:first-child{color:#080}"
+          ".heatmap{display:inline-block;margin:0 1.5em 1em 0}"
           "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>";
   html += "<h1>" + escape(r.title) + "</h1>";
   if (!r.summary.empty()) {
@@ -131,8 +169,13 @@ std::string render_html(const Report& r) {
     html += "</table>";
   }
   if (!r.curves.empty()) html += "<h2>Learning curves</h2>" + line_chart(r.curves, "epoch");
+  for (const auto& table : r.tables) html += figures_table(table);
   if (!r.confusion.empty()) html += "<h2>Confusion matrix</h2>" + confusion_table(r);
   if (!r.forecast.empty()) html += "<h2>Forecast on held-out data</h2>" + line_chart(r.forecast, "day");
+  if (!r.heatmaps.empty()) {
+    html += "<h2>Attention (rows: output steps, columns: input positions)</h2>";
+    for (const auto& heatmap : r.heatmaps) html += heatmap_svg(heatmap);
+  }
   if (!r.samples.empty()) html += "<h2>Sample predictions (mistakes first)</h2>" + samples_table(r.samples);
   if (!r.text_samples.empty()) {
     html += "<h2>Samples</h2>";

@@ -1,8 +1,8 @@
 #pragma once
 /// The run report: one self-contained HTML page (inline SVG and CSS, no scripts, no network)
-/// with the key figures, learning curves, a confusion matrix, sample predictions (mistakes
-/// first), a forecast plot against the actual series and the persistence baseline, and text
-/// samples. `loom train` writes it as RUN_DIR/report.html.
+/// with the key figures, learning curves, tables of figures, a confusion matrix, attention
+/// heatmaps, sample predictions (mistakes first), a forecast plot against the actual series and
+/// the persistence baseline, and text samples. `loom train` writes it as RUN_DIR/report.html.
 ///
 ///     loom::report::Report r;
 ///     r.title = "sentiment";
@@ -28,15 +28,34 @@ struct Sample {
   bool correct = false;
 };
 
+/// A table of figures, e.g. error rates per decoding method.
+struct Table {
+  std::string title;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+};
+
+/// Attention weights of one example: values[row][column] in [0, 1], a row per output step
+/// (target token) and a column per input position (source token).
+struct Heatmap {
+  std::string title;
+  std::vector<std::string> columns;  ///< source tokens
+  std::vector<std::string> rows;     ///< target tokens
+  std::vector<std::vector<double>> values;
+};
+
 struct Report {
   std::string title;
   /// The figures that matter, in order: {"test accuracy", "0.912"}.
   std::vector<std::pair<std::string, std::string>> summary;
   /// Learning curves, x = epoch 1..n.
   std::vector<Series> curves;
+  std::vector<Table> tables;
   /// Confusion matrix: rows are the actual class, columns the predicted one.
   std::vector<std::string> class_names;
   std::vector<std::vector<std::int64_t>> confusion;
+  /// Attention heatmaps (source x target), drawn as SVG grids.
+  std::vector<Heatmap> heatmaps;
   /// Sample predictions; the page shows the misclassified ones first.
   std::vector<Sample> samples;
   /// Forecasts over the held-out period: e.g. actual, predicted and the persistence baseline.

@@ -32,6 +32,8 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "max_tokens", c.max_tokens);
   visit(json, "word_dropout", c.word_dropout);
   visit(json, "class_weights", c.class_weights);
+  visit(json, "attention", c.attention);
+  visit(json, "beam", c.beam);
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);
 }
@@ -65,7 +67,10 @@ RunConfig load_config(const std::string& run_dir) {
   config.run_dir = run_dir;
   try {
     const nlohmann::json json = nlohmann::json::parse(in);
-    fields(json, config, [](const auto& j, const char* key, auto& value) { j.at(key).get_to(value); });
+    // A field the file lacks keeps its default: run folders written before it existed still load.
+    fields(json, config, [](const auto& j, const char* key, auto& value) {
+      if (j.contains(key)) j.at(key).get_to(value);
+    });
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("{} is malformed: {}", path, e.what()));
   }

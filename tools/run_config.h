@@ -8,7 +8,7 @@
 namespace loom::tools {
 
 struct RunConfig {
-  std::string task;         // sentiment, spam
+  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
   std::string model = "rows";  // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features)
@@ -28,6 +28,8 @@ struct RunConfig {
   std::int64_t max_tokens = 0;  // text tasks: read only the first words (0: all)
   double word_dropout = 0.0;           // text tasks: read a token as <unk> with this probability in training
   std::string class_weights = "none";  // text tasks: "balanced" weighs each class by 1 / its frequency
+  std::string attention = "luong";  // g2p: "luong" or "bahdanau"
+  std::int64_t beam = 5;            // g2p: beam size for test decoding and `loom pronounce`
   std::uint64_t seed = 0;
   int threads = 1;
   bool progress = true;

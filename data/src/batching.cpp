@@ -220,4 +220,35 @@ void TensorBatches::start_epoch(std::int64_t /*epoch*/, Generator& generator) {
   if (options_.shuffle()) arrange(permutation(x_.size(0), generator));
 }
 
+// ---- SequencePairBatches ------------------------------------------------------------------------
+
+SequencePairBatches::SequencePairBatches(std::vector<std::vector<std::int64_t>> sources,
+                                         std::vector<std::vector<std::int64_t>> targets, SequenceBatchOptions options,
+                                         std::int64_t bos_id, std::int64_t eos_id)
+    : sources_((sources.size() == targets.size()
+                    ? std::move(sources)
+                    : throw ValueError(fmt::format("SequencePairBatches: expected as many targets as sources, got {} "
+                                                   "and {}", targets.size(), sources.size()))),
+               iota(static_cast<std::int64_t>(targets.size())), options),
+      targets_(std::move(targets)),
+      pad_id_(options.pad_id()),
+      bos_id_(bos_id),
+      eos_id_(eos_id) {}
+
+optim::Batch SequencePairBatches::batch(std::int64_t index) {
+  optim::Batch source = sources_.batch(index);  // {ids, lengths, example indices}
+  const auto examples = source[2].to_vector<std::int64_t>();
+  std::vector<std::vector<std::int64_t>> inputs, outputs;
+  for (auto example : examples) {
+    const auto& target = targets_[static_cast<std::size_t>(example)];
+    std::vector<std::int64_t> input{bos_id_}, output(target);
+    input.insert(input.end(), target.begin(), target.end());
+    output.push_back(eos_id_);
+    inputs.push_back(std::move(input));
+    outputs.push_back(std::move(output));
+  }
+  auto padded_input = pad(inputs, pad_id_);
+  return {source[0], source[1], padded_input.ids, pad(outputs, ignore_index).ids, padded_input.lengths};
+}
+
 }  // namespace loom::data

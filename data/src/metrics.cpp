@@ -2,15 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "loom/errors.h"
 
 namespace loom::data {
 namespace {
 
-template <class T>
-void check_pair(const char* function, const std::vector<T>& predicted, const std::vector<T>& target) {
+template <class T, class U>
+void check_pair(const char* function, const std::vector<T>& predicted, const std::vector<U>& target) {
   if (predicted.size() != target.size())
     throw ValueError(fmt::format("{}: expected as many predictions as targets, got {} and {}", function,
                                  predicted.size(), target.size()));
@@ -159,6 +161,107 @@ double perplexity(double mean_nll) {
   if (!(mean_nll >= 0.0) || !std::isfinite(mean_nll))
     throw ValueError(fmt::format("perplexity: expected a finite mean negative log-likelihood >= 0, got {}", mean_nll));
   return std::exp(mean_nll);
+}
+
+namespace {
+
+template <class T>
+std::int64_t levenshtein(const std::vector<T>& a, const std::vector<T>& b) {
+  std::vector<std::int64_t> previous(b.size() + 1), current(b.size() + 1);  // one row of the table
+  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = static_cast<std::int64_t>(j);
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    current[0] = static_cast<std::int64_t>(i);
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+using NgramCounts = std::map<Tokens, std::int64_t>;
+
+NgramCounts ngrams(const Tokens& tokens, std::size_t n) {
+  NgramCounts counts;
+  for (std::size_t i = 0; i + n <= tokens.size(); ++i) ++counts[Tokens(tokens.begin() + i, tokens.begin() + i + n)];
+  return counts;
+}
+
+}  // namespace
+
+std::int64_t edit_distance(const Tokens& a, const Tokens& b) { return levenshtein(a, b); }
+std::int64_t edit_distance(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  return levenshtein(a, b);
+}
+
+double token_error_rate(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references) {
+  check_pair("token_error_rate", hypotheses, references);
+  std::int64_t errors = 0, reference_tokens = 0;
+  for (std::size_t i = 0; i < references.size(); ++i) {
+    errors += edit_distance(hypotheses[i], references[i]);
+    reference_tokens += static_cast<std::int64_t>(references[i].size());
+  }
+  if (reference_tokens == 0)
+    throw ValueError("token_error_rate: expected at least one reference token, got only empty references");
+  return static_cast<double>(errors) / static_cast<double>(reference_tokens);
+}
+
+double exact_match(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references) {
+  check_pair("exact_match", hypotheses, references);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < references.size(); ++i) same += hypotheses[i] == references[i];
+  return static_cast<double>(same) / static_cast<double>(references.size());
+}
+
+BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<std::vector<Tokens>>& references,
+                      int max_order) {
+  check_pair("corpus_bleu", hypotheses, references);
+  if (max_order < 1 || max_order > 4)
+    throw ValueError(fmt::format("corpus_bleu: expected max_order in [1, 4], got {}", max_order));
+  std::array<std::int64_t, 4> matches{}, totals{};
+  BleuScore result;
+  for (std::size_t i = 0; i < hypotheses.size(); ++i) {
+    const Tokens& hypothesis = hypotheses[i];
+    if (references[i].empty())
+      throw ValueError(fmt::format("corpus_bleu: hypothesis {} has no reference", i));
+    const auto hypothesis_length = static_cast<std::int64_t>(hypothesis.size());
+    std::int64_t closest = static_cast<std::int64_t>(references[i][0].size());
+    for (const auto& reference : references[i]) {
+      const auto length = static_cast<std::int64_t>(reference.size());
+      const auto gap = std::abs(length - hypothesis_length), best_gap = std::abs(closest - hypothesis_length);
+      if (gap < best_gap || (gap == best_gap && length < closest)) closest = length;
+    }
+    result.hypothesis_length += hypothesis_length;
+    result.reference_length += closest;
+    for (int n = 1; n <= max_order; ++n) {
+      NgramCounts most;  // per n-gram, the most any one reference holds: the clip
+      for (const auto& reference : references[i])
+        for (const auto& [gram, count] : ngrams(reference, static_cast<std::size_t>(n)))
+          most[gram] = std::max(most[gram], count);
+      for (const auto& [gram, count] : ngrams(hypothesis, static_cast<std::size_t>(n))) {
+        const auto clip = most.find(gram);
+        matches[n - 1] += std::min(count, clip == most.end() ? 0 : clip->second);
+        totals[n - 1] += count;
+      }
+    }
+  }
+  double log_sum = 0.0;
+  bool any_zero = false;
+  for (int n = 0; n < max_order; ++n) {
+    result.precisions[n] = totals[n] ? static_cast<double>(matches[n]) / static_cast<double>(totals[n]) : 0.0;
+    if (matches[n] == 0) any_zero = true;
+    else log_sum += std::log(result.precisions[n]);
+  }
+  const auto c = static_cast<double>(result.hypothesis_length), r = static_cast<double>(result.reference_length);
+  result.brevity_penalty = c == 0.0 ? 0.0 : c < r ? std::exp(1.0 - r / c) : 1.0;
+  result.score = any_zero ? 0.0 : result.brevity_penalty * std::exp(log_sum / max_order);
+  return result;
+}
+
+BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references, int max_order) {
+  std::vector<std::vector<Tokens>> wrapped;
+  wrapped.reserve(references.size());
+  for (const auto& reference : references) wrapped.push_back({reference});
+  return corpus_bleu(hypotheses, wrapped, max_order);
 }
 
 }  // namespace loom::data

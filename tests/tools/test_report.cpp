@@ -27,6 +27,20 @@ loom::report::Report full_report() {
   return r;
 }
 
+// What the g2p task writes: an error-rate table, attention heatmaps and phone samples.
+loom::report::Report g2p_report() {
+  loom::report::Report r;
+  r.title = "loom g2p";
+  r.summary = {{"test_wer", "0.2400"}, {"test_per", "0.0610"}};
+  r.curves = {{"train_loss", {1.2, 0.5, 0.3}}, {"val_wer", {0.6, 0.35, 0.3}}};
+  r.tables = {{"Test error rates (3 words)", {"decoding", "word error rate", "phoneme error rate"},
+               {{"beam search, beam 5", "24.00%", "6.10%"}, {"greedy", "25.50%", "6.40%"}}}};
+  r.heatmaps = {{"cat: K AE T (right)", {"c", "a", "t"}, {"K", "AE", "T", "<eos>"},
+                 {{0.9, 0.05, 0.05}, {0.1, 0.8, 0.1}, {0.0, 0.1, 0.9}, {0.0, 0.2, 0.8}}}};
+  r.samples = {{"cat", "K AE T", "K AE T", true}, {"gnome", "G N OW M", "N OW M", false}};
+  return r;
+}
+
 // Renders `path` in headless Chromium; returns its stderr log (console messages included).
 std::string chromium_log(const std::string& path, std::string& dom) {
   const std::string log_path = path + ".log";
@@ -58,6 +72,18 @@ TEST_CASE("the report has every section, escapes text and lists mistakes first")
   CHECK(html.find("http") == std::string::npos);                         // nothing from the network
 }
 
+TEST_CASE("the g2p report has the error-rate table and one attention heatmap cell per source x target pair") {
+  const std::string html = loom::report::render_html(g2p_report());
+  for (const char* piece : {"Test error rates (3 words)", "phoneme error rate", "Attention (rows: output steps",
+                            "cat: K AE T (right)", "&lt;eos&gt;", "K / c: 0.900"})
+    CHECK(html.find(piece) != std::string::npos);
+  std::size_t cells = 0;
+  for (auto at = html.find("<rect x", html.find("class=\"heatmap\"")); at != std::string::npos; at = html.find("<rect x", at + 1))
+    ++cells;
+  CHECK(cells == 3 * 4);
+  CHECK(html.find("G N OW M") < html.find("K AE T</td>"));  // the mistake comes first
+}
+
 TEST_CASE("the report renders in headless Chromium without console errors") {
   if (std::system("command -v chromium > /dev/null 2>&1") != 0) {
     const char* ci = std::getenv("CI");
@@ -74,6 +100,13 @@ TEST_CASE("the report renders in headless Chromium without console errors") {
   CHECK(dom.find("Confusion matrix") != std::string::npos);  // it really rendered our page
   CHECK(dom.find("<polyline") != std::string::npos);
   CHECK_FALSE(has_console_error(log));
+
+  const std::string g2p_page = (dir / "g2p.html").string();
+  loom::report::write_html(g2p_report(), g2p_page);
+  std::string g2p_dom;
+  CHECK_FALSE(has_console_error(chromium_log(g2p_page, g2p_dom)));
+  CHECK(g2p_dom.find("cat: K AE T (right)") != std::string::npos);
+  CHECK(g2p_dom.find("<figure class=\"heatmap\"") != std::string::npos);
 
   // The check can fail: a page with a script error is caught.
   const std::string broken = (dir / "broken.html").string();

@@ -1,6 +1,8 @@
 #pragma once
 /// Every model in models/: `#include <loom/models.h>` beside `<loom/loom.h>` and `<loom/layers.h>`.
 #include "loom/models/char_lm.h"
+#include "loom/models/decoding.h"
 #include "loom/models/forecaster.h"
 #include "loom/models/sequence_classifier.h"
+#include "loom/models/seq2seq.h"
 #include "loom/models/sequence_tagger.h"

@@ -101,6 +101,30 @@ class SequenceBatches : public optim::BatchSource {
   std::vector<std::vector<std::int64_t>> batches_;  // example indices of each batch
 };
 
+/// Batches of (source, target) id sequences for an encoder-decoder with teacher forcing:
+/// `{source (B, S), source_lengths (B), target_input (B, T), target_output (B, T),
+/// target_lengths (B)}`, where target_input is <bos> + target padded with pad_id, target_output
+/// is target + <eos> padded with ignore_index, and T is the longest target + 1. Bucketing and
+/// shuffling follow the sources, as in SequenceBatches (whose options these are; max_length
+/// cuts sources only).
+class SequencePairBatches : public optim::BatchSource {
+ public:
+  SequencePairBatches(std::vector<std::vector<std::int64_t>> sources,
+                      std::vector<std::vector<std::int64_t>> targets, SequenceBatchOptions options = {},
+                      std::int64_t bos_id = 2, std::int64_t eos_id = 3);
+
+  std::int64_t num_batches() const override { return sources_.num_batches(); }
+  optim::Batch batch(std::int64_t index) override;
+  void start_epoch(std::int64_t epoch, Generator& generator) override { sources_.start_epoch(epoch, generator); }
+  const std::vector<std::int64_t>& batch_indices(std::int64_t index) const { return sources_.batch_indices(index); }
+  std::int64_t size() const { return sources_.size(); }
+
+ private:
+  SequenceBatches sources_;  // labelled with each example's index, to find its target
+  std::vector<std::vector<std::int64_t>> targets_;
+  std::int64_t pad_id_, bos_id_, eos_id_;
+};
+
 struct TensorBatchOptions {
   LOOM_ARG(std::int64_t, batch_size, 32)
   LOOM_ARG(bool, shuffle, true)

@@ -8,7 +8,9 @@
 ///
 /// Conventions (as scikit-learn's): precision, recall or F1 with a zero denominator is 0;
 /// MAPE is in percent.
+#include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "loom/tensor.h"
@@ -64,5 +66,49 @@ double mape(const Tensor& predicted, const Tensor& target);
 
 /// exp(mean negative log-likelihood per token), e.g. of cross_entropy's mean loss.
 double perplexity(double mean_nll);
+
+// ---- sequence metrics (translation, grapheme-to-phoneme, captions) ----------------------------
+//
+//     std::vector<std::vector<std::string>> hyp = {{"the", "cat", "sat"}};
+//     std::vector<std::vector<std::string>> ref = {{"the", "cat", "sat", "down"}};
+//     loom::data::corpus_bleu(hyp, ref).score;     // BLEU-4 in [0, 1]
+//     loom::data::token_error_rate(hyp, ref);      // 0.25: one deletion over 4 reference tokens
+
+using Tokens = std::vector<std::string>;
+
+/// Levenshtein distance: the fewest insertions, deletions and substitutions turning one token
+/// sequence into the other.
+std::int64_t edit_distance(const Tokens& a, const Tokens& b);
+std::int64_t edit_distance(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+
+/// Sum of edit distances over the sum of reference lengths: the phoneme error rate when tokens
+/// are phonemes, the (speech-recognition) word error rate when tokens are words. Can exceed 1.
+/// ValueError when the lists differ in size, are empty, or every reference is empty.
+double token_error_rate(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references);
+/// The fraction of hypotheses equal to their reference, token for token. In grapheme-to-phoneme
+/// conversion the word error rate is 1 - exact_match (a word is wrong if any phoneme is).
+double exact_match(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references);
+
+struct BleuScore {
+  double score = 0.0;                   ///< BLEU-max_order in [0, 1] (sacreBLEU prints 100x)
+  std::array<double, 4> precisions{};   ///< clipped n-gram precisions, n = 1..4, corpus-wide
+  double brevity_penalty = 0.0;
+  std::int64_t hypothesis_length = 0;   ///< tokens over the corpus
+  std::int64_t reference_length = 0;    ///< per sentence, the closest reference length
+};
+
+/// Corpus BLEU (Papineni et al. 2002) on pre-tokenised text, as sacreBLEU computes it with
+/// tokenize="none": n-gram matches clipped by the most any one reference has, summed over the
+/// corpus before dividing; score = BP * exp(mean over n = 1..max_order of log p_n), with
+/// BP = exp(1 - r / c) when c < r (c hypothesis, r reference tokens; r from the reference whose
+/// length is closest to each hypothesis, the shorter one on a tie). No smoothing: an order with
+/// no match gives 0 (sacreBLEU's default "exp" smoothing differs only in that case).
+/// `references[i]` holds one or more references of hypothesis i. max_order in [1, 4] gives
+/// BLEU-1..BLEU-4. ValueError on mismatched or empty lists, or a hypothesis with no reference.
+BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses,
+                      const std::vector<std::vector<Tokens>>& references, int max_order = 4);
+/// The same with one reference per hypothesis.
+BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references,
+                      int max_order = 4);
 
 }  // namespace loom::data

@@ -1,0 +1,55 @@
+#include "loom/data/cmudict.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <sstream>
+#include <unordered_set>
+
+#include "files.h"
+#include "loom/data/sentiment.h"
+#include "loom/errors.h"
+#include "loom/serialization.h"
+
+namespace loom::data {
+
+namespace {
+
+bool is_plain_word(const std::string& word) {
+  if (word.empty() || !std::islower(static_cast<unsigned char>(word[0]))) return false;
+  for (char c : word)
+    if (!std::islower(static_cast<unsigned char>(c)) && c != '\'') return false;
+  return true;
+}
+
+}  // namespace
+
+CmuDict load_cmudict(const std::string& path) {
+  std::istringstream lines(detail::read_text_file("load_cmudict", path));
+  CmuDict dict;
+  std::unordered_set<std::string> seen;
+  std::string line;
+  for (std::int64_t number = 1; std::getline(lines, line); ++number) {
+    if (line.rfind(";;;", 0) == 0) continue;  // comments of the original cmudict
+    line = line.substr(0, line.find('#'));
+    std::istringstream fields(line);
+    std::string word;
+    if (!(fields >> word)) continue;
+    for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (const auto variant = word.find('('); variant != std::string::npos) word.erase(variant);  // "word(2)"
+    if (!is_plain_word(word) || !seen.insert(word).second) continue;
+    Pronunciation entry{word, {}};
+    for (std::string phone; fields >> phone;) {
+      while (!phone.empty() && std::isdigit(static_cast<unsigned char>(phone.back()))) phone.pop_back();  // stress
+      entry.phones.push_back(phone);
+    }
+    if (entry.phones.empty())
+      throw IOError(fmt::format("load_cmudict: {} line {}: expected a word and its phones, got \"{}\"", path, number, line));
+    const auto bucket = stable_hash(word) % 100;
+    (bucket < 90 ? dict.train : bucket < 95 ? dict.validation : dict.test).push_back(std::move(entry));
+  }
+  if (dict.train.empty()) throw IOError(fmt::format("load_cmudict: {} holds no dictionary entries", path));
+  return dict;
+}
+
+}  // namespace loom::data

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `loom pronounce` end to end on a tiny dictionary: a one-epoch g2p run, a good word, then bad
+# input (unknown characters, an empty word, no words, a missing run folder, a run of another
+# task), each of which must print one line and exit with code 2.
+set -euo pipefail
+loom="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# 300 made-up words whose phones are their letters upper-cased.
+for a in a b c d e f g h i j k l m n o p q r s t; do
+  for b in a e i o u l n r s t m k p d g; do
+    echo "$a$b$a ${a^^} ${b^^} ${a^^}"
+  done
+done > "$work/tiny.dict"
+"$loom" train g2p --data-dir "$work/tiny.dict" --run-dir "$work/run" --epochs 1 --hidden 8 --embedding 8 \
+  --layers 1 > /dev/null 2>&1 || { echo "training on the tiny dictionary failed"; exit 1; }
+test -s "$work/run/report.html" && test -s "$work/run/metrics.json" && test -s "$work/run/phones.txt"
+"$loom" pronounce "$work/run" aba "Kal" | grep -q "^aba	" || { echo "pronounce of a good word failed"; exit 1; }
+"$loom" eval "$work/run" | grep -q '"test_wer"' || { echo "eval of a g2p run failed"; exit 1; }
+
+expect_error() {  # expect_error PATTERN ARGS...: exit code 2 and one line matching PATTERN
+  local pattern="$1"
+  shift
+  set +e
+  "$loom" "$@" > "$work/out" 2> "$work/err"
+  local code=$?
+  set -e
+  if [ $code -ne 2 ]; then echo "loom $*: exit code $code, expected 2"; exit 1; fi
+  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -q "$pattern" "$work/err"; then
+    echo "loom $*: expected one line matching '$pattern', got:"; cat "$work/err"; exit 1
+  fi
+}
+expect_error 'characters the model has not seen: "9é"' pronounce "$work/run" aba "b9é"
+expect_error 'word 2 is empty' pronounce "$work/run" aba ""
+expect_error 'expected one or more words' pronounce "$work/run"
+expect_error "run folder '$work/nowhere' does not exist" pronounce "$work/nowhere" aba
+mkdir "$work/other" && echo '{"task": "sentiment"}' > "$work/other/config.json"
+expect_error 'pronounce needs a g2p run' pronounce "$work/other" aba
+echo "pronounce: all checks passed"
