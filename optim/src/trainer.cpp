@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -63,6 +64,21 @@ std::string summary_line(const EpochMetrics& metrics, std::int64_t epochs) {
   return line;
 }
 
+// The name of the first parameter whose gradient holds NaN or inf, or "" when all are finite.
+std::string first_non_finite_gradient(const Module& model) {
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    const Tensor grad = parameter.grad();
+    if (!grad.defined()) continue;
+    const bool finite = grad.dtype() == Dtype::Float64
+                            ? std::all_of(grad.data<double>(), grad.data<double>() + grad.numel(),
+                                          [](double v) { return std::isfinite(v); })
+                            : std::all_of(grad.data<float>(), grad.data<float>() + grad.numel(),
+                                          [](float v) { return std::isfinite(v); });
+    if (!finite) return name;
+  }
+  return "";
+}
+
 nlohmann::json history_to_json(const std::vector<EpochMetrics>& history) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& m : history) out.push_back({{"epoch", m.epoch}, {"values", m.values}});
@@ -76,6 +92,9 @@ Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options)
   if (options_.epochs() < 0) throw ValueError(fmt::format("Trainer: epochs must be >= 0, got {}", options_.epochs()));
   if (options_.monitor_mode() != "min" && options_.monitor_mode() != "max")
     throw ValueError(fmt::format("Trainer: monitor_mode must be \"min\" or \"max\", got \"{}\"", options_.monitor_mode()));
+  if (options_.on_non_finite() != "stop" && options_.on_non_finite() != "skip")
+    throw ValueError(fmt::format("Trainer: on_non_finite must be \"stop\" or \"skip\", got \"{}\"",
+                                 options_.on_non_finite()));
   manual_seed(options_.seed());
   result_.best_value = options_.monitor_mode() == "min" ? INFINITY : -INFINITY;
   if (!options_.run_dir().empty()) std::filesystem::create_directories(options_.run_dir());
@@ -123,6 +142,7 @@ bool Trainer::resume() {
     model_.load_state_dict(model_state);
     optimizer_.load_state_dict(optimizer_state);
     epoch_ = state.at("epoch").get<std::int64_t>();
+    if (epoch_ < 0) throw IOError(fmt::format("Trainer::resume: '{}': expected an epoch >= 0, got {}", path, epoch_));
     default_generator().set_state(state.at("rng_default").get<std::string>());
     generator_.set_state(state.at("rng_trainer").get<std::string>());
     result_.best_epoch = state.at("best_epoch").get<std::int64_t>();
@@ -161,24 +181,39 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     const std::int64_t batches = train.num_batches();
     Progress progress(options_.progress(), epoch, options_.epochs(), batches);
     double total = 0.0;
+    std::int64_t steps_taken = 0, steps_skipped = 0;
     for (std::int64_t i = 0; i < batches; ++i) {
       const Batch batch = train.batch(i);
       optimizer_.zero_grad();
       Tensor loss = loss_function(batch);
       const double value = loss.item();
-      if (!std::isfinite(value))
-        throw ValueError(fmt::format("Trainer: the loss became {} at epoch {}, batch {}; lower the learning "
-                                     "rate, clip gradients (clip_grad_norm) or check the data",
-                                     std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf", epoch, i + 1));
       loss.backward();
+      const std::string bad_gradient = first_non_finite_gradient(model_);
+      if (!std::isfinite(value) || !bad_gradient.empty()) {
+        if (options_.on_non_finite() == "skip") {
+          ++steps_skipped;
+          continue;
+        }
+        const auto describe = [](double v) { return std::isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf"; };
+        throw ValueError(fmt::format(
+            "Trainer: step {} (epoch {}, batch {}): {}{}; lower the learning rate, clip gradients "
+            "(clip_grad_norm), check the data, or skip such steps (on_non_finite(\"skip\"))",
+            (epoch - 1) * batches + i + 1, epoch, i + 1,
+            std::isfinite(value) ? "" : fmt::format("the loss became {}, ", describe(value)),
+            bad_gradient.empty() ? "no gradient is non-finite"
+                                 : fmt::format("the first non-finite gradient is {}'s", bad_gradient)));
+      }
       if (options_.clip_grad_norm() > 0) clip_grad_norm(model_.parameters(), options_.clip_grad_norm());
       optimizer_.step();
       total += value;
-      progress.update(i + 1, total / static_cast<double>(i + 1));
+      ++steps_taken;
+      progress.update(i + 1, total / static_cast<double>(steps_taken));
     }
+    result_.skipped_steps += steps_skipped;
     EpochMetrics metrics;
     metrics.epoch = epoch;
-    metrics.values["train_loss"] = batches ? total / static_cast<double>(batches) : 0.0;
+    metrics.values["train_loss"] = steps_taken ? total / static_cast<double>(steps_taken) : 0.0;
+    if (options_.on_non_finite() == "skip") metrics.values["skipped_steps"] = static_cast<double>(steps_skipped);
     metrics.values["lr"] = optimizer_.param_groups().empty() ? 0.0 : optimizer_.param_groups()[0].lr;
     if (validate) {
       model_.eval();

@@ -56,6 +56,11 @@ struct TrainerOptions {
   LOOM_ARG(std::uint64_t, seed, 0)
   /// Draw progress on stderr.
   LOOM_ARG(bool, progress, true)
+  /// What a training step whose loss or gradients hold NaN or inf does: "stop" throws a
+  /// ValueError naming the step and the first parameter (in named_parameters order) whose
+  /// gradient is not finite; "skip" leaves the parameters untouched and counts the step
+  /// (`skipped_steps` in each epoch's metrics and in TrainResult).
+  LOOM_ARG(std::string, on_non_finite, "stop")
 };
 
 struct EpochMetrics {
@@ -68,6 +73,7 @@ struct TrainResult {
   std::int64_t best_epoch = 0;
   double best_value = 0.0;
   bool stopped_early = false;
+  std::int64_t skipped_steps = 0;  ///< steps skipped for a non-finite loss or gradient (this process)
 };
 
 class Trainer {
