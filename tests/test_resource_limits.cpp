@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <loom/data.h>
 
@@ -83,7 +84,7 @@ Outcome run_in_child(const std::function<void()>& read) {
   close(pipe_fds[1]);
   std::string report;
   char buffer[4096];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) report.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) report.append(buffer, static_cast<std::size_t>(n));
   close(pipe_fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -184,4 +185,14 @@ TEST_CASE("run config: a 4 GiB config.json, or one asking for a model of 10^12 u
                  "layers":1,"bidirectional":true,"dropout":0.5,"pooling":"max","optimizer":"adam","lr":0.003,
                  "weight_decay":0.05,"epochs":12,"batch":32,"min_frequency":1,"max_tokens":0,"seed":0,"threads":1})");
   expect_rejected_small([&] { loom::tools::load_config(dir.path); }, "expected hidden in [1, 8192], got 1000000000000");
+}
+
+TEST_CASE("the measurement sees a reader that allocates what a file claims") {
+  const Outcome outcome = run_in_child([] {
+    std::vector<char> claimed(std::size_t(256) << 20, 1);  // 256 MiB, touched
+    if (claimed[12345] != 1) throw loom::IOError("unreachable");
+  });
+  INFO("error: " << outcome.error << ", peak growth " << outcome.peak_growth_kib << " KiB");
+  // Outside the sanitizers the address-space cap refuses it; under them the peak shows it.
+  CHECK((outcome.error.find("bad_alloc") != std::string::npos || outcome.peak_growth_kib >= kAllowedGrowthKiB));
 }

@@ -96,8 +96,7 @@ TEST_CASE("early stopping and NaN detection") {
   optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(2).monitor("train_loss").progress(false));
   const auto message = loom_test::message_of<loom::ValueError>(
       [&] { trainer.fit(data, [&](const optim::Batch&) { return loom::log(model.w * 0.0 - 1.0).sum(); }); });
-  CHECK(message.find("step 1 (epoch 1, batch 1): the loss became NaN, the first non-finite gradient is w's") !=
-        std::string::npos);
+  CHECK(message.find("step 1 (epoch 1, batch 1): the loss became NaN;") != std::string::npos);  // d/dw is 0 here
   CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().monitor_mode("up")), loom::ValueError);
   CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().on_non_finite("ignore")), loom::ValueError);
 }

@@ -157,7 +157,9 @@ SafetensorsFile load_safetensors(const std::string& path) {
   };
   std::vector<Entry> entries;
   SafetensorsFile result;
-  for (const auto& [name, info] : header.items()) {
+  for (const auto& item : header.items()) {
+    const std::string& name = item.key();  // not a structured binding: the lambda below captures it
+    const auto& info = item.value();
     if (name == "__metadata__") {
       if (!info.is_object()) throw IOError(fmt::format("load: '{}': __metadata__ must be an object", path));
       for (const auto& [key, value] : info.items()) {

@@ -195,13 +195,13 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
           continue;
         }
         const auto describe = [](double v) { return std::isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf"; };
-        throw ValueError(fmt::format(
-            "Trainer: step {} (epoch {}, batch {}): {}{}; lower the learning rate, clip gradients "
-            "(clip_grad_norm), check the data, or skip such steps (on_non_finite(\"skip\"))",
-            (epoch - 1) * batches + i + 1, epoch, i + 1,
-            std::isfinite(value) ? "" : fmt::format("the loss became {}, ", describe(value)),
-            bad_gradient.empty() ? "no gradient is non-finite"
-                                 : fmt::format("the first non-finite gradient is {}'s", bad_gradient)));
+        std::string what = std::isfinite(value) ? "" : fmt::format("the loss became {}", describe(value));
+        if (!bad_gradient.empty())
+          what += fmt::format("{}the first non-finite gradient is {}'s", what.empty() ? "" : " and ", bad_gradient);
+        throw ValueError(fmt::format("Trainer: step {} (epoch {}, batch {}): {}; lower the learning rate, clip "
+                                     "gradients (clip_grad_norm), check the data, or skip such steps "
+                                     "(on_non_finite(\"skip\"))",
+                                     (epoch - 1) * batches + i + 1, epoch, i + 1, what));
       }
       if (options_.clip_grad_norm() > 0) clip_grad_norm(model_.parameters(), options_.clip_grad_norm());
       optimizer_.step();

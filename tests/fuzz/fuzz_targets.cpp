@@ -22,16 +22,26 @@ namespace {
 
 // A private folder on a RAM disk when there is one (fuzzing writes a file per input), removed
 // when the process exits.
-const std::string& scratch_dir() {
-  static const std::string path = [] {
+class ScratchDir {
+ public:
+  ScratchDir() {
     const std::filesystem::path base =
         access("/dev/shm", W_OK) == 0 ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
-    std::string pattern = (base / "loom-fuzz-XXXXXX").string();
-    if (!mkdtemp(pattern.data())) std::abort();
-    std::atexit([] { std::filesystem::remove_all(scratch_dir()); });
-    return pattern;
-  }();
-  return path;
+    path_ = (base / "loom-fuzz-XXXXXX").string();
+    if (!mkdtemp(path_.data())) std::abort();
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+const std::string& scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path();
 }
 
 // Writes the input as scratch_dir()/name and returns the path.

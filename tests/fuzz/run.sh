@@ -28,9 +28,9 @@ run_one() {
   "$BUILD_DIR/fuzz_$name" "${limit[@]}" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$out/crashes/" "$out/corpus" > "$out/log" 2>&1 || true
   local executions speed coverage crashes
-  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/log" | grep -o '[0-9]*$' || echo 0)
-  speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$out/log" | grep -o '[0-9]*$' || echo 0)
-  coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$out/log" | tail -1 || echo "cov: ?")
+  executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/log" | grep -o '[0-9]*$' | tail -1)
+  speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$out/log" | grep -o '[0-9]*$' | tail -1)
+  coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$out/log" | tail -1)
   crashes=$(find "$out/crashes" -type f | wc -l)
   printf '%-12s %12s executions %8s exec/s  %s  corpus %s  crashes %s\n' "$name" "$executions" "$speed" \
     "$coverage" "$(find "$out/corpus" -type f | wc -l)" "$crashes"
