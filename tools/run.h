@@ -5,7 +5,7 @@
 ///
 ///     auto classifier = loom::tools::TextClassifier::load("runs/sentiment");
 ///     for (const auto& p : classifier.predict({"A wonderful, touching film."}))
-///       std::printf("%s %.2f\n", p.label.c_str(), p.probability);   // positive 0.97
+///       std::printf("%s %.2f\n", p.label.c_str(), p.probability);   // the label, its probability
 ///
 /// predict is const and may be called from several threads at once: the model is in eval mode,
 /// each call runs under its own (thread-local) no-grad guard and shares only read-only weights.

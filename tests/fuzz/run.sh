@@ -2,6 +2,7 @@
 # Runs the fuzzers built in BUILD_DIR (default build-fuzz), two at a time:
 #   bash tests/fuzz/run.sh --seconds 60            # CI: each target for 60 s
 #   bash tests/fuzz/run.sh --runs 10000000         # a campaign: 10 million inputs per target
+#   bash tests/fuzz/run.sh --runs 10000000 --seconds 3600   # ... or an hour, whichever comes first
 #   bash tests/fuzz/run.sh --seconds 60 idx vocabulary
 # Each starts from a copy of its seed corpus (tests/fuzz/corpus/NAME; the copy grows, the
 # repository's does not) and writes a crash input to OUT_DIR/NAME/. Prints one line per target
@@ -12,11 +13,14 @@ BUILD_DIR=${BUILD_DIR:-build-fuzz}
 OUT_DIR=${OUT_DIR:-$(mktemp -d)}
 JOBS=${JOBS:-2}
 limit=()
-case "${1:-}" in
-  --seconds) limit=(-max_total_time="$2"); shift 2 ;;
-  --runs) limit=(-runs="$2"); shift 2 ;;
-  *) echo "usage: $0 --seconds N | --runs N [TARGET...]" >&2; exit 2 ;;
-esac
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) limit+=(-max_total_time="$2"); shift 2 ;;
+    --runs) limit+=(-runs="$2"); shift 2 ;;
+    *) break ;;
+  esac
+done
+[ ${#limit[@]} -gt 0 ] || { echo "usage: $0 [--seconds N] [--runs N] [TARGET...]" >&2; exit 2; }
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors checkpoint idx delimited vocabulary run_config)
 
