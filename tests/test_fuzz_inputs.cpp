@@ -43,16 +43,17 @@ TEST_CASE("every fuzz target's seeds are files its reader accepts") {
   }
 }
 
-TEST_CASE("every input a fuzzer crashed on is now read or rejected with a typed error") {
+TEST_CASE("every input that crashed a reader is now rejected with a typed error") {
   std::size_t replayed = 0;
   for (const auto& target : loom_fuzz::targets())
     for (const auto& input : inputs("regressions", target.name)) {
       CAPTURE(input.string());
       const auto bytes = read_bytes(input);
-      target.run(bytes.data(), bytes.size());  // a crash or an untyped exception fails the test
+      // A crash or an untyped exception fails the test; each input so far is a malformed file.
+      CHECK_FALSE(target.run(bytes.data(), bytes.size()));
       ++replayed;
     }
-  MESSAGE(replayed << " regression inputs replayed");
+  CHECK(replayed >= 1);
 }
 
 TEST_CASE("a fuzz target rejects garbage with a typed error, not a crash") {

@@ -137,25 +137,33 @@ bool Trainer::resume() {
   auto it = file.metadata.find("loom_trainer_state");
   if (it == file.metadata.end()) throw IOError(fmt::format("Trainer::resume: '{}' is not a training checkpoint", path));
   nlohmann::json state;
+  // An integer of the state; a float there (1e300) is a malformed checkpoint, not a conversion
+  // with undefined behaviour.
+  const auto integer = [&](const nlohmann::json& object, const char* key) {
+    const auto& value = object.at(key);
+    if (!value.is_number_integer())
+      throw IOError(fmt::format("Trainer::resume: '{}': expected an integer {}, got {}", path, key, value.dump()));
+    return value.get<std::int64_t>();
+  };
   try {
     state = nlohmann::json::parse(it->second);
     model_.load_state_dict(model_state);
     optimizer_.load_state_dict(optimizer_state);
-    epoch_ = state.at("epoch").get<std::int64_t>();
+    epoch_ = integer(state, "epoch");
     if (epoch_ < 0) throw IOError(fmt::format("Trainer::resume: '{}': expected an epoch >= 0, got {}", path, epoch_));
     default_generator().set_state(state.at("rng_default").get<std::string>());
     generator_.set_state(state.at("rng_trainer").get<std::string>());
-    result_.best_epoch = state.at("best_epoch").get<std::int64_t>();
+    result_.best_epoch = integer(state, "best_epoch");
     result_.best_value = state.at("best_value").is_null() ? (options_.monitor_mode() == "min" ? INFINITY : -INFINITY)
                                                           : state.at("best_value").get<double>();
-    epochs_without_improvement_ = state.at("epochs_without_improvement").get<std::int64_t>();
+    epochs_without_improvement_ = integer(state, "epochs_without_improvement");
     result_.history.clear();
     for (const auto& entry : state.at("history"))
-      result_.history.push_back({entry.at("epoch").get<std::int64_t>(), entry.at("values").get<std::map<std::string, double>>()});
+      result_.history.push_back({integer(entry, "epoch"), entry.at("values").get<std::map<std::string, double>>()});
     const auto lrs = state.at("lrs").get<std::vector<double>>();
     auto& groups = optimizer_.param_groups();
     for (std::size_t i = 0; i < groups.size() && i < lrs.size(); ++i) groups[i].lr = lrs[i];
-    if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(state.at("scheduler_epoch").get<std::int64_t>());
+    if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(integer(state, "scheduler_epoch"));
     if (plateau_ && state.contains("plateau")) plateau_->restore(state.at("plateau").get<std::vector<double>>());
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("Trainer::resume: '{}' has a malformed trainer state: {}", path, e.what()));

@@ -4,8 +4,8 @@
 #   bash tests/fuzz/run.sh --runs 10000000         # a campaign: 10 million inputs per target
 #   bash tests/fuzz/run.sh --runs 10000000 --seconds 3600   # ... or an hour, whichever comes first
 #   bash tests/fuzz/run.sh --seconds 60 idx vocabulary
-# Each starts from a copy of its seed corpus (tests/fuzz/corpus/NAME; the copy grows, the
-# repository's does not) and writes a crash input to OUT_DIR/NAME/. Prints one line per target
+# Each starts from a copy of its seed corpus and past crash inputs (tests/fuzz/corpus/NAME and
+# regressions/NAME; the copy grows, the repository's does not) and writes a crash input to OUT_DIR/NAME/. Prints one line per target
 # (executions, executions per second, coverage, crashes) and fails when any target crashed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +28,8 @@ run_one() {
   local name=$1 out="$OUT_DIR/$1"
   mkdir -p "$out/corpus" "$out/crashes"
   cp "$here/corpus/$name/"* "$out/corpus/"
+  # Inputs that once crashed a reader start every run too, under clang's full UBSan.
+  [ ! -d "$here/regressions/$name" ] || cp "$here/regressions/$name/"* "$out/corpus/"
   # -rss_limit_mb: a reader that allocates what a header claims fails here as a crash.
   "$BUILD_DIR/fuzz_$name" "${limit[@]}" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$out/crashes/" "$out/corpus" > "$out/log" 2>&1 || true
