@@ -41,6 +41,7 @@ run_one() {
   printf '%-12s %12s executions %8s exec/s  %s  corpus %s  crashes %s\n' "$name" "$executions" "$speed" \
     "$coverage" "$(find "$out/corpus" -type f | wc -l)" "$crashes"
   [ "$crashes" -eq 0 ] || { tail -40 "$out/log"; return 1; }
+  [ "${executions:-0}" -gt 0 ] || { echo "fuzz_$name did not run:"; tail -20 "$out/log"; return 1; }
 }
 
 export -f run_one
