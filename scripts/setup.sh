@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config
+  # the fuzzers (tests/fuzz): clang with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # libraries: Loom's arrays, BLAS, formatting, tests, command line, checkpoint headers
   xtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libfmt-dev doctest-dev
   libcli11-dev nlohmann-json3-dev

@@ -171,8 +171,19 @@ TEST_CASE("bad, truncated and hostile IDX files are IOErrors") {
   CHECK(images_error(gzip(idx_images(1, 0, 5, ""))).find("dimension 1") != std::string::npos);
   // A header claiming 4 billion 65535x65535 images: refused before any allocation.
   CHECK(images_error(gzip(idx_images(0xFFFFFFFFu, 65535, 65535, ""))).find("at most") != std::string::npos);
-  // A plausible header over too little data: the reader stops at the data, not the claim.
-  CHECK(images_error(gzip(idx_images(1000000, 28, 28, std::string(100, '\0')))).find("truncated") !=
+  // A plausible header over too little data: the reader stops at the data, not the claim
+  // (noise, so the gzip'ed file is long enough for what its header claims).
+  std::string noise(20000, '\0');
+  std::uint32_t state = 1;
+  for (auto& byte : noise) byte = static_cast<char>((state = state * 1103515245u + 12345u) >> 24);
+  CHECK(images_error(gzip(idx_images(10000, 28, 28, noise))).find("truncated") != std::string::npos);
+  // A claim no gzip'ed file of its length can hold (deflate expands at most 1032:1): refused
+  // before reading.
+  CHECK(images_error(gzip(idx_images(1000000, 28, 28, std::string(100, '\0')))).find("more than a gzip'ed file") !=
+        std::string::npos);
+  // The same claim in a raw file: its length must match exactly.
+  write_bytes(dir.path + "/raw", idx_images(1000000, 28, 28, std::string(100, '\0')));
+  CHECK(io_error_of([&] { loom::data::read_idx_images(dir.path + "/raw"); }).find("the file holds 100") !=
         std::string::npos);
   CHECK(io_error_of([&] { loom::data::read_idx_labels(dir.path + "/none.gz"); }).find("cannot open") !=
         std::string::npos);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -118,6 +119,8 @@ TEST_CASE("malformed files give clear IOErrors, never a crash or a huge allocati
   CHECK(io_error_of(p).find("needs 12") != std::string::npos);
   write_bytes(p, with_header(R"({"a": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 8]}})", 8));
   CHECK(io_error_of(p).find("larger than the file") != std::string::npos);
+  write_bytes(p, with_header(R"({"a": {"dtype": "F32", "shape": [0, 18446744073709551615], "data_offsets": [0, 0]}})", 0));
+  CHECK(io_error_of(p).find("shape has more than 281474976710656 elements") != std::string::npos);
   write_bytes(p, with_header(R"({"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})", 8));
   CHECK(io_error_of(p).find("non-integer or negative") != std::string::npos);
   write_bytes(p, with_header(R"({"a": {"dtype": "F32"}})", 0));
@@ -147,4 +150,30 @@ TEST_CASE("killing a process in the middle of saves leaves the last good checkpo
     auto file = loom::load_safetensors(path);  // always a whole file: the old or a newer version
     CHECK(file.tensors.count("version") == 1);
   }
+  // The killed saves left their temporary files; the next save of the path removes them.
+  loom::save_safetensors({{"version", loom::full({1}, -1.0)}}, path);
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path)) left.push_back(entry.path().filename());
+  CHECK(left == std::vector<std::string>{"ckpt.safetensors"});
+}
+
+TEST_CASE("a save removes the temporary files that killed saves of the same path left behind") {
+  TempDir dir;
+  const std::string path = dir.path + "/model.safetensors";
+  const pid_t dead = fork();  // a process that has exited: its pid names a stale file
+  if (dead == 0) _exit(0);
+  REQUIRE(dead > 0);
+  waitpid(dead, nullptr, 0);
+  const std::string stale = path + ".tmp." + std::to_string(dead);
+  const std::string live = path + ".tmp." + std::to_string(getppid());  // a save still running
+  const std::string other_file = dir.path + "/other.safetensors.tmp." + std::to_string(dead);
+  const std::string not_a_pid = path + ".tmp.backup";
+  for (const auto& file : {stale, live, other_file, not_a_pid}) write_bytes(file, "half a checkpoint");
+
+  loom::save_safetensors({{"w", loom::ones({2})}}, path);
+  CHECK_FALSE(std::filesystem::exists(stale));
+  CHECK(std::filesystem::exists(live));
+  CHECK(std::filesystem::exists(other_file));
+  CHECK(std::filesystem::exists(not_a_pid));
+  CHECK(loom::load_safetensors(path).tensors.at("w").to_vector<float>() == std::vector<float>{1, 1});
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -149,13 +150,63 @@ TEST_CASE("early stopping and NaN detection") {
   CHECK(result.history.size() == 4);  // the first epoch sets the best, three more without improvement
 
   optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(2).monitor("train_loss").progress(false));
-  try {
-    trainer.fit(data, [&](const optim::Batch&) { return loom::log(model.w * 0.0 - 1.0).sum(); });
-    FAIL("expected a ValueError");
-  } catch (const loom::ValueError& e) {
-    CHECK(std::string(e.what()).find("the loss became NaN at epoch 1, batch 1") != std::string::npos);
-  }
+  const auto message = loom_test::message_of<loom::ValueError>(
+      [&] { trainer.fit(data, [&](const optim::Batch&) { return loom::log(model.w * 0.0 - 1.0).sum(); }); });
+  CHECK(message.find("step 1 (epoch 1, batch 1): the loss became NaN;") != std::string::npos);  // d/dw is 0 here
   CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().monitor_mode("up")), loom::ValueError);
+  CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().on_non_finite("ignore")), loom::ValueError);
+}
+
+// Two parameters; the loss stays finite, but batch 2 of every epoch adds sqrt(b - 1) at b = 1:
+// a value of 0 with an infinite gradient for `b` alone, so the guard must read the gradients.
+struct TwoParameters : loom::Module {
+  Tensor a, b;
+  TwoParameters() {
+    a = register_parameter("a", loom::ones({1}));
+    b = register_parameter("b", loom::ones({1}));
+  }
+  Tensor loss(std::int64_t batch) const {
+    return loom::sum(a * a) + (batch == 1 ? loom::sum(loom::sqrt(b - 1.0)) : loom::sum(b * 0.0));
+  }
+};
+
+struct Counted : loom::optim::BatchSource {
+  std::int64_t num_batches() const override { return 3; }
+  optim::Batch batch(std::int64_t index) override { return {loom::from_vector(std::vector<std::int64_t>{index})}; }
+};
+
+TEST_CASE("a non-finite gradient stops training with the step and the parameter's name") {
+  TwoParameters model;
+  optim::SGD sgd(model.named_parameters(), optim::SGDOptions(0.1));
+  optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(3).monitor("train_loss").progress(false));
+  Counted data;
+  const auto message = loom_test::message_of<loom::ValueError>([&] {
+    trainer.fit(data, [&](const optim::Batch& batch) { return model.loss(batch[0].to_vector<std::int64_t>()[0]); });
+  });
+  CHECK(message.find("step 2 (epoch 1, batch 2)") != std::string::npos);
+  CHECK(message.find("the first non-finite gradient is b's") != std::string::npos);
+  CHECK(message.find("loss became") == std::string::npos);  // the loss itself was finite
+  CHECK(model.b.to_vector<float>()[0] == 1.0f);             // and no step used the bad gradient
+}
+
+TEST_CASE("on_non_finite(\"skip\") leaves the parameters untouched and counts the skipped steps") {
+  TempDir dir;
+  TwoParameters model;
+  optim::SGD sgd(model.named_parameters(), optim::SGDOptions(0.1));
+  optim::Trainer trainer(model, sgd, optim::TrainerOptions().epochs(3).monitor("train_loss").run_dir(dir.path)
+                                         .on_non_finite("skip").progress(false));
+  Counted data;
+  const auto result = trainer.fit(
+      data, [&](const optim::Batch& batch) { return model.loss(batch[0].to_vector<std::int64_t>()[0]); });
+  CHECK(result.skipped_steps == 3);  // batch 2 of each of 3 epochs
+  REQUIRE(result.history.size() == 3);
+  for (const auto& epoch : result.history) CHECK(epoch.values.at("skipped_steps") == 1.0);
+  CHECK(std::isfinite(model.b.to_vector<float>()[0]));
+  CHECK(model.a.to_vector<float>()[0] == doctest::Approx(std::pow(0.8, 6)));  // 2 good steps a epoch: a -= 0.1 * 2a
+  std::ifstream log(dir.path + "/metrics.jsonl");
+  std::string first_line;
+  std::getline(log, first_line);
+  CHECK(first_line.find("\"skipped_steps\":1.0") != std::string::npos);
 }
 
 TEST_CASE("a run killed with SIGKILL and resumed ends bit for bit like an uninterrupted run") {

@@ -54,6 +54,11 @@ void refuse_mpirun_without_mpi() {
 #endif
 }
 
+namespace limits = loom::tools::limits;
+
+// A command-line check for one of the ranges a saved config is held to as well.
+CLI::Range range(loom::tools::Range r) { return CLI::Range(r.min, r.max); }
+
 // The folder holding the repository's data, found from the program's own location so the
 // program works from any working directory (build/loom -> ../data).
 std::string default_data_root(const char* argv0) {
@@ -117,38 +122,37 @@ int main(int argc, char** argv) {
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
   train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm or g2p")
       ->required()
-      ->check(CLI::IsMember({"sentiment", "spam", "fashion", "sp500", "charlm", "g2p"}));
+      ->check(CLI::IsMember(limits::tasks));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
   train->add_option("--data-dir", config.data_dir,
                     "The task's data (default: the repository's data folder); for charlm, any text file");
   train->add_option("--model", config.model, "fashion: rows (row-by-row LSTM) or cnn (CNN features)")
-      ->check(CLI::IsMember({"rows", "cnn"}));
-  train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember({"lstm", "gru"}));
-  train->add_option("--embedding", config.embedding_dim, "Embedding size")->check(CLI::Range(1, 4096));
-  train->add_option("--hidden", config.hidden, "Hidden units per direction")->check(CLI::Range(1, 8192));
-  train->add_option("--layers", config.layers, "Recurrent layers")->check(CLI::Range(1, 16));
+      ->check(CLI::IsMember(limits::models));
+  train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember(limits::cells));
+  train->add_option("--embedding", config.embedding_dim, "Embedding size")->check(range(limits::embedding_dim));
+  train->add_option("--hidden", config.hidden, "Hidden units per direction")->check(range(limits::hidden));
+  train->add_option("--layers", config.layers, "Recurrent layers")->check(range(limits::layers));
   train->add_option("--bidirectional", config.bidirectional, "true or false");
-  train->add_option("--dropout", config.dropout, "Dropout")->check(CLI::Range(0.0, 0.95));
-  train->add_option("--pooling", config.pooling, "last, mean or max")->check(CLI::IsMember({"last", "mean", "max"}));
-  train->add_option("--optimizer", config.optimizer, "adam or sgd")->check(CLI::IsMember({"adam", "sgd"}));
-  train->add_option("--lr", config.lr, "Learning rate")->check(CLI::Range(1e-7, 10.0));
-  train->add_option("--weight-decay", config.weight_decay, "Weight decay")->check(CLI::Range(0.0, 1.0));
-  train->add_option("--epochs", config.epochs, "Epochs")->check(CLI::Range(1, 100000));
-  train->add_option("--batch", config.batch, "Batch size")->check(CLI::Range(1, 100000));
-  train->add_option("--min-frequency", config.min_frequency, "Rarer words become <unk>")->check(CLI::Range(1, 1000000));
+  train->add_option("--dropout", config.dropout, "Dropout")->check(range(limits::dropout));
+  train->add_option("--pooling", config.pooling, "last, mean or max")->check(CLI::IsMember(limits::poolings));
+  train->add_option("--optimizer", config.optimizer, "adam or sgd")->check(CLI::IsMember(limits::optimizers));
+  train->add_option("--lr", config.lr, "Learning rate")->check(range(limits::lr));
+  train->add_option("--weight-decay", config.weight_decay, "Weight decay")->check(range(limits::weight_decay));
+  train->add_option("--epochs", config.epochs, "Epochs")->check(range(limits::epochs));
+  train->add_option("--batch", config.batch, "Batch size")->check(range(limits::batch));
+  train->add_option("--min-frequency", config.min_frequency, "Rarer words become <unk>")->check(range(limits::min_frequency));
   train->add_option("--max-tokens", config.max_tokens, "Text tasks: read only the first N words (0: all)")
-      ->check(CLI::Range(0, 1000000));
+      ->check(range(limits::max_tokens));
   train->add_option("--word-dropout", config.word_dropout, "Text tasks: read each token as <unk> with this probability in training")
-      ->check(CLI::Range(0.0, 0.9));
+      ->check(range(limits::word_dropout));
   train->add_option("--class-weights", config.class_weights,
                     "Text tasks: none, or balanced (the loss weighs each class by 1 / its training frequency)")
-      ->check(CLI::IsMember({"none", "balanced"}));
-  train->add_option("--attention", config.attention, "g2p: luong or bahdanau")
-      ->check(CLI::IsMember({"luong", "bahdanau"}));
+      ->check(CLI::IsMember(limits::class_weights));
+  train->add_option("--attention", config.attention, "g2p: luong or bahdanau")->check(CLI::IsMember(limits::attentions));
   train->add_option("--beam", config.beam, "g2p: beam size for decoding the test words (1: greedy)")
-      ->check(CLI::Range(1, 100));
+      ->check(range(limits::beam));
   train->add_option("--seed", config.seed, "Random seed");
-  train->add_option("--threads", config.threads, "BLAS threads")->check(CLI::Range(1, 256));
+  train->add_option("--threads", config.threads, "BLAS threads")->check(range(limits::threads));
 
   std::string run_dir;
   CLI::App* eval = app.add_subcommand("eval", "Recompute the held-out figures of a run");

@@ -1,9 +1,13 @@
 #include "run_config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <limits>
+#include <type_traits>
 
 #include "loom/serialization.h"
 
@@ -37,6 +41,59 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);
 }
+// A config.json is a few hundred bytes; anything past this is not one.
+constexpr std::streamoff max_config_bytes = 1 << 20;
+
+// One value of the file: integers must be whole numbers that fit their field (a float or an
+// out-of-range number would otherwise be converted with undefined behaviour).
+template <class Value>
+void read_field(const std::string& path, const nlohmann::json& field, const char* key, Value& value) {
+  if constexpr (std::is_integral_v<Value> && !std::is_same_v<Value, bool>) {
+    using Wide = std::conditional_t<std::is_signed_v<Value>, std::int64_t, std::uint64_t>;
+    const bool fits = std::is_signed_v<Value> ? field.is_number_integer() : field.is_number_unsigned();
+    const Wide wide = fits ? field.get<Wide>() : Wide{};
+    if (!fits || wide < std::numeric_limits<Value>::min() || wide > std::numeric_limits<Value>::max())
+      throw IOError(fmt::format("{}: expected {} to be an integer in [{}, {}], got {}", path, key,
+                                std::numeric_limits<Value>::min(), std::numeric_limits<Value>::max(), field.dump()));
+    value = static_cast<Value>(wide);
+  } else {
+    field.get_to(value);
+  }
+}
+
+void check_range(const std::string& path, const char* key, double value, Range range) {
+  if (!(value >= range.min && value <= range.max))
+    throw IOError(fmt::format("{}: expected {} in [{}, {}], got {}", path, key, range.min, range.max, value));
+}
+
+void check_choice(const std::string& path, const char* key, const std::string& value,
+                  const std::vector<std::string>& choices) {
+  if (std::find(choices.begin(), choices.end(), value) == choices.end())
+    throw IOError(fmt::format("{}: expected {} to be one of {}, got '{}'", path, key, fmt::join(choices, ", "), value));
+}
+
+void check_limits(const RunConfig& c, const std::string& path) {
+  check_choice(path, "task", c.task, limits::tasks);
+  check_choice(path, "model", c.model, limits::models);
+  check_choice(path, "cell", c.cell, limits::cells);
+  check_choice(path, "pooling", c.pooling, limits::poolings);
+  check_choice(path, "optimizer", c.optimizer, limits::optimizers);
+  check_range(path, "embedding_dim", static_cast<double>(c.embedding_dim), limits::embedding_dim);
+  check_range(path, "hidden", static_cast<double>(c.hidden), limits::hidden);
+  check_range(path, "layers", static_cast<double>(c.layers), limits::layers);
+  check_range(path, "dropout", c.dropout, limits::dropout);
+  check_range(path, "lr", c.lr, limits::lr);
+  check_range(path, "weight_decay", c.weight_decay, limits::weight_decay);
+  check_range(path, "epochs", static_cast<double>(c.epochs), limits::epochs);
+  check_range(path, "batch", static_cast<double>(c.batch), limits::batch);
+  check_range(path, "min_frequency", static_cast<double>(c.min_frequency), limits::min_frequency);
+  check_range(path, "max_tokens", static_cast<double>(c.max_tokens), limits::max_tokens);
+  check_range(path, "word_dropout", c.word_dropout, limits::word_dropout);
+  check_choice(path, "class_weights", c.class_weights, limits::class_weights);
+  check_choice(path, "attention", c.attention, limits::attentions);
+  check_range(path, "beam", static_cast<double>(c.beam), limits::beam);
+  check_range(path, "threads", c.threads, limits::threads);
+}
 
 
 nlohmann::ordered_json to_json(RunConfig config) {
@@ -61,19 +118,27 @@ std::vector<std::string> changed_options(const RunConfig& before, const RunConfi
 
 RunConfig load_config(const std::string& run_dir) {
   const std::string path = run_dir + "/config.json";
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw IOError(fmt::format("'{}' is not a run folder: {} is missing", run_dir, path));
+  std::string text;
+  char chunk[4096];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (static_cast<std::streamoff>(text.size()) > max_config_bytes)
+      throw IOError(fmt::format("{}: expected a config of at most {} bytes, got more", path, max_config_bytes));
+  }
   RunConfig config;
   config.run_dir = run_dir;
   try {
-    const nlohmann::json json = nlohmann::json::parse(in);
+    const nlohmann::json json = nlohmann::json::parse(text);
     // A field the file lacks keeps its default: run folders written before it existed still load.
-    fields(json, config, [](const auto& j, const char* key, auto& value) {
-      if (j.contains(key)) j.at(key).get_to(value);
+    fields(json, config, [&](const auto& j, const char* key, auto& value) {
+      if (j.contains(key)) read_field(path, j.at(key), key, value);
     });
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("{} is malformed: {}", path, e.what()));
   }
+  check_limits(config, path);
   return config;
 }
 

@@ -35,9 +35,25 @@ struct RunConfig {
   bool progress = true;
 };
 
+/// The values each option may take: the command line checks them, and load_config checks a
+/// saved file against them, so a hand-edited or hostile config.json cannot ask for a model of
+/// 10^12 units.
+struct Range {
+  double min, max;
+};
+namespace limits {
+inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, dropout{0.0, 0.95}, lr{1e-7, 10.0},
+    weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
+    word_dropout{0.0, 0.9}, beam{1, 100}, threads{1, 256};
+inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p"},
+    models{"rows", "cnn"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
+    class_weights{"none", "balanced"}, attentions{"luong", "bahdanau"};
+}  // namespace limits
+
 /// Writes RUN_DIR/config.json atomically.
 void save_config(const RunConfig& config);
-/// Reads RUN_DIR/config.json; an IOError names what is missing or malformed.
+/// Reads RUN_DIR/config.json (at most 1 MiB); an IOError names what is missing, malformed or
+/// outside its range.
 RunConfig load_config(const std::string& run_dir);
 /// The options that differ between two runs, as "cell: \"lstm\" -> \"gru\"", leaving out those a
 /// resumed run may change (epochs, threads): a run folder resumes only with its own options.

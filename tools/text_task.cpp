@@ -17,6 +17,7 @@
 #include "loom/models/sequence_classifier.h"
 #include "loom/optim.h"
 #include "report.h"
+#include "run.h"
 #include "task_common.h"
 
 namespace loom::tools {
@@ -48,14 +49,14 @@ void carve_validation(Splits& s) {
 Splits load_task(const RunConfig& config) {
   Splits s;
   if (config.task == "sentiment") {
-    s.class_names = {"negative", "positive"};
+    s.class_names = text_class_names("sentiment");
     for (const auto& source : data::load_sentiment(config.data_dir)) {
       s.test_groups.push_back(source.name);
       for (std::size_t i = 0; i < source.sentences.size(); ++i)
         (source.is_test[i] ? s.test : s.train).push_back({source.sentences[i], source.labels[i], source.name});
     }
   } else {  // spam
-    s.class_names = {"ham", "spam"};
+    s.class_names = text_class_names("spam");
     const std::string path = config.data_dir + "/spam.tsv";
     if (!std::filesystem::exists(path))
       throw IOError(fmt::format("spam: {} is missing; run `bash scripts/fetch_data.sh spam` first", path));
@@ -72,66 +73,16 @@ Splits load_task(const RunConfig& config) {
   return s;
 }
 
-std::size_t max_tokens(const RunConfig& config) { return static_cast<std::size_t>(config.max_tokens); }
-
 std::vector<std::vector<std::int64_t>> encode_all(const std::vector<Example>& examples, const data::Vocabulary& vocab,
-                                                  std::size_t limit) {
+                                                  const RunConfig& config) {
   std::vector<std::vector<std::int64_t>> out;
-  for (const auto& e : examples) {
-    auto tokens = data::tokenize(e.text);
-    if (limit && tokens.size() > limit) tokens.resize(limit);
-    auto ids = vocab.encode(tokens);
-    if (ids.empty()) ids.push_back(data::Vocabulary::unk_id);  // an empty text still has one step
-    out.push_back(std::move(ids));
-  }
+  for (const auto& e : examples) out.push_back(encode_text(e.text, vocab, config));
   return out;
 }
 
 std::vector<std::int64_t> labels_of(const std::vector<Example>& examples) {
   std::vector<std::int64_t> out;
   for (const auto& e : examples) out.push_back(e.label);
-  return out;
-}
-
-models::SequenceClassifier make_model(const RunConfig& c, std::int64_t vocab_size, std::int64_t classes) {
-  return models::SequenceClassifier(models::SequenceClassifierOptions(vocab_size, classes)
-                                        .embedding_dim(c.embedding_dim)
-                                        .cell(c.cell)
-                                        .hidden_size(c.hidden)
-                                        .num_layers(c.layers)
-                                        .bidirectional(c.bidirectional)
-                                        .dropout(c.dropout)
-                                        .pooling(c.pooling)
-                                        .word_dropout(c.word_dropout)
-                                        .unknown_id(data::Vocabulary::unk_id));
-}
-
-// Predicted classes and positive-class probabilities, in the examples' order.
-struct Predictions {
-  std::vector<std::int64_t> classes;
-  std::vector<double> confidence;
-};
-
-Predictions predict(models::SequenceClassifier& model, const std::vector<std::vector<std::int64_t>>& sequences) {
-  NoGradGuard no_grad;
-  model.eval();
-  Predictions out;
-  std::vector<std::int64_t> dummy(sequences.size(), 0);
-  data::SequenceBatches batches(sequences, dummy, data::SequenceBatchOptions().batch_size(256).shuffle(false));
-  out.classes.resize(sequences.size());
-  out.confidence.resize(sequences.size());
-  for (std::int64_t b = 0; b < batches.num_batches(); ++b) {
-    const auto batch = batches.batch(b);
-    const Tensor probabilities = softmax(model.forward(batch[0], batch[1]), 1);  // (B, C)
-    const auto best = argmax(probabilities, 1).to_vector<std::int64_t>();
-    const auto p = probabilities.to_vector<double>();
-    const auto& rows = batches.batch_indices(b);
-    const std::int64_t classes = probabilities.size(1);
-    for (std::size_t r = 0; r < rows.size(); ++r) {
-      out.classes[rows[r]] = best[r];
-      out.confidence[rows[r]] = p[r * classes + best[r]];
-    }
-  }
   return out;
 }
 
@@ -150,7 +101,8 @@ std::string shorten(const std::string& text, std::size_t limit = 160) {
 // Test metrics, metrics.json and report.html for a trained model.
 nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassifier& model, const data::Vocabulary& vocab,
                                 const Splits& splits, const optim::TrainResult* training, double train_seconds) {
-  const auto predicted = predict(model, encode_all(splits.test, vocab, max_tokens(config)));
+  model.eval();
+  const auto predicted = classify(model, encode_all(splits.test, vocab, config));
   const auto report = data::classification_report(predicted.classes, labels_of(splits.test), 2);
   nlohmann::ordered_json metrics;
   metrics["task"] = config.task;
@@ -178,7 +130,7 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
   std::vector<bool> correct;
   for (std::size_t i = 0; i < splits.test.size(); ++i) correct.push_back(predicted.classes[i] == splits.test[i].label);
   for (std::size_t i : report::pick_samples(correct, 30, 10))
-    page.samples.push_back({shorten(splits.test[i].text), fmt::format("{} ({:.2f})", splits.class_names[predicted.classes[i]], predicted.confidence[i]),
+    page.samples.push_back({shorten(splits.test[i].text), fmt::format("{} ({:.2f})", splits.class_names[predicted.classes[i]], predicted.probabilities[i]),
                             splits.class_names[splits.test[i].label], correct[i]});
   report::write_html(page, config.run_dir + "/report.html");
   return metrics;
@@ -212,14 +164,14 @@ int train_text(const RunConfig& config) {
                splits.train.size(), splits.validation.size(), splits.test.size(), static_cast<long>(vocab.size()));
 
   manual_seed(config.seed);
-  auto model = make_model(config, vocab.size(), 2);
-  data::SequenceBatches train(encode_all(splits.train, vocab, max_tokens(config)), labels_of(splits.train),
+  models::SequenceClassifier model(text_model_options(config, vocab.size()));
+  data::SequenceBatches train(encode_all(splits.train, vocab, config), labels_of(splits.train),
                               data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8)
                                   .num_replicas(process.size).rank(process.rank));
   // Each process validates its share of the held-out examples; the trainer averages them.
   const auto [first, last] = data::shard_range(static_cast<std::int64_t>(splits.validation.size()), process.rank, process.size);
   const std::vector<Example> validation(splits.validation.begin() + first, splits.validation.begin() + last);
-  const auto validation_ids = encode_all(validation, vocab, max_tokens(config));
+  const auto validation_ids = encode_all(validation, vocab, config);
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_accuracy", "max"));
   const auto replicas = join_replicas(trainer, model);
@@ -228,7 +180,7 @@ int train_text(const RunConfig& config) {
   const auto result = trainer.fit(
       train, [&](const optim::Batch& b) { return cross_entropy(model.forward(b[0], b[1]), b[2], loss_options); },
       [&] {
-        const auto predicted = predict(model, validation_ids);
+        const auto predicted = classify(model, validation_ids);  // the trainer validates in eval mode
         return std::map<std::string, double>{{"val_accuracy", accuracy_of(predicted.classes, validation, "all")},
                                              {optim::validation_examples_key, static_cast<double>(validation.size())}};
       });
@@ -243,23 +195,17 @@ int train_text(const RunConfig& config) {
 
 int eval_text(const RunConfig& config) {
   const auto vocab = load_vocab(config);
-  auto model = make_model(config, vocab.size(), 2);
+  models::SequenceClassifier model(text_model_options(config, vocab.size()));
   load(model, config.run_dir + "/best.safetensors");
   std::printf("%s\n", evaluate(config, model, vocab, load_task(config), nullptr, 0).dump(2).c_str());
   return 0;
 }
 
 int predict_text(const RunConfig& config, const std::vector<std::string>& inputs) {
-  const auto vocab = load_vocab(config);
-  auto model = make_model(config, vocab.size(), 2);
-  load(model, config.run_dir + "/best.safetensors");
-  std::vector<Example> examples;
-  for (const auto& text : inputs) examples.push_back({text, 0, ""});
-  const auto predicted = predict(model, encode_all(examples, vocab, max_tokens(config)));
-  const char* names[2][2] = {{"negative", "positive"}, {"ham", "spam"}};
+  const auto classifier = TextClassifier::load(config.run_dir);
+  const auto predictions = classifier.predict(inputs);
   for (std::size_t i = 0; i < inputs.size(); ++i)
-    std::printf("%s (%.2f)\t%s\n", names[config.task == "spam"][predicted.classes[i]], predicted.confidence[i],
-                inputs[i].c_str());
+    std::printf("%s (%.2f)\t%s\n", predictions[i].label.c_str(), predictions[i].probability, inputs[i].c_str());
   return 0;
 }
 

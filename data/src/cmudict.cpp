@@ -15,6 +15,9 @@ namespace loom::data {
 
 namespace {
 
+// The CMU dictionary is 3.6 MB; a file 16 times that is not one (and is not read into memory).
+constexpr std::uint64_t max_dictionary_bytes = std::uint64_t{64} << 20;
+
 bool is_plain_word(const std::string& word) {
   if (word.empty() || !std::islower(static_cast<unsigned char>(word[0]))) return false;
   for (char c : word)
@@ -25,7 +28,7 @@ bool is_plain_word(const std::string& word) {
 }  // namespace
 
 CmuDict load_cmudict(const std::string& path) {
-  std::istringstream lines(detail::read_text_file("load_cmudict", path));
+  std::istringstream lines(detail::read_text_file("load_cmudict", path, max_dictionary_bytes));
   CmuDict dict;
   std::unordered_set<std::string> seen;
   std::string line;

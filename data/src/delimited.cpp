@@ -11,6 +11,9 @@
 namespace loom::data {
 namespace {
 
+// Tables are read whole, so a file's size bounds the memory: real data sets are megabytes.
+constexpr std::uint64_t max_table_bytes = std::uint64_t(1) << 30;
+
 // A one-pass reader of RFC 4180 records (plus CRLF/LF, blank lines and an optional BOM).
 class RecordReader {
  public:
@@ -109,7 +112,7 @@ Table read_delimited(const std::string& path, char delimiter, bool has_header, b
   if (delimiter == '\n' || delimiter == '\r' || (quoting && delimiter == '"'))
     throw ValueError(fmt::format("read_delimited: expected a delimiter other than a line end or "
                                  "the quote, got '{}'", delimiter));
-  RecordReader reader(path, detail::read_text_file("read_delimited", path), delimiter, quoting);
+  RecordReader reader(path, detail::read_text_file("read_delimited", path, max_table_bytes), delimiter, quoting);
   Table table;
   table.path = path;
   std::vector<std::string> fields;

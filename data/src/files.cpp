@@ -1,23 +1,37 @@
 #include "files.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "loom/serialization.h"
 
 namespace loom::data::detail {
 
-std::string read_text_file(const char* function, const std::string& path) {
+std::string read_text_file(const char* function, const std::string& path, std::uint64_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IOError(fmt::format("{}: cannot open '{}': {}", function, path, std::strerror(errno)));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
+  const auto too_large = [&](const std::string& got) {
+    return IOError(fmt::format("{}: '{}' is too large: expected at most {} bytes, got {}", function, path,
+                               max_bytes, got));
+  };
+  std::string bytes;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode)) {
+    const auto size = static_cast<std::uint64_t>(info.st_size);
+    if (size > max_bytes) throw too_large(fmt::format("{}", size));
+    bytes.reserve(static_cast<std::size_t>(size));
+  }
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    if (bytes.size() + static_cast<std::uint64_t>(in.gcount()) > max_bytes) throw too_large("more");
+    bytes.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) throw IOError(fmt::format("{}: error while reading '{}'", function, path));
-  return bytes.str();
+  return bytes;
 }
 
 }  // namespace loom::data::detail

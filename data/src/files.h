@@ -1,10 +1,13 @@
 #pragma once
 // Reading whole text files for the data loaders (private to data/).
+#include <cstdint>
 #include <string>
 
 namespace loom::data::detail {
 
-// The bytes of `path`; IOError naming `function` and the path when it cannot be read.
-std::string read_text_file(const char* function, const std::string& path);
+// The bytes of `path`, which may hold at most `max_bytes`: a larger file is an IOError naming
+// `function`, the path, the limit and the size, raised before anything is allocated (the size
+// is checked with stat, and again while reading, for files that grow or have no size).
+std::string read_text_file(const char* function, const std::string& path, std::uint64_t max_bytes);
 
 }  // namespace loom::data::detail

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -14,9 +16,12 @@
 namespace loom::data {
 namespace {
 
-// Declared sizes beyond these are rejected before anything is read: no real IDX file comes close.
+// Declared sizes beyond these are rejected before anything is read: no real IDX file comes close
+// (Fashion-MNIST's training images are 47 MB).
 constexpr std::uint64_t max_side = 1u << 16;
-constexpr std::uint64_t max_total_bytes = std::uint64_t(1) << 34;  // 16 GiB
+constexpr std::uint64_t max_total_bytes = std::uint64_t(1) << 30;  // 1 GiB
+// Deflate expands at most 1032:1, so a gzip'ed file of n bytes holds at most this times n.
+constexpr std::uint64_t max_deflate_ratio = 1032;
 constexpr std::size_t read_chunk = 1 << 20;
 
 // A gzip'ed (or plain: zlib reads both) file, closed on scope exit.
@@ -63,6 +68,9 @@ class GzFile {
     return out;
   }
 
+  // Whether the file is read as it is (not gzip'ed); known after the first read.
+  bool is_raw() { return gzdirect(file_) == 1; }
+
   void expect_end() {
     std::vector<unsigned char> extra;
     if (read(extra, 1) != 0)
@@ -102,6 +110,19 @@ std::vector<std::uint64_t> read_header(GzFile& file, const char* function, const
   if (total > max_total_bytes)
     throw IOError(fmt::format("{}: {}: expected at most {} bytes of data, the header declares {}",
                               function, path, max_total_bytes, total));
+  // The file's length bounds what it can hold: exactly the header and the data when it is raw,
+  // 1032 times its length when it is gzip'ed.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode)) {
+    const auto file_bytes = static_cast<std::uint64_t>(info.st_size);
+    const std::uint64_t header_bytes = 4 + 4 * std::uint64_t(dims);
+    if (file.is_raw() && file_bytes != header_bytes + total)
+      throw IOError(fmt::format("{}: {}: the header declares {} bytes of data, the file holds {}", function,
+                                path, total, file_bytes - header_bytes));
+    if (!file.is_raw() && total > max_deflate_ratio * file_bytes)
+      throw IOError(fmt::format("{}: {}: the header declares {} bytes of data, more than a gzip'ed file of {} "
+                                "bytes can hold", function, path, total, file_bytes));
+  }
   return sizes;
 }
 

@@ -13,6 +13,11 @@
 namespace loom::data {
 namespace {
 
+// Bounds on a vocabulary file, checked before any token is built: 10^7 tokens is already an
+// embedding of gigabytes, and a real file is a few megabytes.
+constexpr std::uint64_t max_file_bytes = std::uint64_t(1) << 28;
+constexpr std::size_t max_tokens = 10'000'000;
+
 std::string escape(const std::string& token) {
   std::string out;
   for (char c : token) {
@@ -133,14 +138,19 @@ void Vocabulary::save(const std::string& path) const {
 }
 
 Vocabulary Vocabulary::load(const std::string& path) {
-  const std::string bytes = detail::read_text_file("Vocabulary::load", path);
+  const std::string bytes = detail::read_text_file("Vocabulary::load", path, max_file_bytes);
   if (const auto bad = detail::first_invalid_utf8(bytes); bad != std::string::npos)
     throw IOError(fmt::format("Vocabulary::load: {}: expected UTF-8, got an invalid byte at offset {}",
                               path, bad));
   if (!bytes.empty() && bytes.back() != '\n')
     throw IOError(fmt::format("Vocabulary::load: {}: expected a newline at the end of the last "
                               "line (a truncated file?)", path));
+  const auto lines = static_cast<std::size_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+  if (lines > max_tokens)
+    throw IOError(fmt::format("Vocabulary::load: {}: expected at most {} tokens, got {} lines", path,
+                              max_tokens, lines));
   std::vector<std::string> tokens;
+  tokens.reserve(lines);
   for (std::size_t start = 0; start < bytes.size();) {
     const std::size_t end = bytes.find('\n', start);
     tokens.push_back(unescape(bytes.substr(start, end - start), path, tokens.size() + 1));

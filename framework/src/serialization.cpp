@@ -1,7 +1,9 @@
 // safetensors reading and writing, with atomic writes and a validating reader.
 #include "loom/serialization.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +24,8 @@ namespace {
 // The header is JSON of at most this size: real headers are kilobytes; a larger length is a
 // corrupt or hostile file, rejected before any allocation.
 constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
+// No tensor shape, even an empty one (a zero in it), may multiply out beyond this.
+constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 48;
 
 const char* safetensors_dtype(Dtype dtype) {
   switch (dtype) {
@@ -34,6 +38,25 @@ const char* safetensors_dtype(Dtype dtype) {
 
 std::string system_error(const std::string& what, const std::string& path) {
   return fmt::format("{} '{}': {}", what, path, std::strerror(errno));
+}
+
+// Removes `folder/name.tmp.PID` files left by saves of the same file whose process is gone (killed
+// mid-save). A live PID, ours or another saver's, keeps its file; so does a file whose suffix is
+// not a PID.
+void remove_stale_temporaries(const std::string& folder, const std::string& name) {
+  DIR* dir = ::opendir(folder.c_str());
+  if (!dir) return;
+  const std::string prefix = name + ".tmp.";
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string file = entry->d_name;
+    if (file.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = file.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    ::unlink((folder + "/" + file).c_str());
+  }
+  ::closedir(dir);
 }
 
 }  // namespace
@@ -72,6 +95,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     ::fsync(dir);
     ::close(dir);
   }
+  remove_stale_temporaries(folder, slash == std::string::npos ? path : path.substr(slash + 1));
 }
 
 void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
@@ -132,7 +156,9 @@ SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, cons
   };
   std::vector<Entry> entries;
   SafetensorsFile result;
-  for (const auto& [name, info] : header.items()) {
+  for (const auto& item : header.items()) {
+    const std::string& name = item.key();  // not a structured binding: the lambda below captures it
+    const auto& info = item.value();
     if (name == "__metadata__") {
       if (!info.is_object()) throw IOError(fmt::format("load: '{}': __metadata__ must be an object", path));
       for (const auto& [key, value] : info.items()) {
@@ -156,11 +182,15 @@ SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, cons
     else throw invalid(fmt::format("unsupported dtype '{}' (Loom reads F32, F64 and I64)", dtype));
     if (!info["shape"].is_array()) throw invalid("shape is not a list");
     std::uint64_t elements = 1;
+    std::uint64_t nonzero_product = 1;  // bounded too, so an empty tensor's shape stays in int64
     for (const auto& d : info["shape"]) {
       if (!d.is_number_unsigned()) throw invalid("shape holds a non-integer or negative size");
       const auto size = d.get<std::uint64_t>();
       if (size != 0 && elements > data_size / size) throw invalid("shape is larger than the file");
+      if (size != 0 && nonzero_product > kMaxElements / size)
+        throw invalid(fmt::format("shape has more than {} elements", kMaxElements));
       elements *= size;
+      nonzero_product *= size != 0 ? size : 1;
       entry.shape.push_back(static_cast<std::int64_t>(size));
     }
     const auto& offsets = info["data_offsets"];

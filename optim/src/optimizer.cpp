@@ -75,7 +75,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& saved) {
       if (tensor.dtype() != Dtype::Int64 || tensor.numel() != 1)
         problems.push_back(key + ": expected one int64 step count");
       else
-        restored[param_name].step = static_cast<std::int64_t>(tensor.item());
+        restored[param_name].step = tensor.to_vector<std::int64_t>()[0];
     } else if (tensor.shape() != it->second.shape() || tensor.dtype() != it->second.dtype()) {
       problems.push_back(fmt::format("{}: expected {} {}, got {} {}", key, dtype_name(it->second.dtype()),
                                      shape_str(it->second.shape()), dtype_name(tensor.dtype()),

@@ -88,6 +88,10 @@ std::vector<double> ReduceLROnPlateau::state() const {
 
 void ReduceLROnPlateau::restore(const std::vector<double>& state) {
   if (state.size() != 3) throw ValueError(fmt::format("ReduceLROnPlateau: expected 3 state values, got {}", state.size()));
+  for (std::size_t i = 1; i < 3; ++i)
+    if (!(state[i] >= 0 && state[i] <= 1e15 && state[i] == std::floor(state[i])))
+      throw ValueError(fmt::format("ReduceLROnPlateau: expected the epoch counts to be whole numbers in [0, 1e15], "
+                                   "got {}", state[i]));
   best_ = state[0];
   bad_epochs_ = static_cast<std::int64_t>(state[1]);
   cooldown_left_ = static_cast<std::int64_t>(state[2]);

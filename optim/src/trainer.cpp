@@ -3,12 +3,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
@@ -70,6 +72,21 @@ std::string summary_line(const EpochMetrics& metrics, std::int64_t epochs) {
   return line;
 }
 
+// The name of the first parameter whose gradient holds NaN or inf, or "" when all are finite.
+std::string first_non_finite_gradient(const Module& model) {
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    const Tensor grad = parameter.grad();
+    if (!grad.defined()) continue;
+    const bool finite = grad.dtype() == Dtype::Float64
+                            ? std::all_of(grad.data<double>(), grad.data<double>() + grad.numel(),
+                                          [](double v) { return std::isfinite(v); })
+                            : std::all_of(grad.data<float>(), grad.data<float>() + grad.numel(),
+                                          [](float v) { return std::isfinite(v); });
+    if (!finite) return name;
+  }
+  return "";
+}
+
 nlohmann::json history_to_json(const std::vector<EpochMetrics>& history) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& m : history) out.push_back({{"epoch", m.epoch}, {"values", m.values}});
@@ -83,6 +100,9 @@ Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options)
   if (options_.epochs() < 0) throw ValueError(fmt::format("Trainer: epochs must be >= 0, got {}", options_.epochs()));
   if (options_.monitor_mode() != "min" && options_.monitor_mode() != "max")
     throw ValueError(fmt::format("Trainer: monitor_mode must be \"min\" or \"max\", got \"{}\"", options_.monitor_mode()));
+  if (options_.on_non_finite() != "stop" && options_.on_non_finite() != "skip")
+    throw ValueError(fmt::format("Trainer: on_non_finite must be \"stop\" or \"skip\", got \"{}\"",
+                                 options_.on_non_finite()));
   manual_seed(options_.seed());
   result_.best_value = options_.monitor_mode() == "min" ? INFINITY : -INFINITY;
   if (!options_.run_dir().empty()) std::filesystem::create_directories(options_.run_dir());
@@ -134,24 +154,33 @@ bool Trainer::resume() {
   auto it = file.metadata.find("loom_trainer_state");
   if (it == file.metadata.end()) throw IOError(fmt::format("Trainer::resume: '{}' is not a training checkpoint", path));
   nlohmann::json state;
+  // An integer of the state; a float there (1e300) is a malformed checkpoint, not a conversion
+  // with undefined behaviour.
+  const auto integer = [&](const nlohmann::json& object, const char* key) {
+    const auto& value = object.at(key);
+    if (!value.is_number_integer())
+      throw IOError(fmt::format("Trainer::resume: '{}': expected an integer {}, got {}", path, key, value.dump()));
+    return value.get<std::int64_t>();
+  };
   try {
     state = nlohmann::json::parse(it->second);
     model_.load_state_dict(model_state);
     optimizer_.load_state_dict(optimizer_state);
-    epoch_ = state.at("epoch").get<std::int64_t>();
+    epoch_ = integer(state, "epoch");
+    if (epoch_ < 0) throw IOError(fmt::format("Trainer::resume: '{}': expected an epoch >= 0, got {}", path, epoch_));
     default_generator().set_state(state.at("rng_default").get<std::string>());
     generator_.set_state(state.at("rng_trainer").get<std::string>());
-    result_.best_epoch = state.at("best_epoch").get<std::int64_t>();
+    result_.best_epoch = integer(state, "best_epoch");
     result_.best_value = state.at("best_value").is_null() ? (options_.monitor_mode() == "min" ? INFINITY : -INFINITY)
                                                           : state.at("best_value").get<double>();
-    epochs_without_improvement_ = state.at("epochs_without_improvement").get<std::int64_t>();
+    epochs_without_improvement_ = integer(state, "epochs_without_improvement");
     result_.history.clear();
     for (const auto& entry : state.at("history"))
-      result_.history.push_back({entry.at("epoch").get<std::int64_t>(), entry.at("values").get<std::map<std::string, double>>()});
+      result_.history.push_back({integer(entry, "epoch"), entry.at("values").get<std::map<std::string, double>>()});
     const auto lrs = state.at("lrs").get<std::vector<double>>();
     auto& groups = optimizer_.param_groups();
     for (std::size_t i = 0; i < groups.size() && i < lrs.size(); ++i) groups[i].lr = lrs[i];
-    if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(state.at("scheduler_epoch").get<std::int64_t>());
+    if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(integer(state, "scheduler_epoch"));
     if (plateau_ && state.contains("plateau")) plateau_->restore(state.at("plateau").get<std::vector<double>>());
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("Trainer::resume: '{}' has a malformed trainer state: {}", path, e.what()));
@@ -214,18 +243,26 @@ std::vector<Batch> time_chunks(const Batch& batch, std::int64_t steps, std::int6
   return chunks;
 }
 
-double Trainer::train_step(const Batch& batch, const LossFunction& loss_function, double share, std::int64_t epoch,
-                           std::int64_t index) {
+std::optional<double> Trainer::train_step(const Batch& batch, const LossFunction& loss_function, double share,
+                                         std::int64_t step, std::int64_t epoch, std::int64_t index) {
   if (replicas_) replicas_->begin_step(share);
   optimizer_.zero_grad();
   Tensor loss = loss_function(batch);
   const double value = loss.item();
-  if (!std::isfinite(value))
-    throw ValueError(fmt::format("Trainer: the loss became {} at epoch {}, batch {}; lower the learning "
-                                 "rate, clip gradients (clip_grad_norm) or check the data",
-                                 std::isnan(value) ? "NaN" : value > 0 ? "inf" : "-inf", epoch, index + 1));
   loss.backward();
-  if (replicas_) replicas_->finish_step();  // gradients averaged over the replicas
+  if (replicas_) replicas_->finish_step();  // gradients averaged: every replica sees the same non-finite ones
+  const std::string bad_gradient = first_non_finite_gradient(model_);
+  if (!std::isfinite(value) || !bad_gradient.empty()) {
+    if (options_.on_non_finite() == "skip") return std::nullopt;
+    const auto describe = [](double v) { return std::isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf"; };
+    std::string what = std::isfinite(value) ? "" : fmt::format("the loss became {}", describe(value));
+    if (!bad_gradient.empty())
+      what += fmt::format("{}the first non-finite gradient is {}'s", what.empty() ? "" : " and ", bad_gradient);
+    throw ValueError(fmt::format("Trainer: step {} (epoch {}, batch {}): {}; lower the learning rate, clip "
+                                 "gradients (clip_grad_norm), check the data, or skip such steps "
+                                 "(on_non_finite(\"skip\"))",
+                                 step, epoch, index + 1, what));
+  }
   if (options_.clip_grad_norm() > 0) clip_grad_norm(model_.parameters(), options_.clip_grad_norm());
   optimizer_.step();
   return value;
@@ -242,8 +279,9 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     train.start_epoch(epoch, generator_);
     const std::int64_t batches = train.num_batches();
     Progress progress(options_.progress() && is_root(), epoch, options_.epochs(), batches);
-    double total = 0.0;     // this replica's losses, for its progress line
+    double total = 0.0;     // this replica's batch losses, for its progress line
     double weighted = 0.0;  // the same weighted by this replica's share of each batch
+    std::int64_t batches_taken = 0, steps_skipped = 0;
     for (std::int64_t i = 0; i < batches; ++i) {
       const Batch batch = train.batch(i);
       double share = 1.0;  // this replica's part of the global batch
@@ -252,19 +290,32 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
         share = rows / replicas_->sum({rows})[0];
       }
       const std::vector<Batch> chunks = time_chunks(batch, options_.tbptt_steps(), options_.tbptt_axis());
-      double value = 0.0;
+      double batch_loss = 0.0;  // the mean over the chunks taken
+      std::int64_t chunks_taken = 0;
       chunk_.count = static_cast<std::int64_t>(chunks.size());
-      for (chunk_.index = 0; chunk_.index < chunk_.count; ++chunk_.index)
-        value += train_step(chunks[chunk_.index], loss_function, share, epoch, i) / static_cast<double>(chunk_.count);
+      for (chunk_.index = 0; chunk_.index < chunk_.count; ++chunk_.index) {
+        const auto value = train_step(chunks[chunk_.index], loss_function, share, (epoch - 1) * batches + i + 1, epoch, i);
+        if (!value) {
+          ++steps_skipped;
+          continue;
+        }
+        batch_loss += *value;
+        ++chunks_taken;
+      }
       chunk_ = Chunk();
-      total += value;
-      weighted += value * share;
-      progress.update(i + 1, total / static_cast<double>(i + 1));
+      if (chunks_taken == 0) continue;
+      batch_loss /= static_cast<double>(chunks_taken);
+      total += batch_loss;
+      weighted += batch_loss * share;
+      ++batches_taken;
+      progress.update(i + 1, total / static_cast<double>(batches_taken));
     }
     if (replicas_) weighted = replicas_->sum({weighted})[0];
+    result_.skipped_steps += steps_skipped;
     EpochMetrics metrics;
     metrics.epoch = epoch;
-    metrics.values["train_loss"] = batches ? weighted / static_cast<double>(batches) : 0.0;
+    metrics.values["train_loss"] = batches_taken ? weighted / static_cast<double>(batches_taken) : 0.0;
+    if (options_.on_non_finite() == "skip") metrics.values["skipped_steps"] = static_cast<double>(steps_skipped);
     metrics.values["lr"] = optimizer_.param_groups().empty() ? 0.0 : optimizer_.param_groups()[0].lr;
     if (validate) {
       model_.eval();

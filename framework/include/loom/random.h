@@ -32,7 +32,8 @@ class Generator {
   double spare_normal_ = 0.0;
 };
 
-/// The process-wide default generator.
+/// The process-wide default generator. It is not synchronised: threads that draw random numbers
+/// at the same time (sampling, dropout in training mode) each pass a Generator of their own.
 Generator& default_generator();
 /// Reseeds the default generator.
 void manual_seed(std::uint64_t seed);

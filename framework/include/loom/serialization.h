@@ -46,8 +46,10 @@ void save(const Module& module, const std::string& path,
 /// A file into module.load_state_dict() (strict); returns the file's metadata.
 std::map<std::string, std::string> load(Module& module, const std::string& path);
 
-/// Writes `bytes` to `path` atomically (temporary file, flush, fsync, rename, fsync of the
-/// folder): for any file that must never be left half-written.
+/// Writes `bytes` to `path` atomically (temporary file `path.tmp.PID`, flush, fsync, rename,
+/// fsync of the folder): for any file that must never be left half-written. A save also removes
+/// the temporary files of earlier saves of the same path whose process has died (killed
+/// mid-save); those of live processes are left alone.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
 }  // namespace loom

@@ -2,7 +2,8 @@
 /// CSV and TSV files: fields split on a delimiter, with CSV quoting ("a, b" and "say ""hi""",
 /// quoted fields may span lines), LF or CRLF line ends, a UTF-8 byte-order mark skipped, blank
 /// lines skipped. Every row must have as many fields as the first (or the header); a file that
-/// breaks a rule raises loom::IOError naming the file and line.
+/// breaks a rule raises loom::IOError naming the file and line. A file larger than 1 GiB is
+/// rejected before it is read.
 ///
 ///     auto table = loom::data::read_delimited("prices.csv");
 ///     for (const auto& row : table.rows) use(row[table.column("close")]);

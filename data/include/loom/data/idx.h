@@ -1,9 +1,10 @@
 #pragma once
 /// IDX files (the MNIST / Fashion-MNIST format), gzip'ed or not: a big-endian header of magic
 /// number (0x00000803 for unsigned-byte images, 0x00000801 for unsigned-byte labels) and sizes,
-/// then the bytes. Magic, sizes and the data length are checked, and memory grows only with the
-/// bytes actually read, so a truncated or hostile file raises loom::IOError rather than
-/// allocating what its header claims.
+/// then the bytes. Magic, sizes and the data length are checked before the data is read (at
+/// most 1 GiB; exactly the file's length when raw, at most deflate's 1032:1 when gzip'ed), and
+/// memory grows only with the bytes actually read, so a truncated or hostile file raises
+/// loom::IOError rather than allocating what its header claims.
 ///
 ///     auto images = loom::data::read_idx_images(
 ///         "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");   // (60000, 28, 28)

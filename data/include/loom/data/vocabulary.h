@@ -63,7 +63,8 @@ class Vocabulary {
   /// return inside a token is written as `\\`, `\n`, `\r`, so character tables round-trip.
   void save(const std::string& path) const;
   /// Reads a file written by save; IOError naming the file and line when it is not one
-  /// (missing or misplaced specials, duplicates, bad escapes, invalid UTF-8).
+  /// (missing or misplaced specials, duplicates, bad escapes, invalid UTF-8), or when it is
+  /// larger than any real table (over 256 MiB or 10^7 tokens), before building anything.
   static Vocabulary load(const std::string& path);
 
  private:

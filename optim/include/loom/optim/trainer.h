@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,11 @@ struct TrainerOptions {
   LOOM_ARG(std::int64_t, tbptt_steps, 0)
   /// The time axis tbptt_steps cuts: 1 for batch-first (B, T, ...) tensors, 0 for time-major.
   LOOM_ARG(std::int64_t, tbptt_axis, 1)
+  /// What a training step whose loss or gradients hold NaN or inf does: "stop" throws a
+  /// ValueError naming the step and the first parameter (in named_parameters order) whose
+  /// gradient is not finite; "skip" leaves the parameters untouched and counts the step
+  /// (`skipped_steps` in each epoch's metrics and in TrainResult).
+  LOOM_ARG(std::string, on_non_finite, "stop")
 };
 
 /// Cuts a batch into chunks of `steps` along `axis`, the size of the first tensor on that axis
@@ -93,6 +99,7 @@ struct TrainResult {
   std::int64_t best_epoch = 0;
   double best_value = 0.0;
   bool stopped_early = false;
+  std::int64_t skipped_steps = 0;  ///< steps skipped for a non-finite loss or gradient (this process)
 };
 
 /// A validation metric naming how many examples this replica's metrics cover: with replicas, the
@@ -125,9 +132,10 @@ class Trainer {
   const Chunk& chunk() const { return chunk_; }
 
  private:
-  /// One forward, backward and optimizer step; returns the loss.
-  double train_step(const Batch& batch, const LossFunction& loss, double replica_share, std::int64_t epoch,
-                    std::int64_t index);
+  /// One forward, backward and optimizer step; returns the loss, or nothing when the step was
+  /// skipped for a non-finite loss or gradient (on_non_finite("skip")).
+  std::optional<double> train_step(const Batch& batch, const LossFunction& loss, double replica_share,
+                                   std::int64_t step, std::int64_t epoch, std::int64_t index);
   void save_checkpoint(const std::string& path) const;
   void append_metrics(const EpochMetrics& metrics) const;
   bool improved(double value) const;

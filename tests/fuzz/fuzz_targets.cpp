@@ -1,0 +1,160 @@
+#include "fuzz_targets.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+
+#include <loom/data.h>
+#include <loom/layers/linear.h>
+#include <loom/loom.h>
+#include <loom/optim/optimizers.h>
+#include <loom/optim/scheduler.h>
+#include <loom/optim/trainer.h>
+
+#include "run_config.h"
+
+namespace loom_fuzz {
+namespace {
+
+// A private folder on a RAM disk when there is one (fuzzing writes a file per input), removed
+// when the process exits.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const std::filesystem::path base =
+        access("/dev/shm", W_OK) == 0 ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
+    path_ = (base / "loom-fuzz-XXXXXX").string();
+    if (!mkdtemp(path_.data())) std::abort();
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+const std::string& scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path();
+}
+
+// Writes the input as scratch_dir()/name and returns the path.
+std::string write_input(const char* name, const std::uint8_t* data, std::size_t size) {
+  const std::string path = scratch_dir() + "/" + name;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) std::abort();
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n <= 0) std::abort();
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return path;
+}
+
+// Runs `read`, mapping a typed Loom error to "rejected".
+template <class F>
+bool accepts(F read) {
+  try {
+    read();
+    return true;
+  } catch (const loom::Error&) {
+    return false;
+  }
+}
+
+bool fuzz_safetensors(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("t.safetensors", data, size);
+  return accepts([&] {
+    const auto file = loom::load_safetensors(path);
+    for (const auto& [name, tensor] : file.tensors)
+      if (tensor.numel() * static_cast<std::int64_t>(loom::dtype_size(tensor.dtype())) > static_cast<std::int64_t>(size))
+        std::abort();  // a tensor larger than the file it came from
+  });
+}
+
+// The trainer's checkpoint: a model, an optimizer with state, a schedule and a plateau, as a
+// run of the loom program has them.
+struct TinyModel : loom::Module {
+  std::shared_ptr<loom::Linear> fc = register_module("fc", std::make_shared<loom::Linear>(3, 2));
+};
+
+bool fuzz_checkpoint(const std::uint8_t* data, std::size_t size) {
+  const std::string run_dir = scratch_dir() + "/run";
+  std::filesystem::create_directories(run_dir);
+  write_input("run/last.safetensors", data, size);
+  TinyModel model;
+  loom::optim::Adam adam(model.named_parameters(), loom::optim::AdamOptions(1e-3));
+  loom::optim::StepLR schedule(adam, 2);
+  loom::optim::ReduceLROnPlateau plateau(adam);
+  loom::optim::Trainer trainer(model, adam, loom::optim::TrainerOptions().run_dir(run_dir).progress(false));
+  trainer.set_scheduler(&schedule);
+  trainer.set_plateau(&plateau);
+  return accepts([&] { trainer.resume(); });
+}
+
+// First byte: bit 0 labels (else images); the rest is the file, gzip'ed or raw.
+bool fuzz_idx(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return false;
+  const bool labels = data[0] & 1;
+  const std::string path = write_input("data.idx", data + 1, size - 1);
+  return accepts([&] {
+    const auto t = labels ? loom::data::read_idx_labels(path) : loom::data::read_idx_images(path);
+    if (t.numel() > static_cast<std::int64_t>(size) * 1100) std::abort();  // at most zlib's 1032:1
+  });
+}
+
+// First byte: bit 0 tab (else comma), bit 1 a header, bit 2 quoting, bit 3 a numeric column
+// ("close", as the sp500 task reads); the rest is the file.
+bool fuzz_delimited(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return false;
+  const std::uint8_t mode = data[0];
+  const std::string path = write_input("table.csv", data + 1, size - 1);
+  const char delimiter = mode & 1 ? '\t' : ',';
+  return accepts([&] {
+    if (mode & 8) {
+      loom::data::read_csv_column(path, "close", delimiter);
+      return;
+    }
+    const auto table = loom::data::read_delimited(path, delimiter, mode & 2, mode & 4);
+    for (const auto& row : table.rows)
+      if (row.size() != (table.header.empty() ? table.rows[0].size() : table.header.size())) std::abort();
+  });
+}
+
+bool fuzz_vocabulary(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("vocab.txt", data, size);
+  return accepts([&] {
+    const auto vocab = loom::data::Vocabulary::load(path);
+    for (std::int64_t id = 0; id < vocab.size(); ++id)
+      if (vocab.id(vocab.token(id)) != id) std::abort();  // the table maps both ways
+  });
+}
+
+bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
+  write_input("config.json", data, size);
+  return accepts([&] { loom::tools::load_config(scratch_dir()); });
+}
+
+}  // namespace
+
+const std::vector<Target>& targets() {
+  static const std::vector<Target> all = {
+      {"safetensors", fuzz_safetensors}, {"checkpoint", fuzz_checkpoint}, {"idx", fuzz_idx},
+      {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config}};
+  return all;
+}
+
+const Target& target(const std::string& name) {
+  for (const auto& t : targets())
+    if (name == t.name) return t;
+  throw std::invalid_argument("no fuzz target named " + name);
+}
+
+}  // namespace loom_fuzz

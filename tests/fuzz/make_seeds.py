@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of each fuzz target into corpus/NAME/ (checked into the repository;
+run again only to change the seeds). Each seed is a small valid input of its reader, so the
+fuzzer starts from files the reader accepts and mutates its way into every branch."""
+import gzip
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(target, name, data):
+    folder = os.path.join(HERE, "corpus", target)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors(tensors, metadata=None):
+    """tensors: name -> (dtype, shape, raw bytes), written in name order as Loom does."""
+    header, offset, data = {}, 0, b""
+    if metadata:
+        header["__metadata__"] = metadata
+    for name in sorted(tensors):
+        dtype, shape, raw = tensors[name]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        data += raw
+    text = json.dumps(header, separators=(",", ":"))
+    text += " " * ((8 - len(text) % 8) % 8)
+    return struct.pack("<Q", len(text)) + text.encode() + data
+
+
+def f32(*values):
+    return struct.pack("<%df" % len(values), *values)
+
+
+def f64(*values):
+    return struct.pack("<%dd" % len(values), *values)
+
+
+def i64(*values):
+    return struct.pack("<%dq" % len(values), *values)
+
+
+put("safetensors", "three_dtypes", safetensors(
+    {"weight": ("F32", [2, 3], f32(1, 2, 3, 4, 5, 6)), "ids": ("I64", [3], i64(1, -2, 3)),
+     "scale": ("F64", [], f64(0.5)), "empty": ("F32", [0, 4], b"")}, {"epoch": "3"}))
+put("safetensors", "one_tensor", safetensors({"w": ("F32", [1], f32(7))}))
+
+# The trainer's last.safetensors for the fuzz target's model (fc: Linear(3, 2)) and Adam.
+state = {"epoch": 2, "rng_default": "1 2 3 4 0 0x0p+0", "rng_trainer": "5 6 7 8 1 0x1.8p+0",
+         "best_epoch": 1, "best_value": 0.25, "epochs_without_improvement": 1,
+         "history": [{"epoch": 1, "values": {"train_loss": 0.5, "val_loss": 0.25}},
+                     {"epoch": 2, "values": {"train_loss": 0.4, "val_loss": 0.3}}],
+         "lrs": [0.001], "scheduler_epoch": 2, "plateau": [0.25, 1.0, 0.0]}
+tensors = {"model.fc.weight": ("F32", [2, 3], f32(*range(6))), "model.fc.bias": ("F32", [2], f32(0, 1))}
+for param, shape, count in (("fc.weight", [2, 3], 6), ("fc.bias", [2], 2)):
+    tensors["optimizer.%s.exp_avg" % param] = ("F32", shape, f32(*[0.1] * count))
+    tensors["optimizer.%s.exp_avg_sq" % param] = ("F32", shape, f32(*[0.01] * count))
+    tensors["optimizer.%s.step" % param] = ("I64", [], i64(8))
+put("checkpoint", "adam_epoch2", safetensors(tensors, {"loom_trainer_state": json.dumps(state)}))
+state_no_optimizer = dict(state, epoch=0, history=[])
+del state_no_optimizer["plateau"]
+put("checkpoint", "fresh", safetensors({k: v for k, v in tensors.items() if k.startswith("model.")},
+                                       {"loom_trainer_state": json.dumps(state_no_optimizer)}))
+
+# IDX: the first byte picks the reader (bit 0: labels), the rest is the file.
+images = struct.pack(">IIII", 0x803, 2, 3, 2) + bytes(range(0, 240, 20))
+labels = struct.pack(">II", 0x801, 4) + bytes([0, 9, 3, 1])
+put("idx", "images_raw", b"\x00" + images)
+put("idx", "images_gzip", b"\x00" + gzip.compress(images, mtime=0))
+put("idx", "labels_raw", b"\x01" + labels)
+put("idx", "labels_gzip", b"\x01" + gzip.compress(labels, mtime=0))
+
+# Delimited: the first byte is the mode (bit 0 tab, bit 1 header, bit 2 quoting, bit 3 a number
+# column "close"), the rest is the file.
+put("delimited", "csv_quoted", "\x06" + '\ufeffname,text\r\nA,"say ""hi"", twice"\r\nB,"two\nlines"\n\nC,plain\n')
+put("delimited", "tsv_sentences", "\x01" + 'So "good" it hurts.\t1\nNot worth it\t0\n')
+put("delimited", "csv_close", "\x0e" + "date,close\n2000-01-03,1455.22\n2000-01-04, 1399.42\n")
+
+put("vocabulary", "words", "<pad>\n<unk>\n<bos>\n<eos>\nthe\nfilm\ndon't\n3.5\n")
+put("vocabulary", "characters", "<pad>\n<unk>\n<bos>\n<eos>\n\\n\n\\r\n\\\\\n \né\n中\n")
+
+config = {"task": "sentiment", "data_dir": "data/sentiment", "model": "rows", "cell": "lstm",
+          "embedding_dim": 64, "hidden": 64, "layers": 1, "bidirectional": True, "dropout": 0.5,
+          "pooling": "max", "optimizer": "adam", "lr": 0.003, "weight_decay": 0.05, "epochs": 12,
+          "batch": 32, "min_frequency": 1, "max_tokens": 0, "seed": 0, "threads": 1}
+put("run_config", "sentiment", json.dumps(config, indent=2) + "\n")
+put("run_config", "charlm", json.dumps(dict(config, task="charlm", cell="gru", hidden=256,
+                                            bidirectional=False, seed=18446744073709551615)) + "\n")
