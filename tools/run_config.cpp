@@ -32,6 +32,9 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "max_tokens", c.max_tokens);
   visit(json, "attention", c.attention);
   visit(json, "beam", c.beam);
+  visit(json, "scenes", c.scenes);
+  visit(json, "encoder", c.encoder);
+  visit(json, "freeze_encoder", c.freeze_encoder);
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);
 }

@@ -7,7 +7,7 @@
 namespace loom::tools {
 
 struct RunConfig {
-  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p
+  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
   std::string model = "rows";  // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features)
@@ -25,8 +25,11 @@ struct RunConfig {
   std::int64_t batch = 32;
   std::int64_t min_frequency = 1;
   std::int64_t max_tokens = 0;  // text tasks: read only the first words (0: all)
-  std::string attention = "luong";  // g2p: "luong" or "bahdanau"
-  std::int64_t beam = 5;            // g2p: beam size for test decoding and `loom pronounce`
+  std::string attention = "luong";  // g2p: "luong" or "bahdanau"; caption: "luong" or "none"
+  std::int64_t beam = 5;            // g2p, caption: beam size for test decoding and inference
+  std::int64_t scenes = 20000;      // caption: training scenes
+  std::string encoder;              // caption: a fashion CNN run whose encoder starts the captioner
+  bool freeze_encoder = false;      // caption: keep that encoder fixed (features computed once)
   std::uint64_t seed = 0;
   int threads = 1;
   bool progress = true;
