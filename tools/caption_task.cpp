@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,8 @@ namespace loom::tools {
 
 namespace {
 
+// Scenes held out: at most this many, and no more than the images they are drawn from (a small
+// data set gets a small test).
 constexpr std::int64_t kSide = 56, kValidationScenes = 1000, kTestScenes = 2000;
 constexpr std::int64_t kBatch = 250;        // images per encoder or decoder call outside training
 constexpr std::int64_t kMaxCaption = 30;    // output steps: the longest caption is 23 words
@@ -52,12 +55,12 @@ CaptionData load_scenes(const RunConfig& config, bool with_training) {
     out.train = data::make_scenes(images.narrow(0, 0, train_images), labels.narrow(0, 0, train_images),
                                   config.scenes, kSceneSeed);
     out.validation = data::make_scenes(images.narrow(0, train_images, validation_images),
-                                       labels.narrow(0, train_images, validation_images), kValidationScenes,
-                                       kSceneSeed + 1);
+                                       labels.narrow(0, train_images, validation_images),
+                                       std::min(kValidationScenes, validation_images), kSceneSeed + 1);
   }
-  out.test = data::make_scenes(data::read_idx_images(require_file(config, "t10k-images-idx3-ubyte.gz")),
-                               data::read_idx_labels(require_file(config, "t10k-labels-idx1-ubyte.gz")), kTestScenes,
-                               kSceneSeed + 2);
+  const Tensor test_images = data::read_idx_images(require_file(config, "t10k-images-idx3-ubyte.gz"));
+  out.test = data::make_scenes(test_images, data::read_idx_labels(require_file(config, "t10k-labels-idx1-ubyte.gz")),
+                               std::min(kTestScenes, test_images.size(0)), kSceneSeed + 2);
   return out;
 }
 
@@ -73,11 +76,14 @@ std::unique_ptr<models::ImageCaptioner> make_model(const RunConfig& c, const dat
 }
 
 // Loads the CNNEncoder of a `fashion --model cnn` run into the captioner.
-void load_encoder(models::ImageCaptioner& model, const std::string& run_dir) {
+void check_encoder_run(const std::string& run_dir) {
   const RunConfig source = load_config(run_dir);
   if (source.task != "fashion" || source.model != "cnn")
-    throw ValueError(fmt::format("caption: --encoder needs a `loom train fashion --model cnn` run; {} is a {} {} run",
-                                 run_dir, source.task, source.model));
+    throw ValueError(fmt::format("caption: --encoder needs a `loom train fashion --model cnn` run; {} is a {} run",
+                                 run_dir, source.task == "fashion" ? "fashion --model " + source.model : source.task));
+}
+
+void load_encoder(models::ImageCaptioner& model, const std::string& run_dir) {
   std::map<std::string, Tensor> encoder;
   const std::string prefix = "encoder.";
   for (auto& [name, tensor] : load_safetensors(run_dir + "/best.safetensors").tensors)
@@ -178,6 +184,7 @@ int train_caption(const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
   if (config.freeze_encoder && config.encoder.empty())
     throw ValueError("caption: --freeze-encoder needs --encoder RUN_DIR (a trained `fashion --model cnn` run)");
+  if (!config.encoder.empty()) check_encoder_run(config.encoder);
   const auto scenes = load_scenes(config, true);
   const auto vocab = data::Vocabulary::build(scenes.train.captions);
   vocab.save(config.run_dir + "/vocab.txt");
