@@ -189,8 +189,12 @@ int train_caption(const RunConfig& config) {
   const auto vocab = data::Vocabulary::build(scenes.train.captions);
   vocab.save(config.run_dir + "/vocab.txt");
   std::filesystem::create_directories(config.run_dir + "/examples");
-  for (std::int64_t k = 0; k < 4; ++k)  // inputs to try `loom caption` on
+  std::string references;  // inputs to try `loom caption` on, with what they show
+  for (std::int64_t k = 0; k < std::min<std::int64_t>(4, scenes.test.images.size(0)); ++k) {
     data::write_pgm(fmt::format("{}/examples/scene-{}.pgm", config.run_dir, k), scenes.test.images.select(0, k));
+    references += fmt::format("scene-{}.pgm\t{}\n", k, data::caption_text(scenes.test.captions[k]));
+  }
+  write_file_atomically(config.run_dir + "/examples/references.tsv", references);
   std::fprintf(stderr, "caption: %zu train, %zu validation, %zu test scenes; %ld words\n", scenes.train.captions.size(),
                scenes.validation.captions.size(), scenes.test.captions.size(), static_cast<long>(vocab.size() - 4));
 

@@ -11,7 +11,8 @@ namespace loom::tools {
 /// Trains (end to end, or on the cached features of a frozen encoder taken from a fashion CNN
 /// run), keeps the epoch of best validation exact match (greedy decoding), decodes the test
 /// scenes with beam search and greedily, writes metrics.json (BLEU-1..4, exact match),
-/// report.html and a few test scenes as RUN_DIR/examples/scene-K.pgm; returns the exit code.
+/// report.html and a few test scenes as RUN_DIR/examples/scene-K.pgm (their captions in
+/// examples/references.tsv); returns the exit code.
 int train_caption(const RunConfig& config);
 /// Recomputes the test figures of a caption run and updates metrics.json.
 int eval_caption(const RunConfig& config);

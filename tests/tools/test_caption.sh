@@ -24,7 +24,8 @@ idx train 24
 idx t10k 12
 "$loom" train caption --data-dir "$work/data" --run-dir "$work/run" --epochs 1 --scenes 40 --hidden 8 \
   --embedding 8 --batch 20 > /dev/null 2>&1 || { echo "training on the tiny scenes failed"; exit 1; }
-for file in config.json vocab.txt best.safetensors last.safetensors metrics.jsonl metrics.json report.html; do
+for file in config.json vocab.txt best.safetensors last.safetensors metrics.jsonl metrics.json report.html \
+  examples/scene-0.pgm examples/references.tsv; do
   test -s "$work/run/$file" || { echo "the run folder lacks $file"; exit 1; }
 done
 grep -q '"test_bleu4"' "$work/run/metrics.json" && grep -q '"test_exact_match"' "$work/run/metrics.json"
