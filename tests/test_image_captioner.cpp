@@ -6,6 +6,7 @@
 #include <loom/optim/optimizers.h>
 
 #include <cmath>
+#include <fstream>
 #include <set>
 #include <vector>
 
@@ -244,4 +245,24 @@ TEST_CASE("DenseToSequenceBatches: rows with teacher-forcing targets") {
   CHECK(b[2].to_vector<std::int64_t>() == std::vector<std::int64_t>{5, 6, 3, 7, 3, -100});
   CHECK(b[3].to_vector<std::int64_t>() == std::vector<std::int64_t>{3, 2});
   CHECK_THROWS_AS(loom::data::DenseToSequenceBatches(x, {{1}}), loom::ShapeError);
+}
+
+TEST_CASE("read_pgm and write_pgm: a round trip, comments, 16-bit values and bad files") {
+  loom_test::TempDir dir;
+  const Tensor image = loom::from_vector(std::vector<float>{0.0f, 1.0f, 0.2f, 0.6f, 1.0f, 0.0f}, {2, 3});  // (2, 3)
+  loom::data::write_pgm(dir.path + "/a.pgm", image);
+  const Tensor back = loom::data::read_pgm(dir.path + "/a.pgm");
+  CHECK(back.shape() == loom::Shape{2, 3});
+  CHECK(max_abs_diff(back, image) < 0.5 / 255.0 + 1e-7);
+  std::ofstream(dir.path + "/b.pgm", std::ios::binary) << "P5 # made by hand\n2 1\n65535\n" << std::string("\xff\xff\x80\x00", 4);
+  const auto wide = loom::data::read_pgm(dir.path + "/b.pgm").to_vector<double>();
+  CHECK(wide[0] == doctest::Approx(1.0));
+  CHECK(wide[1] == doctest::Approx(32768.0 / 65535.0));
+  std::ofstream(dir.path + "/c.pgm") << "P2\n2 1\n255\n0 255\n";
+  CHECK(message_of<loom::IOError>([&] { loom::data::read_pgm(dir.path + "/c.pgm"); }).find("not a binary PGM") !=
+        std::string::npos);
+  std::ofstream(dir.path + "/d.pgm", std::ios::binary) << "P5\n4 4\n255\n" << std::string(3, '\0');
+  CHECK(message_of<loom::IOError>([&] { loom::data::read_pgm(dir.path + "/d.pgm"); }).find("truncated") !=
+        std::string::npos);
+  CHECK_THROWS_AS(loom::data::read_pgm(dir.path + "/missing.pgm"), loom::IOError);
 }
