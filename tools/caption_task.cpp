@@ -75,7 +75,7 @@ std::unique_ptr<models::ImageCaptioner> make_model(const RunConfig& c, const dat
   return model;
 }
 
-// Loads the CNNEncoder of a `fashion --model cnn` run into the captioner.
+// --encoder must name a `fashion --model cnn` run: checked before any data is read.
 void check_encoder_run(const std::string& run_dir) {
   const RunConfig source = load_config(run_dir);
   if (source.task != "fashion" || source.model != "cnn")
@@ -83,6 +83,7 @@ void check_encoder_run(const std::string& run_dir) {
                                  run_dir, source.task == "fashion" ? "fashion --model " + source.model : source.task));
 }
 
+// Loads the CNNEncoder of that run (its best epoch) into the captioner.
 void load_encoder(models::ImageCaptioner& model, const std::string& run_dir) {
   std::map<std::string, Tensor> encoder;
   const std::string prefix = "encoder.";
