@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "loom/errors.h"
 #include "loom/serialization.h"
 
 namespace loom::report {
@@ -140,6 +141,34 @@ std::string heatmap_svg(const Heatmap& h) {
   return svg + "</svg><figcaption>" + escape(h.title) + "</figcaption></figure>";
 }
 
+std::string base64(const std::string& bytes) {
+  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t group = static_cast<std::uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) group |= static_cast<std::uint8_t>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) group |= static_cast<std::uint8_t>(bytes[i + 2]);
+    for (std::size_t k = 0; k < 4; ++k)
+      out += i + k <= bytes.size() ? digits[(group >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
+// Pictures as PNG data URIs drawn at 3x (pixelated), their lines under them; wrong ones first.
+std::string pictures_grid(const std::vector<Picture>& pictures) {
+  std::vector<Picture> ordered = pictures;
+  std::stable_partition(ordered.begin(), ordered.end(), [](const Picture& p) { return !p.correct; });
+  std::string html;
+  for (const auto& p : ordered) {
+    html += fmt::format(R"(<figure class="picture {}"><img alt="scene" width="{}" height="{}" src="data:image/png;base64,{}"><figcaption>)",
+                        p.correct ? "right" : "wrong", 3 * p.width, 3 * p.height,
+                        base64(grayscale_png(p.width, p.height, p.pixels)));
+    for (const auto& line : p.lines) html += "<div>" + escape(line) + "</div>";
+    html += "</figcaption></figure>";
+  }
+  return html;
+}
+
 std::string samples_table(const std::vector<Sample>& samples) {
   std::vector<Sample> ordered = samples;
   std::stable_partition(ordered.begin(), ordered.end(), [](const Sample& s) { return !s.correct; });
@@ -153,6 +182,49 @@ std::string samples_table(const std::vector<Sample>& samples) {
 
 }  // namespace
 
+std::string grayscale_png(std::int64_t width, std::int64_t height, const std::vector<double>& pixels) {
+  if (width <= 0 || height <= 0 || static_cast<std::int64_t>(pixels.size()) != width * height)
+    throw ValueError(fmt::format("grayscale_png: expected {} x {} = {} pixels, got {}", width, height, width * height,
+                                 pixels.size()));
+  auto u32 = [](std::uint32_t v) {  // big-endian
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  auto crc32 = [](const std::string& bytes) {
+    std::uint32_t crc = 0xffffffffu;
+    for (unsigned char byte : bytes) {
+      crc ^= byte;
+      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return crc ^ 0xffffffffu;
+  };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    return u32(static_cast<std::uint32_t>(data.size())) + type + data + u32(crc32(type + data));
+  };
+  std::string raw;  // each row: filter type 0, then its bytes
+  for (std::int64_t y = 0; y < height; ++y) {
+    raw += '\0';
+    for (std::int64_t x = 0; x < width; ++x)
+      raw += static_cast<char>(std::lround(255.0 * std::clamp(pixels[y * width + x], 0.0, 1.0)));
+  }
+  std::string zlib = "\x78\x01";  // deflate, no compression: stored blocks of at most 65535 bytes
+  for (std::size_t start = 0; start < raw.size() || start == 0; start += 65535) {
+    const auto length = static_cast<std::uint16_t>(std::min<std::size_t>(65535, raw.size() - start));
+    const bool last = start + length >= raw.size();
+    zlib += static_cast<char>(last ? 1 : 0);
+    zlib += {static_cast<char>(length & 0xff), static_cast<char>(length >> 8),
+             static_cast<char>(~length & 0xff), static_cast<char>((~length >> 8) & 0xff)};
+    zlib += raw.substr(start, length);
+    if (last) break;
+  }
+  std::uint32_t a = 1, b = 0;  // Adler-32 of the uncompressed data
+  for (unsigned char byte : raw) a = (a + byte) % 65521, b = (b + a) % 65521;
+  zlib += u32((b << 16) | a);
+  const std::string header = u32(static_cast<std::uint32_t>(width)) + u32(static_cast<std::uint32_t>(height)) +
+                             std::string{8, 0, 0, 0, 0};  // 8-bit grayscale, no interlace
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", "");
+}
+
 std::string render_html(const Report& r) {
   std::string html = R"(<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">)";
   html += "<title>" + escape(r.title) + " - Loom report</title><style>"
@@ -161,6 +233,8 @@ std::string render_html(const Report& r) {
           ".confusion td{text-align:right;min-width:3em}.diagonal{font-weight:bold}"
           ".samples .wrong td:first-child{color:#c00}.samples .right td:first-child{color:#080}"
           ".heatmap{display:inline-block;margin:0 1.5em 1em 0}"
+          ".picture{display:inline-block;vertical-align:top;width:220px;margin:0 1em 1em 0;font-size:13px}"
+          ".picture img{image-rendering:pixelated;border:1px solid #ccc}.picture.wrong div:first-child{color:#c00}"
           "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>";
   html += "<h1>" + escape(r.title) + "</h1>";
   if (!r.summary.empty()) {
@@ -176,6 +250,7 @@ std::string render_html(const Report& r) {
     html += "<h2>Attention (rows: output steps, columns: input positions)</h2>";
     for (const auto& heatmap : r.heatmaps) html += heatmap_svg(heatmap);
   }
+  if (!r.pictures.empty()) html += "<h2>Captions (mistakes first)</h2>" + pictures_grid(r.pictures);
   if (!r.samples.empty()) html += "<h2>Sample predictions (mistakes first)</h2>" + samples_table(r.samples);
   if (!r.text_samples.empty()) {
     html += "<h2>Samples</h2>";

@@ -1,7 +1,8 @@
 #pragma once
 /// The run report: one self-contained HTML page (inline SVG and CSS, no scripts, no network)
 /// with the key figures, learning curves, tables of figures, a confusion matrix, attention
-/// heatmaps, sample predictions (mistakes first), a forecast plot against the actual series and
+/// heatmaps, pictures with their captions (mistakes first; grayscale PNG data URIs), sample
+/// predictions (mistakes first), a forecast plot against the actual series and
 /// the persistence baseline, and text samples. `loom train` writes it as RUN_DIR/report.html.
 ///
 ///     loom::report::Report r;
@@ -44,6 +45,14 @@ struct Heatmap {
   std::vector<std::vector<double>> values;
 };
 
+/// A grayscale image with lines of text under it (an image caption and its reference).
+struct Picture {
+  std::int64_t width = 0, height = 0;
+  std::vector<double> pixels;      ///< height * width values in [0, 1], row by row (1 = white)
+  std::vector<std::string> lines;  ///< under the image, in order
+  bool correct = false;
+};
+
 struct Report {
   std::string title;
   /// The figures that matter, in order: {"test accuracy", "0.912"}.
@@ -56,6 +65,8 @@ struct Report {
   std::vector<std::vector<std::int64_t>> confusion;
   /// Attention heatmaps (source x target), drawn as SVG grids.
   std::vector<Heatmap> heatmaps;
+  /// Images with their captions; the page shows the wrong ones first.
+  std::vector<Picture> pictures;
   /// Sample predictions; the page shows the misclassified ones first.
   std::vector<Sample> samples;
   /// Forecasts over the held-out period: e.g. actual, predicted and the persistence baseline.
@@ -67,6 +78,10 @@ struct Report {
 /// Which predictions to show, given whether each is correct: the first `mistakes` wrong ones
 /// and `right` correct ones spread evenly over the set, in index order.
 std::vector<std::size_t> pick_samples(const std::vector<bool>& correct, std::size_t mistakes, std::size_t right);
+
+/// A grayscale image as a PNG file (8-bit, zlib stored blocks: no compressor needed), e.g. for
+/// a data URI. ValueError unless pixels has width * height values and both are positive.
+std::string grayscale_png(std::int64_t width, std::int64_t height, const std::vector<double>& pixels);
 
 /// The page as a string.
 std::string render_html(const Report& report);

@@ -38,6 +38,9 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "class_weights", c.class_weights);
   visit(json, "attention", c.attention);
   visit(json, "beam", c.beam);
+  visit(json, "scenes", c.scenes);
+  visit(json, "encoder", c.encoder);
+  visit(json, "freeze_encoder", c.freeze_encoder);
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);
 }
@@ -92,6 +95,7 @@ void check_limits(const RunConfig& c, const std::string& path) {
   check_choice(path, "class_weights", c.class_weights, limits::class_weights);
   check_choice(path, "attention", c.attention, limits::attentions);
   check_range(path, "beam", static_cast<double>(c.beam), limits::beam);
+  check_range(path, "scenes", static_cast<double>(c.scenes), limits::scenes);
   check_range(path, "threads", c.threads, limits::threads);
 }
 

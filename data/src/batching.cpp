@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 #include "loom/errors.h"
 #include "loom/ops.h"
@@ -235,20 +236,55 @@ SequencePairBatches::SequencePairBatches(std::vector<std::vector<std::int64_t>> 
       bos_id_(bos_id),
       eos_id_(eos_id) {}
 
-optim::Batch SequencePairBatches::batch(std::int64_t index) {
-  optim::Batch source = sources_.batch(index);  // {ids, lengths, example indices}
-  const auto examples = source[2].to_vector<std::int64_t>();
+namespace {
+
+// Teacher-forcing targets of `examples`: {input (<bos> + target, padded with pad_id),
+// output (target + <eos>, padded with ignore_index), lengths}, each (B, T) or (B).
+std::array<Tensor, 3> teacher_forcing(const std::vector<std::vector<std::int64_t>>& targets,
+                                      const std::vector<std::int64_t>& examples, std::int64_t pad_id,
+                                      std::int64_t bos_id, std::int64_t eos_id) {
   std::vector<std::vector<std::int64_t>> inputs, outputs;
   for (auto example : examples) {
-    const auto& target = targets_[static_cast<std::size_t>(example)];
-    std::vector<std::int64_t> input{bos_id_}, output(target);
+    const auto& target = targets[static_cast<std::size_t>(example)];
+    std::vector<std::int64_t> input{bos_id}, output(target);
     input.insert(input.end(), target.begin(), target.end());
-    output.push_back(eos_id_);
+    output.push_back(eos_id);
     inputs.push_back(std::move(input));
     outputs.push_back(std::move(output));
   }
-  auto padded_input = pad(inputs, pad_id_);
-  return {source[0], source[1], padded_input.ids, pad(outputs, ignore_index).ids, padded_input.lengths};
+  auto padded_input = pad(inputs, pad_id);
+  return {padded_input.ids, pad(outputs, ignore_index).ids, padded_input.lengths};
+}
+
+}  // namespace
+
+optim::Batch SequencePairBatches::batch(std::int64_t index) {
+  optim::Batch source = sources_.batch(index);  // {ids, lengths, example indices}
+  auto [input, output, lengths] =
+      teacher_forcing(targets_, source[2].to_vector<std::int64_t>(), pad_id_, bos_id_, eos_id_);
+  return {source[0], source[1], input, output, lengths};
+}
+
+// ---- DenseToSequenceBatches ---------------------------------------------------------------------
+
+DenseToSequenceBatches::DenseToSequenceBatches(Tensor x, std::vector<std::vector<std::int64_t>> targets,
+                                               TensorBatchOptions options, std::int64_t pad_id,
+                                               std::int64_t bos_id, std::int64_t eos_id)
+    : rows_((x.defined() && x.dim() >= 1 && x.size(0) == static_cast<std::int64_t>(targets.size()))
+                ? std::move(x)
+                : throw ShapeError(fmt::format("DenseToSequenceBatches: expected x (N, ...) with N = {} targets, got {}",
+                                               targets.size(), x.defined() ? shape_str(x.shape()) : "undefined")),
+            from_vector(iota(static_cast<std::int64_t>(targets.size()))), std::move(options)),
+      targets_(std::move(targets)),
+      pad_id_(pad_id),
+      bos_id_(bos_id),
+      eos_id_(eos_id) {}
+
+optim::Batch DenseToSequenceBatches::batch(std::int64_t index) {
+  optim::Batch rows = rows_.batch(index);  // {x rows, example indices}
+  auto [input, output, lengths] =
+      teacher_forcing(targets_, rows[1].to_vector<std::int64_t>(), pad_id_, bos_id_, eos_id_);
+  return {rows[0], input, output, lengths};
 }
 
 }  // namespace loom::data

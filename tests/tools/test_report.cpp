@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -38,6 +39,19 @@ loom::report::Report g2p_report() {
   r.heatmaps = {{"cat: K AE T (right)", {"c", "a", "t"}, {"K", "AE", "T", "<eos>"},
                  {{0.9, 0.05, 0.05}, {0.1, 0.8, 0.1}, {0.0, 0.1, 0.9}, {0.0, 0.2, 0.8}}}};
   r.samples = {{"cat", "K AE T", "K AE T", true}, {"gnome", "G N OW M", "N OW M", false}};
+  return r;
+}
+
+// What the caption task writes: a BLEU table and scenes with their captions.
+loom::report::Report caption_report() {
+  loom::report::Report r;
+  r.title = "loom caption";
+  r.tables = {{"Test captions (2 scenes)", {"decoding", "BLEU-1", "BLEU-4", "exact match"},
+               {{"beam search, beam 3", "0.9500", "0.8800", "0.5000"}}}};
+  std::vector<double> ramp(56 * 56);  // dark at the top, light at the bottom
+  for (std::size_t i = 0; i < ramp.size(); ++i) ramp[i] = static_cast<double>(i / 56) / 55.0;
+  r.pictures = {{56, 56, ramp, {"a bag at the top left", "reference: a bag at the top left"}, true},
+                {56, 56, ramp, {"a shirt at the top right", "reference: a <coat> at the top right"}, false}};
   return r;
 }
 
@@ -84,6 +98,20 @@ TEST_CASE("the g2p report has the error-rate table and one attention heatmap cel
   CHECK(html.find("G N OW M") < html.find("K AE T</td>"));  // the mistake comes first
 }
 
+TEST_CASE("the caption report shows each scene as a PNG data URI with its captions, mistakes first") {
+  const std::string html = loom::report::render_html(caption_report());
+  for (const char* piece : {"Captions (mistakes first)", "Test captions (2 scenes)", "BLEU-4",
+                            "<img alt=\"scene\" width=\"168\" height=\"168\" src=\"data:image/png;base64,iVBORw0KGgo",
+                            "reference: a &lt;coat&gt; at the top right"})
+    CHECK(html.find(piece) != std::string::npos);
+  CHECK(html.find("a shirt at the top right") < html.find("a bag at the top left"));  // the mistake first
+  const std::string png = loom::report::grayscale_png(2, 1, {0.0, 1.0});
+  CHECK(png.substr(1, 3) == "PNG");
+  CHECK(png.substr(12, 4) == "IHDR");
+  CHECK(png.find(std::string("\0\0\xff", 3)) != std::string::npos);  // filter byte, black, white
+  CHECK_THROWS(loom::report::grayscale_png(2, 2, {0.0, 1.0}));
+}
+
 TEST_CASE("the report renders in headless Chromium without console errors") {
   if (std::system("command -v chromium > /dev/null 2>&1") != 0) {
     const char* ci = std::getenv("CI");
@@ -107,6 +135,23 @@ TEST_CASE("the report renders in headless Chromium without console errors") {
   CHECK_FALSE(has_console_error(chromium_log(g2p_page, g2p_dom)));
   CHECK(g2p_dom.find("cat: K AE T (right)") != std::string::npos);
   CHECK(g2p_dom.find("<figure class=\"heatmap\"") != std::string::npos);
+
+  const std::string caption_page = (dir / "caption.html").string();
+  loom::report::write_html(caption_report(), caption_page);
+  std::string caption_dom;
+  CHECK_FALSE(has_console_error(chromium_log(caption_page, caption_dom)));
+  CHECK(caption_dom.find("<figure class=\"picture wrong\"") != std::string::npos);
+  // Chromium decodes the PNG: a probe page (scripts are never in our reports) reads its size.
+  const std::string probe = (dir / "png.html").string();
+  std::ofstream(probe) << "<html><body><img id=\"p\" onload=\"document.body.setAttribute('data-size', "
+                          "this.naturalWidth + 'x' + this.naturalHeight)\" src=\"" +
+                              caption_dom.substr(caption_dom.find("data:image/png"),
+                                                 caption_dom.find('"', caption_dom.find("data:image/png")) -
+                                                     caption_dom.find("data:image/png")) +
+                              "\"></body></html>";
+  std::string probe_dom;
+  chromium_log(probe, probe_dom);
+  CHECK(probe_dom.find("data-size=\"56x56\"") != std::string::npos);
 
   // The check can fail: a page with a script error is caught.
   const std::string broken = (dir / "broken.html").string();

@@ -6,6 +6,8 @@
 #include "loom/data/delimited.h"
 #include "loom/data/idx.h"
 #include "loom/data/metrics.h"
+#include "loom/data/pgm.h"
+#include "loom/data/scenes.h"
 #include "loom/data/sentiment.h"
 #include "loom/data/timeseries.h"
 #include "loom/data/tokenizer.h"

@@ -155,4 +155,25 @@ class TensorBatches : public optim::BatchSource {
   std::vector<std::vector<std::int64_t>> batches_;  // this replica's rows of each batch
 };
 
+/// Batches of rows of a dense tensor with a target sequence per row, for a decoder trained with
+/// teacher forcing (an image captioner): `{x[rows] (B, ...), target_input (B, T), target_output
+/// (B, T), target_lengths (B)}`, the targets built as in SequencePairBatches.
+///
+///     loom::data::DenseToSequenceBatches batches(images, captions,
+///                                                loom::data::TensorBatchOptions().batch_size(64));
+class DenseToSequenceBatches : public optim::BatchSource {
+ public:
+  DenseToSequenceBatches(Tensor x, std::vector<std::vector<std::int64_t>> targets, TensorBatchOptions options = {},
+                         std::int64_t pad_id = 0, std::int64_t bos_id = 2, std::int64_t eos_id = 3);
+
+  std::int64_t num_batches() const override { return rows_.num_batches(); }
+  optim::Batch batch(std::int64_t index) override;
+  void start_epoch(std::int64_t epoch, Generator& generator) override { rows_.start_epoch(epoch, generator); }
+
+ private:
+  TensorBatches rows_;  // x with each row's index, to find its target
+  std::vector<std::vector<std::int64_t>> targets_;
+  std::int64_t pad_id_, bos_id_, eos_id_;
+};
+
 }  // namespace loom::data

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `loom caption` end to end on tiny made-up data: a one-epoch caption run, a good scene, then bad
+# input (no images, a missing or unreadable file, a file that is not a binary PGM, a PGM of the
+# wrong size, a missing run folder, a run of another task), each of which must print one line
+# and exit with code 2.
+set -euo pipefail
+loom="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# IDX files of 24 training and 12 test images (28x28, image i filled with 10 * i) and labels i % 10.
+idx() {  # idx NAME COUNT
+  python3 - "$work/data/$1" "$2" <<'PY'
+import gzip, struct, sys
+path, n = sys.argv[1], int(sys.argv[2])
+with gzip.open(path + "-images-idx3-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">IIII", 2051, n, 28, 28) + b"".join(bytes([10 * i % 256]) * 784 for i in range(n)))
+with gzip.open(path + "-labels-idx1-ubyte.gz", "wb") as f:
+    f.write(struct.pack(">II", 2049, n) + bytes(i % 10 for i in range(n)))
+PY
+}
+mkdir -p "$work/data"
+idx train 24
+idx t10k 12
+"$loom" train caption --data-dir "$work/data" --run-dir "$work/run" --epochs 1 --scenes 40 --hidden 8 \
+  --embedding 8 --batch 20 > /dev/null 2>&1 || { echo "training on the tiny scenes failed"; exit 1; }
+for file in config.json vocab.txt best.safetensors last.safetensors metrics.jsonl metrics.json report.html \
+  examples/scene-0.pgm examples/references.tsv; do
+  test -s "$work/run/$file" || { echo "the run folder lacks $file"; exit 1; }
+done
+grep -q '"test_bleu4"' "$work/run/metrics.json" && grep -q '"test_exact_match"' "$work/run/metrics.json"
+"$loom" caption "$work/run" "$work/run/examples/scene-0.pgm" | grep -q "^$work/run/examples/scene-0.pgm	" ||
+  { echo "caption of a good scene failed"; exit 1; }
+"$loom" eval "$work/run" | grep -q '"test_bleu4"' || { echo "eval of a caption run failed"; exit 1; }
+
+expect_error() {  # expect_error PATTERN ARGS...: exit code 2 and one line matching PATTERN
+  local pattern="$1"
+  shift
+  set +e
+  "$loom" "$@" > "$work/out" 2> "$work/err"
+  local code=$?
+  set -e
+  if [ $code -ne 2 ]; then echo "loom $*: exit code $code, expected 2"; exit 1; fi
+  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -q "$pattern" "$work/err"; then
+    echo "loom $*: expected one line matching '$pattern', got:"; cat "$work/err"; exit 1
+  fi
+}
+expect_error 'expected one or more images' caption "$work/run"
+expect_error "cannot read '$work/none.pgm'" caption "$work/run" "$work/none.pgm"
+printf 'P2\n56 56\n255\n' > "$work/text.pgm"
+expect_error "not a binary PGM" caption "$work/run" "$work/run/examples/scene-1.pgm" "$work/text.pgm"
+{ printf 'P5\n28 28\n255\n'; head -c 784 /dev/zero; } > "$work/small.pgm"
+expect_error "is 28x28 pixels; expected a 56x56 scene" caption "$work/run" "$work/small.pgm"
+{ printf 'P5\n56 56\n255\n'; head -c 100 /dev/zero; } > "$work/short.pgm"
+expect_error "is truncated" caption "$work/run" "$work/short.pgm"
+expect_error "run folder '$work/nowhere' does not exist" caption "$work/nowhere" "$work/small.pgm"
+mkdir "$work/other" && echo '{"task": "sentiment"}' > "$work/other/config.json"
+expect_error 'caption needs a caption run' caption "$work/other" "$work/small.pgm"
+expect_error 'freeze-encoder needs --encoder' train caption --data-dir "$work/data" --run-dir "$work/frozen" --freeze-encoder
+expect_error 'needs a `loom train fashion --model cnn` run' train caption --data-dir "$work/data" \
+  --run-dir "$work/wrong" --encoder "$work/run"
+echo "caption: all checks passed"
