@@ -259,14 +259,7 @@ int eval_caption(const RunConfig& config) {
   auto owner = make_model(config, vocab);
   auto& model = *owner;
   load(model, config.run_dir + "/best.safetensors");
-  nlohmann::ordered_json metrics;
-  if (std::ifstream previous{config.run_dir + "/metrics.json"}) {  // keep the training figures
-    try {
-      metrics = nlohmann::ordered_json::parse(previous);
-    } catch (const nlohmann::json::exception&) {
-      metrics = nlohmann::ordered_json::object();
-    }
-  }
+  nlohmann::ordered_json metrics = previous_metrics(config);  // keep the training figures
   metrics["task"] = "caption";
   report::Report unused;
   evaluate(config, model, vocab, load_scenes(config, false).test, metrics, unused);

@@ -229,14 +229,7 @@ int eval_g2p(const RunConfig& config) {
   const auto g2p = load_run_data(config);
   auto model = make_model(config, g2p.letters, g2p.phones);
   load(model, config.run_dir + "/best.safetensors");
-  nlohmann::ordered_json metrics;
-  if (std::ifstream previous{config.run_dir + "/metrics.json"}) {  // keep the training figures
-    try {
-      metrics = nlohmann::ordered_json::parse(previous);
-    } catch (const nlohmann::json::exception&) {
-      metrics = nlohmann::ordered_json::object();
-    }
-  }
+  nlohmann::ordered_json metrics = previous_metrics(config);  // keep the training figures
   metrics["task"] = "g2p";
   report::Report unused;
   evaluate(config, model, g2p, metrics, unused);

@@ -1,5 +1,7 @@
 #include "task_common.h"
 
+#include <fstream>
+
 #include <fmt/format.h>
 
 #ifdef LOOM_HAVE_DISTRIBUTED
@@ -61,6 +63,16 @@ std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::or
                            : value.is_string()     ? value.get<std::string>()
                                                    : value.dump());
   return rows;
+}
+
+nlohmann::ordered_json previous_metrics(const RunConfig& config) {
+  std::ifstream previous(config.run_dir + "/metrics.json");
+  if (!previous) return nlohmann::ordered_json::object();
+  try {
+    return nlohmann::ordered_json::parse(previous);
+  } catch (const nlohmann::json::exception&) {
+    return nlohmann::ordered_json::object();
+  }
 }
 
 }  // namespace loom::tools

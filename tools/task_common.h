@@ -35,6 +35,9 @@ Job job();
 std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model);
 
 /// The metrics as the report's summary rows: numbers to four decimals, text as it is.
+/// The figures a run's metrics.json already holds (an empty object when it is missing or
+/// unreadable), so `loom eval` can refresh the test figures and keep the training ones.
+nlohmann::ordered_json previous_metrics(const RunConfig& config);
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);
 
 }  // namespace loom::tools
