@@ -1,5 +1,7 @@
 // Loaders: CSV/TSV quoting and errors, gzip'ed IDX files (good, truncated, hostile), time-series
-// windows and the train-only standardizer, the embedded sentiment sentences and their split.
+// windows and the train-only standardizer, the embedded sentiment sentences and their split, the
+// CMU dictionary and the Bible verse pairs split by book.
+#include <loom/data/bible.h>
 #include <loom/data/cmudict.h>
 #include <loom/data/delimited.h>
 #include <loom/data/idx.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <set>
 
 #include "test_util.h"
 
@@ -305,4 +308,48 @@ TEST_CASE("load_cmudict keeps the first pronunciation of plain words and splits 
   CHECK(dict.test.size() > 15);
   for (const auto& p : dict.test) CHECK(loom::data::stable_hash(p.word) % 100 >= 95);
   CHECK_THROWS_AS(loom::data::load_cmudict(dir.path + "/missing"), loom::IOError);
+}
+
+TEST_CASE("Bible verse pairs split by whole books: no book in two splits") {
+  using loom::data::verse_book;
+  CHECK(verse_book("Genesis 1:1") == "Genesis");
+  CHECK(verse_book("III John 1:14") == "III John");
+  CHECK(verse_book("Revelation of John 22:21") == "Revelation of John");
+  for (const char* bad : {"Genesis", "Genesis 1", "Genesis 1:", "Genesis :1", "Genesis 1:2:3", " 1:1", "Genesis x:1"})
+    CHECK_THROWS_AS(verse_book(bad), loom::ValueError);
+
+  loom_test::TempDir dir;
+  const std::string path = dir.path + "/web-es.tsv";
+  std::string text;
+  for (const char* book : {"Genesis", "I John", "Galatians", "John", "Hebrews", "Jude", "II John", "Revelation of John"})
+    for (int verse = 1; verse <= 3; ++verse)
+      text += std::string(book) + " 1:" + std::to_string(verse) + "\tIn the beginning " + std::to_string(verse) +
+              "\tEn el principio " + std::to_string(verse) + "\r\n";
+  write_bytes(path, text + "\n");
+  const auto splits = loom::data::load_bible_pairs(path);
+  auto books = [](const std::vector<loom::data::VersePair>& pairs) {
+    std::set<std::string> out;
+    for (const auto& p : pairs) out.insert(verse_book(p.reference));
+    return out;
+  };
+  CHECK(books(splits.train) == std::set<std::string>{"Genesis", "John", "Revelation of John"});
+  CHECK(books(splits.validation) == std::set<std::string>{"I John", "II John", "Jude"});
+  CHECK(books(splits.test) == std::set<std::string>{"Galatians", "Hebrews"});
+  CHECK(splits.train.size() + splits.validation.size() + splits.test.size() == 24);
+  CHECK(splits.test[0].reference == "Galatians 1:1");  // file order kept, fields whole
+  CHECK(splits.test[0].english == "In the beginning 1");
+  CHECK(splits.test[0].spanish == "En el principio 1");
+  // The fixed held-out lists are disjoint, and a list given twice is refused.
+  for (const auto& book : loom::data::bible_test_books())
+    CHECK(std::count(loom::data::bible_validation_books().begin(), loom::data::bible_validation_books().end(), book) == 0);
+  CHECK_THROWS_AS(loom::data::split_by_book(splits.train, {"Genesis"}, {"Genesis"}), loom::ValueError);
+
+  write_bytes(path, "Genesis 1:1\tonly English\n");
+  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find("line 1: expected reference, English and Spanish") !=
+        std::string::npos);
+  write_bytes(path, "Genesis\ta\tb\n");
+  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find("line 1") != std::string::npos);
+  write_bytes(path, "Genesis 1:1\ta\tb\n");  // no held-out book
+  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find("every split needs some") != std::string::npos);
+  CHECK_THROWS_AS(loom::data::load_bible_pairs(dir.path + "/missing"), loom::IOError);
 }

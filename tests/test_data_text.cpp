@@ -106,7 +106,10 @@ TEST_CASE("tokenize splits words, numbers and punctuation") {
   CHECK(tokenize("'quoted' slow-moving rock'n'roll") ==
         Tokens{"'", "quoted", "'", "slow", "-", "moving", "rock'n'roll"});
   CHECK(tokenize("I’m “fine”…") == Tokens{"i’m", "“", "fine", "”", "…"});
-  CHECK(tokenize("Café au lait\tÉté") == Tokens{"café", "au", "lait", "Été"});  // ASCII lower-casing only
+  // Latin-1 capitals are lower-cased too (Spanish, French...); × and other scripts are kept.
+  CHECK(tokenize("Café au lait\tÉté") == Tokens{"café", "au", "lait", "été"});
+  CHECK(tokenize("ÁÉÍÓÚ ÑANDÚ ÀÞ Ü 2×3 ΑΒ") == Tokens{"áéíóú", "ñandú", "àþ", "ü", "2×3", "ΑΒ"});
+  CHECK(tokenize("ß ÿ") == Tokens{"ß", "ÿ"});  // small letters without a Latin-1 capital stay
   CHECK(tokenize("Keep CASE, here.", TokenizeOptions().lowercase(false)) ==
         Tokens{"Keep", "CASE", ",", "here", "."});
   CHECK(tokenize("No split, here.", TokenizeOptions().split_punctuation(false)) ==

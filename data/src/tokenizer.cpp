@@ -52,8 +52,12 @@ bool is_apostrophe(std::uint32_t c) { return c == '\'' || c == 0x2019; }
 std::vector<std::string> tokenize(const std::string& text, const TokenizeOptions& options) {
   auto points = decode("tokenize", text);
   if (options.lowercase())
-    for (auto& p : points)
+    for (auto& p : points) {
       if (p.value >= 'A' && p.value <= 'Z') p.value += 'a' - 'A', p.bytes[0] += 'a' - 'A';
+      // Latin-1 capitals U+00C0..U+00DE but for U+00D7 (the multiplication sign) lie 0x20 below
+      // their small letters; in UTF-8 (0xC3 0x80..0x9E) that is the second byte.
+      if (p.value >= 0xC0 && p.value <= 0xDE && p.value != 0xD7) p.value += 0x20, p.bytes[1] += 0x20;
+    }
 
   std::vector<std::string> tokens;
   std::string current;

@@ -2,6 +2,7 @@
 /// Data: vocabularies, tokenizers, padding and batching, loaders (CSV/TSV, IDX, time series,
 /// the embedded sentiment sentences) and metrics: `#include <loom/data.h>`.
 #include "loom/data/batching.h"
+#include "loom/data/bible.h"
 #include "loom/data/cmudict.h"
 #include "loom/data/delimited.h"
 #include "loom/data/idx.h"

@@ -12,7 +12,7 @@
 namespace loom::data {
 
 struct TokenizeOptions {
-  /// Lower-case ASCII letters (other scripts are kept as they are).
+  /// Lower-case ASCII and Latin-1 letters ("ÉL DIJO" -> "él dijo"; other scripts are kept as they are).
   LOOM_ARG(bool, lowercase, true)
   /// Make each punctuation mark a token of its own; off: split on whitespace only.
   LOOM_ARG(bool, split_punctuation, true)
