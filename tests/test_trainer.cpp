@@ -157,6 +157,35 @@ TEST_CASE("early stopping and NaN detection") {
   CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().on_non_finite("ignore")), loom::ValueError);
 }
 
+TEST_CASE("time_limit_seconds stops after the epoch in which the budget runs out, never inside one") {
+  struct Model : loom::Module {
+    Tensor w;
+    Model() { w = register_parameter("w", loom::ones({1})); }
+  } model;
+  optim::SGD sgd(model.named_parameters(), optim::SGDOptions(0.01));
+  Line data;  // 4 batches of 20 ms: an epoch takes at least 80 ms
+  std::int64_t batches = 0;
+  auto slow_loss = [&](const optim::Batch& b) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ++batches;
+    return loom::mean((b[0] * model.w - b[1]) * (b[0] * model.w - b[1]));
+  };
+  optim::Trainer limited(model, sgd, optim::TrainerOptions().epochs(20).monitor("train_loss").time_limit_seconds(0.3)
+                                         .progress(false));
+  const auto result = limited.fit(data, slow_loss);
+  CHECK(result.stopped_by_time_limit);
+  CHECK(result.history.size() <= 4);  // 4 epochs take at least 320 ms (fewer on a loaded machine)
+  CHECK(batches == 4 * static_cast<std::int64_t>(result.history.size()));  // whole epochs only
+
+  batches = 0;
+  optim::Trainer unlimited(model, sgd, optim::TrainerOptions().epochs(3).monitor("train_loss").progress(false));
+  const auto full = unlimited.fit(data, slow_loss);
+  CHECK_FALSE(full.stopped_by_time_limit);
+  CHECK(full.history.size() == 3);
+  CHECK(batches == 12);
+  CHECK_THROWS_AS(optim::Trainer(model, sgd, optim::TrainerOptions().time_limit_seconds(-1.0)), loom::ValueError);
+}
+
 // Two parameters; the loss stays finite, but batch 2 of every epoch adds sqrt(b - 1) at b = 1:
 // a value of 0 with an infinite gradient for `b` alone, so the guard must read the gradients.
 struct TwoParameters : loom::Module {

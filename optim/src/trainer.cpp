@@ -100,6 +100,8 @@ Trainer::Trainer(Module& model, Optimizer& optimizer, TrainerOptions options)
   if (options_.epochs() < 0) throw ValueError(fmt::format("Trainer: epochs must be >= 0, got {}", options_.epochs()));
   if (options_.monitor_mode() != "min" && options_.monitor_mode() != "max")
     throw ValueError(fmt::format("Trainer: monitor_mode must be \"min\" or \"max\", got \"{}\"", options_.monitor_mode()));
+  if (!(options_.time_limit_seconds() >= 0.0))
+    throw ValueError(fmt::format("Trainer: time_limit_seconds must be >= 0, got {}", options_.time_limit_seconds()));
   if (options_.on_non_finite() != "stop" && options_.on_non_finite() != "skip")
     throw ValueError(fmt::format("Trainer: on_non_finite must be \"stop\" or \"skip\", got \"{}\"",
                                  options_.on_non_finite()));
@@ -273,6 +275,7 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     throw ValueError("Trainer: tbptt_steps cannot be combined with replicas (MPI) yet: each replica's batch may "
                      "cut into a different number of chunks, and every chunk is a collective step");
   if (replicas_) start_replicas();
+  const auto fit_start = Clock::now();
   for (std::int64_t epoch = epoch_ + 1; epoch <= options_.epochs(); ++epoch) {
     const auto start = Clock::now();
     model_.train();
@@ -348,6 +351,18 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     if (options_.early_stopping_patience() > 0 && epochs_without_improvement_ >= options_.early_stopping_patience()) {
       result_.stopped_early = true;
       break;
+    }
+    if (options_.time_limit_seconds() > 0.0 && epoch < options_.epochs()) {
+      const double elapsed = std::chrono::duration<double>(Clock::now() - fit_start).count();
+      double out_of_time = elapsed >= options_.time_limit_seconds() ? 1.0 : 0.0;
+      if (replicas_) out_of_time = replicas_->sum({out_of_time})[0];  // replicas' clocks differ: one decides for all
+      if (out_of_time > 0.0) {
+        result_.stopped_by_time_limit = true;
+        if (is_root() && options_.progress())
+          std::fprintf(stderr, "time limit of %.0f s reached after epoch %ld of %ld\n", options_.time_limit_seconds(),
+                       static_cast<long>(epoch), static_cast<long>(options_.epochs()));
+        break;
+      }
     }
   }
   return result_;

@@ -63,6 +63,10 @@ struct TrainerOptions {
   LOOM_ARG(std::string, monitor_mode, "min")
   /// Stop after this many epochs without improvement; 0 never stops early.
   LOOM_ARG(std::int64_t, early_stopping_patience, 0)
+  /// A time budget in seconds for this call of fit (a resumed run gets it anew): training stops
+  /// after the epoch during which it runs out, so an epoch is never cut short. With replicas,
+  /// all stop once any one has run out. 0: no limit.
+  LOOM_ARG(double, time_limit_seconds, 0.0)
   /// Seeds the trainer's generator (batch order) and Loom's default one (dropout, init).
   LOOM_ARG(std::uint64_t, seed, 0)
   /// Draw progress on stderr.
@@ -99,6 +103,7 @@ struct TrainResult {
   std::int64_t best_epoch = 0;
   double best_value = 0.0;
   bool stopped_early = false;
+  bool stopped_by_time_limit = false;  ///< time_limit_seconds ran out before the last epoch
   std::int64_t skipped_steps = 0;  ///< steps skipped for a non-finite loss or gradient (this process)
 };
 
