@@ -18,13 +18,12 @@
 #include "loom/models/seq2seq.h"
 #include "loom/optim.h"
 #include "report.h"
+#include "seq2seq_task_common.h"
 #include "task_common.h"
 
 namespace loom::tools {
 
 namespace {
-
-constexpr std::int64_t kDecodeBatch = 256;
 
 struct G2PData {
   data::CmuDict dict;
@@ -61,40 +60,6 @@ std::vector<std::vector<std::int64_t>> encode_phones(const data::Vocabulary& pho
   return out;
 }
 
-models::Seq2Seq make_model(const RunConfig& c, const data::Vocabulary& letters, const data::Vocabulary& phones) {
-  return models::Seq2Seq(models::Seq2SeqOptions(letters.size(), phones.size())
-                             .embedding_dim(c.embedding_dim)
-                             .cell(c.cell)
-                             .hidden_size(c.hidden)
-                             .encoder_layers(c.layers)
-                             .bidirectional(c.bidirectional)
-                             .dropout(c.dropout)
-                             .attention(c.attention));
-}
-
-// Decodes every word (greedy for beam 1), in batches; hypotheses in the words' order.
-std::vector<models::Hypothesis> decode(models::Seq2Seq& model, const std::vector<std::vector<std::int64_t>>& words,
-                                       std::int64_t beam) {
-  NoGradGuard no_grad;
-  const bool was_training = model.is_training();
-  model.eval();
-  std::vector<models::Hypothesis> out;
-  for (std::size_t start = 0; start < words.size(); start += kDecodeBatch) {
-    const std::vector<std::vector<std::int64_t>> chunk(
-        words.begin() + static_cast<std::ptrdiff_t>(start),
-        words.begin() + static_cast<std::ptrdiff_t>(std::min(words.size(), start + kDecodeBatch)));
-    const auto padded = data::pad(chunk);
-    auto decoder = model.decoder(padded.ids, padded.lengths);
-    const auto options = models::DecodeOptions().beam_size(beam).max_length(2 * padded.ids.size(1) + 5);
-    const auto batch = static_cast<std::int64_t>(chunk.size());
-    auto hypotheses = beam == 1 ? models::greedy_decode(*decoder, batch, options)
-                                : models::beam_search(*decoder, batch, options);
-    out.insert(out.end(), std::make_move_iterator(hypotheses.begin()), std::make_move_iterator(hypotheses.end()));
-  }
-  model.train(was_training);
-  return out;
-}
-
 struct ErrorRates {
   double wer = 0.0, per = 0.0;
   std::vector<data::Tokens> predicted;
@@ -113,20 +78,14 @@ ErrorRates score(const std::vector<models::Hypothesis>& hypotheses, const data::
   return rates;
 }
 
-std::string join(const std::vector<std::string>& tokens) {
-  std::string out;
-  for (const auto& t : tokens) out += (out.empty() ? "" : " ") + t;
-  return out;
-}
-
 // The test figures into `metrics`, and the report's tables, heatmaps and samples into `page`.
 void evaluate(const RunConfig& config, models::Seq2Seq& model, const G2PData& g2p, nlohmann::ordered_json& metrics,
               report::Report& page) {
   const auto& test = g2p.dict.test;
   const auto words = encode_words(g2p.letters, test);
-  const auto beam_hypotheses = decode(model, words, config.beam);
+  const auto beam_hypotheses = decode_all(model, words, config.beam);
   const auto beam = score(beam_hypotheses, g2p.phones, test);
-  const auto greedy = score(decode(model, words, 1), g2p.phones, test);
+  const auto greedy = score(decode_all(model, words, 1), g2p.phones, test);
   metrics["test_words"] = test.size();
   metrics["test_wer"] = beam.wer;
   metrics["test_per"] = beam.per;
@@ -143,15 +102,13 @@ void evaluate(const RunConfig& config, models::Seq2Seq& model, const G2PData& g2
   for (std::size_t i = 0; i < test.size() && page.samples.size() < 60; ++i) {
     const bool correct = beam.predicted[i] == test[i].phones;
     if (correct && i % 9) continue;  // every mistake up to the limit, and some right answers
-    page.samples.push_back({test[i].word, join(beam.predicted[i]), join(test[i].phones), correct});
+    page.samples.push_back({test[i].word, join_tokens(beam.predicted[i]), join_tokens(test[i].phones), correct});
     auto& count = correct ? right_maps : wrong_maps;
     if (count >= 3 || beam_hypotheses[i].attention.empty()) continue;
     ++count;
-    auto rows = beam.predicted[i];
-    if (beam_hypotheses[i].finished) rows.push_back("<eos>");
-    page.heatmaps.push_back({fmt::format("{}: {} ({})", test[i].word, join(beam.predicted[i]),
-                                         correct ? "right" : "reference " + join(test[i].phones)),
-                             data::characters(test[i].word), rows, beam_hypotheses[i].attention});
+    page.heatmaps.push_back(attention_heatmap(fmt::format("{}: {} ({})", test[i].word, join_tokens(beam.predicted[i]),
+                                                          correct ? "right" : "reference " + join_tokens(test[i].phones)),
+                                              data::characters(test[i].word), beam.predicted[i], beam_hypotheses[i]));
   }
 }
 
@@ -181,7 +138,7 @@ int train_g2p(const RunConfig& config) {
                static_cast<long>(g2p.letters.size() - 4), static_cast<long>(g2p.phones.size() - 4));
 
   manual_seed(config.seed);
-  auto model = make_model(config, g2p.letters, g2p.phones);
+  auto model = make_seq2seq(config, g2p.letters.size(), g2p.phones.size());
   data::SequencePairBatches train(encode_words(g2p.letters, g2p.dict.train), encode_phones(g2p.phones, g2p.dict.train),
                                   data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8)
                                       .num_replicas(process.size).rank(process.rank));
@@ -201,7 +158,7 @@ int train_g2p(const RunConfig& config) {
         return cross_entropy(out.logits.reshape({-1, vocab}), b[3].reshape({-1}));
       },
       [&] {
-        const auto rates = score(decode(model, validation_words, 1), g2p.phones, g2p.dict.validation);
+        const auto rates = score(decode_all(model, validation_words, 1), g2p.phones, g2p.dict.validation);
         return std::map<std::string, double>{{"val_wer", rates.wer}, {"val_per", rates.per}};
       });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files (every rank validated it all)
@@ -227,7 +184,7 @@ int train_g2p(const RunConfig& config) {
 
 int eval_g2p(const RunConfig& config) {
   const auto g2p = load_run_data(config);
-  auto model = make_model(config, g2p.letters, g2p.phones);
+  auto model = make_seq2seq(config, g2p.letters.size(), g2p.phones.size());
   load(model, config.run_dir + "/best.safetensors");
   nlohmann::ordered_json metrics = previous_metrics(config);  // keep the training figures
   metrics["task"] = "g2p";
@@ -255,11 +212,11 @@ int pronounce(const RunConfig& config, const std::vector<std::string>& words) {
                                    "a-z and the apostrophe)", words[i], unknown));
     encoded.push_back(encode_word(letters, word));
   }
-  auto model = make_model(config, letters, phones);
+  auto model = make_seq2seq(config, letters.size(), phones.size());
   load(model, config.run_dir + "/best.safetensors");
-  const auto hypotheses = decode(model, encoded, config.beam);
+  const auto hypotheses = decode_all(model, encoded, config.beam);
   for (std::size_t i = 0; i < words.size(); ++i)
-    std::printf("%s\t%s\n", words[i].c_str(), join(phones.decode(hypotheses[i].tokens)).c_str());
+    std::printf("%s\t%s\n", words[i].c_str(), join_tokens(phones.decode(hypotheses[i].tokens)).c_str());
   return 0;
 }
 

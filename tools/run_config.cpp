@@ -41,6 +41,7 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "scenes", c.scenes);
   visit(json, "encoder", c.encoder);
   visit(json, "freeze_encoder", c.freeze_encoder);
+  visit(json, "time_limit", c.time_limit);
   visit(json, "seed", c.seed);
   visit(json, "threads", c.threads);
 }
@@ -96,6 +97,7 @@ void check_limits(const RunConfig& c, const std::string& path) {
   check_choice(path, "attention", c.attention, limits::attentions);
   check_range(path, "beam", static_cast<double>(c.beam), limits::beam);
   check_range(path, "scenes", static_cast<double>(c.scenes), limits::scenes);
+  check_range(path, "time_limit", c.time_limit, limits::time_limit);
   check_range(path, "threads", c.threads, limits::threads);
 }
 
@@ -115,7 +117,7 @@ std::vector<std::string> changed_options(const RunConfig& before, const RunConfi
   const auto old_json = to_json(before), new_json = to_json(after);
   std::vector<std::string> changes;
   for (const auto& [key, value] : old_json.items())
-    if (key != "epochs" && key != "threads" && value != new_json.at(key))
+    if (key != "epochs" && key != "time_limit" && key != "threads" && value != new_json.at(key))
       changes.push_back(fmt::format("{}: {} -> {}", key, value.dump(), new_json.at(key).dump()));
   return changes;
 }

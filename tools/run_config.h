@@ -8,7 +8,7 @@
 namespace loom::tools {
 
 struct RunConfig {
-  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption
+  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption, translate
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
   std::string model = "rows";  // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features)
@@ -25,14 +25,15 @@ struct RunConfig {
   std::int64_t epochs = 12;
   std::int64_t batch = 32;
   std::int64_t min_frequency = 1;
-  std::int64_t max_tokens = 0;  // text tasks: read only the first words (0: all)
+  std::int64_t max_tokens = 0;  // text tasks: read only the first words; translate: longest training pair (0: all)
   double word_dropout = 0.0;           // text tasks: read a token as <unk> with this probability in training
   std::string class_weights = "none";  // text tasks: "balanced" weighs each class by 1 / its frequency
-  std::string attention = "luong";  // g2p: "luong" or "bahdanau"; caption: "luong" or "none"
-  std::int64_t beam = 5;            // g2p, caption: beam size for test decoding and inference
+  std::string attention = "luong";  // g2p, translate: "luong" or "bahdanau"; caption: "luong" or "none"
+  std::int64_t beam = 5;            // g2p, translate, caption: beam size for test decoding and inference
   std::int64_t scenes = 20000;      // caption: training scenes
   std::string encoder;              // caption: a fashion CNN run whose encoder starts the captioner
   bool freeze_encoder = false;      // caption: keep that encoder fixed (features computed once)
+  double time_limit = 0.0;          // minutes of training; the run stops after the epoch that passes it (0: none)
   std::uint64_t seed = 0;
   int threads = 1;
   bool progress = true;
@@ -47,8 +48,8 @@ struct Range {
 namespace limits {
 inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, dropout{0.0, 0.95}, lr{1e-7, 10.0},
     weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
-    word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, threads{1, 256};
-inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption"},
+    word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
+inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate"},
     models{"rows", "cnn"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
     class_weights{"none", "balanced"}, attentions{"luong", "bahdanau", "none"};
 }  // namespace limits
@@ -59,7 +60,7 @@ void save_config(const RunConfig& config);
 /// outside its range.
 RunConfig load_config(const std::string& run_dir);
 /// The options that differ between two runs, as "cell: \"lstm\" -> \"gru\"", leaving out those a
-/// resumed run may change (epochs, threads): a run folder resumes only with its own options.
+/// resumed run may change (epochs, time_limit, threads): a run folder resumes only with its own options.
 std::vector<std::string> changed_options(const RunConfig& before, const RunConfig& after);
 
 }  // namespace loom::tools

@@ -44,6 +44,7 @@ optim::TrainerOptions trainer_options(const RunConfig& c, const std::string& mon
       .monitor(monitor)
       .monitor_mode(mode)
       .clip_grad_norm(5.0)
+      .time_limit_seconds(c.time_limit * 60.0)
       .seed(c.seed)
       .progress(c.progress);
 }

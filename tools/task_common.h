@@ -15,7 +15,7 @@ namespace loom::tools {
 
 /// AdamW (the default) or SGD with momentum 0.9, with the config's lr and weight decay.
 std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& config, Module& model);
-/// Epochs, run folder, seed and progress from the config; best epoch by `monitor`.
+/// Epochs, time limit, run folder, seed and progress from the config; best epoch by `monitor`.
 optim::TrainerOptions trainer_options(const RunConfig& config, const std::string& monitor,
                                       const std::string& mode);
 /// Each logged metric over the epochs (train_loss, val_*), for the report's learning curves.

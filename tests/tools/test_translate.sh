@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `loom translate` end to end on 48 real verse pairs (tests/tools/data/web-es-sample.tsv: Genesis
+# and John train, I John validates, Galatians tests): a two-epoch translate run, eval, good
+# sentences (an unknown word named on stderr), then bad input (an empty sentence, no sentence, a
+# missing run folder, an incomplete one, a run of another task), each of which must print one
+# line and exit with code 2.
+set -euo pipefail
+loom="$1"
+sample="$(dirname "$0")/data/web-es-sample.tsv"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$loom" train translate --data-dir "$sample" --run-dir "$work/run" --epochs 2 --hidden 16 --embedding 16 \
+  --min-frequency 1 --beam 2 > "$work/train.out" 2> "$work/train.err" ||
+  { echo "training on the sample verses failed:"; cat "$work/train.err"; exit 1; }
+test -s "$work/run/report.html" && test -s "$work/run/english.txt" && test -s "$work/run/spanish.txt"
+grep -q '"test_verses": 6' "$work/run/metrics.json" || { echo "metrics.json lacks the 6 Galatians verses"; exit 1; }
+grep -q '"test_bleu"' "$work/run/metrics.json" && grep -q '"train_seconds"' "$work/run/metrics.json"
+grep -q '36 training pairs' "$work/train.err" || { echo "expected 36 training pairs:"; cat "$work/train.err"; exit 1; }
+grep -q '<svg' "$work/run/report.html"
+"$loom" eval "$work/run" | grep -q '"test_bleu_greedy"' || { echo "eval of a translate run failed"; exit 1; }
+
+"$loom" translate "$work/run" "In the beginning God created the heavens." "And the zebra said, hello." \
+  > "$work/out" 2> "$work/err" || { echo "translate of good sentences failed:"; cat "$work/err"; exit 1; }
+[ "$(wc -l < "$work/out")" -eq 2 ] || { echo "expected two translations, got:"; cat "$work/out"; exit 1; }
+[ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'read as <unk>: zebra hello$' "$work/err" ||
+  { echo "expected one line naming the unknown words, got:"; cat "$work/err"; exit 1; }
+
+expect_error() {  # expect_error PATTERN ARGS...: exit code 2 and one line matching PATTERN
+  local pattern="$1"
+  shift
+  set +e
+  "$loom" "$@" > "$work/out" 2> "$work/err"
+  local code=$?
+  set -e
+  if [ $code -ne 2 ]; then echo "loom $*: exit code $code, expected 2"; exit 1; fi
+  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -q "$pattern" "$work/err"; then
+    echo "loom $*: expected one line matching '$pattern', got:"; cat "$work/err"; exit 1
+  fi
+}
+expect_error 'sentence 2 is empty' translate "$work/run" "God said." "   "
+expect_error 'sentence 1 is empty' translate "$work/run" ""
+expect_error 'expected one or more sentences' translate "$work/run"
+expect_error "run folder '$work/nowhere' does not exist" translate "$work/nowhere" "God said."
+mkdir "$work/incomplete" && cp "$work/run/config.json" "$work/incomplete/"
+expect_error 'english.txt' translate "$work/incomplete" "God said."
+cp "$work/run/english.txt" "$work/run/spanish.txt" "$work/incomplete/"
+expect_error 'best.safetensors' translate "$work/incomplete" "God said."
+mkdir "$work/other" && echo '{"task": "g2p"}' > "$work/other/config.json"
+expect_error 'translate needs a translate run' translate "$work/other" "God said."
+echo "translate: all checks passed"
