@@ -19,6 +19,11 @@ grep -q '"test_bleu"' "$work/run/metrics.json" && grep -q '"train_seconds"' "$wo
 grep -q '36 training pairs' "$work/train.err" || { echo "expected 36 training pairs:"; cat "$work/train.err"; exit 1; }
 grep -q '<svg' "$work/run/report.html"
 "$loom" eval "$work/run" | grep -q '"test_bleu_greedy"' || { echo "eval of a translate run failed"; exit 1; }
+# A run resumes with more epochs and another time limit (neither is part of what the run is).
+"$loom" train translate --data-dir "$sample" --run-dir "$work/run" --epochs 3 --hidden 16 --embedding 16 \
+  --min-frequency 1 --beam 2 --time-limit 30 > /dev/null 2> "$work/train.err" ||
+  { echo "resuming with --epochs 3 --time-limit 30 failed:"; cat "$work/train.err"; exit 1; }
+[ "$(wc -l < "$work/run/metrics.jsonl")" -eq 3 ] || { echo "expected 3 epochs in metrics.jsonl"; exit 1; }
 
 "$loom" translate "$work/run" "In the beginning God created the heavens." "And the zebra said, hello." \
   > "$work/out" 2> "$work/err" || { echo "translate of good sentences failed:"; cat "$work/err"; exit 1; }
