@@ -4,6 +4,7 @@
 #include "loom/data/batching.h"
 #include "loom/data/cmudict.h"
 #include "loom/data/delimited.h"
+#include "loom/data/files.h"
 #include "loom/data/idx.h"
 #include "loom/data/metrics.h"
 #include "loom/data/pgm.h"
