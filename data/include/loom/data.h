@@ -12,4 +12,5 @@
 #include "loom/data/sentiment.h"
 #include "loom/data/timeseries.h"
 #include "loom/data/tokenizer.h"
+#include "loom/data/utf8.h"
 #include "loom/data/vocabulary.h"
