@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -24,14 +23,15 @@ namespace loom::tools {
 namespace {
 
 constexpr std::int64_t kSteps = 64;  // characters per training sequence (truncated BPTT)
+// Training holds ~24 bytes per character of text (ids, inputs, targets): 256 MiB of text is ~6 GiB.
+constexpr std::uint64_t kMaxTextBytes = std::uint64_t{256} << 20;
 
 // The training text: the file --data-dir names, or the embedded sentences, one per line.
 std::string load_text(const RunConfig& config) {
   namespace fs = std::filesystem;
   std::string text;
   if (fs::is_regular_file(config.data_dir)) {
-    std::ifstream in(config.data_dir, std::ios::binary);
-    text.assign(std::istreambuf_iterator<char>(in), {});
+    text = data::read_text_file("charlm", config.data_dir, kMaxTextBytes);
   } else {
     if (!fs::exists(config.data_dir + "/amazon.tsv"))
       throw IOError(fmt::format("charlm: --data-dir {} is neither a text file nor the embedded sentences' folder",

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 
+#include "loom/data/utf8.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
 
@@ -14,17 +15,30 @@ namespace loom::report {
 
 namespace {
 
+// HTML-escaped text; a byte that does not start a well-formed UTF-8 character becomes U+FFFD, so
+// the page stays valid UTF-8 whatever a data set or a user typed.
 std::string escape(const std::string& text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = data::utf8_sequence_length(text, i);
+    if (length == 0) {
+      out += "\uFFFD";
+      ++i;
+      continue;
+    }
+    if (length > 1) {
+      out.append(text, i, length);
+      i += length;
+      continue;
+    }
+    switch (text[i++]) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&#39;"; break;
-      default: out += c;
+      default: out += text[i - 1];
     }
   }
   return out;

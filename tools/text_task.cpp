@@ -94,8 +94,12 @@ double accuracy_of(const std::vector<std::int64_t>& predicted, const std::vector
   return total ? static_cast<double>(right) / static_cast<double>(total) : 0.0;
 }
 
+// At most `limit` bytes and "...", cut before a character (a cut inside a UTF-8 sequence made
+// the report invalid UTF-8).
 std::string shorten(const std::string& text, std::size_t limit = 160) {
-  return text.size() <= limit ? text : text.substr(0, limit) + "...";
+  if (text.size() <= limit) return text;
+  while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;  // a continuation byte
+  return text.substr(0, limit) + "...";
 }
 
 // Test metrics, metrics.json and report.html for a trained model.

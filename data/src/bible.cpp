@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <sstream>
 
-#include "files.h"
+#include "loom/data/files.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
 
@@ -67,7 +67,7 @@ BibleSplits split_by_book(const std::vector<VersePair>& pairs, const std::vector
 }
 
 BibleSplits load_bible_pairs(const std::string& path) {
-  std::istringstream lines(detail::read_text_file("load_bible_pairs", path, max_tsv_bytes));
+  std::istringstream lines(read_text_file("load_bible_pairs", path, max_tsv_bytes));
   std::vector<VersePair> pairs;
   std::string line;
   for (std::int64_t number = 1; std::getline(lines, line); ++number) {

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <unordered_set>
 
-#include "files.h"
+#include "loom/data/files.h"
 #include "loom/data/sentiment.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
@@ -28,7 +28,7 @@ bool is_plain_word(const std::string& word) {
 }  // namespace
 
 CmuDict load_cmudict(const std::string& path) {
-  std::istringstream lines(detail::read_text_file("load_cmudict", path, max_dictionary_bytes));
+  std::istringstream lines(read_text_file("load_cmudict", path, max_dictionary_bytes));
   CmuDict dict;
   std::unordered_set<std::string> seen;
   std::string line;

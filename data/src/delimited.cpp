@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "files.h"
+#include "loom/data/files.h"
 #include "loom/serialization.h"
 
 namespace loom::data {
@@ -112,7 +112,7 @@ Table read_delimited(const std::string& path, char delimiter, bool has_header, b
   if (delimiter == '\n' || delimiter == '\r' || (quoting && delimiter == '"'))
     throw ValueError(fmt::format("read_delimited: expected a delimiter other than a line end or "
                                  "the quote, got '{}'", delimiter));
-  RecordReader reader(path, detail::read_text_file("read_delimited", path, max_table_bytes), delimiter, quoting);
+  RecordReader reader(path, read_text_file("read_delimited", path, max_table_bytes), delimiter, quoting);
   Table table;
   table.path = path;
   std::vector<std::string> fields;

@@ -1,4 +1,4 @@
-#include "files.h"
+#include "loom/data/files.h"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 
 #include "loom/serialization.h"
 
-namespace loom::data::detail {
+namespace loom::data {
 
 std::string read_text_file(const char* function, const std::string& path, std::uint64_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
@@ -34,4 +34,4 @@ std::string read_text_file(const char* function, const std::string& path, std::u
   return bytes;
 }
 
-}  // namespace loom::data::detail
+}  // namespace loom::data

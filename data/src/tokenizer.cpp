@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "loom/errors.h"
-#include "utf8.h"
+#include "loom/data/utf8.h"
 
 namespace loom::data {
 namespace {
@@ -19,7 +19,7 @@ std::vector<CodePoint> decode(const char* function, const std::string& text) {
   std::vector<CodePoint> out;
   for (std::size_t pos = 0; pos < text.size();) {
     std::uint32_t value = 0;
-    const std::size_t length = detail::utf8_sequence_length(text, pos, &value);
+    const std::size_t length = utf8_sequence_length(text, pos, &value);
     if (length == 0)
       throw ValueError(fmt::format("{}: expected UTF-8 text, got an invalid byte 0x{:02x} at offset {}",
                                    function, static_cast<unsigned char>(text[pos]), pos));

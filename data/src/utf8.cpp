@@ -1,6 +1,6 @@
-#include "utf8.h"
+#include "loom/data/utf8.h"
 
-namespace loom::data::detail {
+namespace loom::data {
 
 std::size_t utf8_sequence_length(const std::string& text, std::size_t pos,
                                  std::uint32_t* code_point) {
@@ -39,4 +39,4 @@ std::size_t first_invalid_utf8(const std::string& text) {
   return std::string::npos;
 }
 
-}  // namespace loom::data::detail
+}  // namespace loom::data

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <map>
 
-#include "files.h"
+#include "loom/data/files.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
-#include "utf8.h"
+#include "loom/data/utf8.h"
 
 namespace loom::data {
 namespace {
@@ -138,8 +138,8 @@ void Vocabulary::save(const std::string& path) const {
 }
 
 Vocabulary Vocabulary::load(const std::string& path) {
-  const std::string bytes = detail::read_text_file("Vocabulary::load", path, max_file_bytes);
-  if (const auto bad = detail::first_invalid_utf8(bytes); bad != std::string::npos)
+  const std::string bytes = read_text_file("Vocabulary::load", path, max_file_bytes);
+  if (const auto bad = first_invalid_utf8(bytes); bad != std::string::npos)
     throw IOError(fmt::format("Vocabulary::load: {}: expected UTF-8, got an invalid byte at offset {}",
                               path, bad));
   if (!bytes.empty() && bytes.back() != '\n')

@@ -47,6 +47,8 @@ expect_error "--cell" train sentiment --cell transformer
 expect_error "The following argument was not expected" train sentiment --no-such-option
 expect_error "spam.tsv is missing" train spam --data-dir "$work/nowhere" --run-dir "$work/spam"
 expect_error "neither a text file" train charlm --data-dir "$work/nowhere.txt" --run-dir "$work/charlm"
+truncate -s 300M "$work/huge.txt"  # sparse: refused by its size before anything is read
+expect_error "is too large: expected at most 268435456 bytes, got 314572800" train charlm --data-dir "$work/huge.txt" --run-dir "$work/charlm"
 expect_error "Directory does not exist" eval "$work/nowhere"
 expect_error "is not a run folder" eval "$work"
 expect_error "text is required" predict "$run"

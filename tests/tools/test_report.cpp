@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "loom/data/utf8.h"
 #include "report.h"
 
 namespace {
@@ -84,6 +85,16 @@ TEST_CASE("the report has every section, escapes text and lists mistakes first")
   CHECK(html.find("not &lt;good&gt; at all") < html.find("a fine film"));  // the mistake comes first
   CHECK(html.find("<script") == std::string::npos);                      // self-contained, static
   CHECK(html.find("http") == std::string::npos);                         // nothing from the network
+}
+
+TEST_CASE("the report stays valid UTF-8: a broken sequence becomes U+FFFD, whole characters pass") {
+  loom::report::Report r;
+  r.title = "caf\xc3\xa9 \xc3";                              // "café" and a lead byte cut from its character
+  r.samples = {{"na\xefve \xff", "ham", "spam", false}};       // Latin-1 bytes
+  const std::string html = loom::report::render_html(r);
+  CHECK(html.find("caf\xc3\xa9 \xef\xbf\xbd") != std::string::npos);
+  CHECK(html.find("na\xef\xbf\xbdve \xef\xbf\xbd") != std::string::npos);
+  CHECK(loom::data::first_invalid_utf8(html) == std::string::npos);
 }
 
 TEST_CASE("the g2p report has the error-rate table and one attention heatmap cell per source x target pair") {

@@ -5,6 +5,7 @@
 #include "loom/data/bible.h"
 #include "loom/data/cmudict.h"
 #include "loom/data/delimited.h"
+#include "loom/data/files.h"
 #include "loom/data/idx.h"
 #include "loom/data/metrics.h"
 #include "loom/data/pgm.h"
@@ -12,4 +13,5 @@
 #include "loom/data/sentiment.h"
 #include "loom/data/timeseries.h"
 #include "loom/data/tokenizer.h"
+#include "loom/data/utf8.h"
 #include "loom/data/vocabulary.h"
