@@ -244,13 +244,9 @@ int train_caption(const RunConfig& config) {
   metrics["best_epoch"] = result.best_epoch;
   metrics["best_val_exact_match"] = result.best_value;
   metrics["train_seconds"] = seconds;
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   page.title = fmt::format("loom caption: {} (CNN {}-{}, LSTM {}, attention {})", config.run_dir, kChannels[0],
                            kChannels[1], config.hidden, config.attention);
-  page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
-  report::write_html(page, config.run_dir + "/report.html");
-  std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
+  finish_run(config, metrics, page, result);
   return 0;
 }
 

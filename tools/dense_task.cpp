@@ -32,15 +32,6 @@ std::string require_file(const RunConfig& config, const std::string& name) {
   return path;
 }
 
-void finish(const RunConfig& config, nlohmann::ordered_json& metrics, report::Report& page, const optim::TrainResult& result) {
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
-  page.title = fmt::format("loom {}: {}", config.task, config.run_dir);
-  page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
-  report::write_html(page, config.run_dir + "/report.html");
-  std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
-}
-
 // ---- fashion ----------------------------------------------------------------------------------
 
 const std::vector<std::string> kFashionClasses = {"t-shirt", "trouser", "pullover", "dress", "coat",
@@ -133,7 +124,7 @@ int train_fashion(const RunConfig& config) {
   for (std::size_t i : report::pick_samples(correct, 24, 6))
     page.samples.push_back({fmt::format("test image {}", i), kFashionClasses[predicted[i]], kFashionClasses[test_labels[i]],
                             correct[i]});
-  finish(config, metrics, page, result);
+  finish_run(config, metrics, page, result);
   return 0;
 }
 
@@ -205,7 +196,7 @@ int train_sp500(const RunConfig& config) {
   metrics["train_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   report::Report page;
   page.forecast = {{"actual", actual}, {"predicted", predicted}, {"persistence", persistence}};
-  finish(config, metrics, page, result);
+  finish_run(config, metrics, page, result);
   return 0;
 }
 

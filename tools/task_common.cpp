@@ -1,11 +1,13 @@
 #include "task_common.h"
 
+#include <cstdio>
 #include <fstream>
 
 #include <fmt/format.h>
 
 #ifdef LOOM_HAVE_DISTRIBUTED
 #include "loom/distributed.h"
+#include "loom/serialization.h"
 #endif
 
 namespace loom::tools {
@@ -64,6 +66,16 @@ std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::or
                            : value.is_string()     ? value.get<std::string>()
                                                    : value.dump());
   return rows;
+}
+
+void finish_run(const RunConfig& config, const nlohmann::ordered_json& metrics, report::Report& page,
+                const optim::TrainResult& result) {
+  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
+  if (page.title.empty()) page.title = fmt::format("loom {}: {}", config.task, config.run_dir);
+  page.summary = summary_rows(metrics);
+  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
+  report::write_html(page, config.run_dir + "/report.html");
+  std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
 }
 
 nlohmann::ordered_json previous_metrics(const RunConfig& config) {

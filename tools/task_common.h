@@ -34,10 +34,15 @@ Job job();
 /// or null.
 std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model);
 
-/// The metrics as the report's summary rows: numbers to four decimals, text as it is.
 /// The figures a run's metrics.json already holds (an empty object when it is missing or
 /// unreadable), so `loom eval` can refresh the test figures and keep the training ones.
 nlohmann::ordered_json previous_metrics(const RunConfig& config);
+/// The metrics as the report's summary rows: numbers to four decimals, text as it is.
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);
+/// Ends a training run (rank 0): writes metrics.json, completes `page` with the metrics as summary
+/// rows and the learning curves (and the title "loom TASK: RUN_DIR" when it has none), writes
+/// report.html, and prints the metrics and where the report is.
+void finish_run(const RunConfig& config, const nlohmann::ordered_json& metrics, report::Report& page,
+                const optim::TrainResult& result);
 
 }  // namespace loom::tools

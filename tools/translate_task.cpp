@@ -217,13 +217,9 @@ int train_translate(const RunConfig& config) {
   metrics["english_words"] = d.english.size() - 4;
   metrics["spanish_words"] = d.spanish.size() - 4;
   metrics["train_seconds"] = seconds;
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   page.title = fmt::format("loom translate: {} ({}{} x{}, {} attention)", config.run_dir,
                            config.bidirectional ? "bi" : "", config.cell, config.layers, config.attention);
-  page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
-  report::write_html(page, config.run_dir + "/report.html");
-  std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
+  finish_run(config, metrics, page, result);
   return 0;
 }
 
