@@ -255,13 +255,10 @@ int eval_caption(const RunConfig& config) {
   auto owner = make_model(config, vocab);
   auto& model = *owner;
   load(model, config.run_dir + "/best.safetensors");
-  nlohmann::ordered_json metrics = previous_metrics(config);  // keep the training figures
-  metrics["task"] = "caption";
-  report::Report unused;
-  evaluate(config, model, vocab, load_scenes(config, false).test, metrics, unused);
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
-  std::printf("%s\n", metrics.dump(2).c_str());
-  return 0;
+  return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
+    report::Report unused;
+    evaluate(config, model, vocab, load_scenes(config, false).test, metrics, unused);
+  });
 }
 
 int caption_images(const RunConfig& config, const std::vector<std::string>& paths) {

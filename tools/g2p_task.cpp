@@ -182,13 +182,10 @@ int eval_g2p(const RunConfig& config) {
   const auto g2p = load_run_data(config);
   auto model = make_seq2seq(config, g2p.letters.size(), g2p.phones.size());
   load(model, config.run_dir + "/best.safetensors");
-  nlohmann::ordered_json metrics = previous_metrics(config);  // keep the training figures
-  metrics["task"] = "g2p";
-  report::Report unused;
-  evaluate(config, model, g2p, metrics, unused);
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
-  std::printf("%s\n", metrics.dump(2).c_str());
-  return 0;
+  return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
+    report::Report unused;
+    evaluate(config, model, g2p, metrics, unused);
+  });
 }
 
 int pronounce(const RunConfig& config, const std::vector<std::string>& words) {

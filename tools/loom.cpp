@@ -104,7 +104,7 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--hidden")) config.hidden = 256;
     if (unset("--dropout")) config.dropout = 0.2;
     if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 8;
+    if (unset("--epochs")) config.epochs = 12;  // validation WER still fell at 8 (30.5% test)
     if (unset("--batch")) config.batch = 128;
   } else if (config.task == "caption") {  // 20,000 scenes of 56x56 pixels, captions of 7-23 words
     if (unset("--hidden")) config.hidden = 256;

@@ -78,6 +78,8 @@ void finish_run(const RunConfig& config, const nlohmann::ordered_json& metrics, 
   std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
 }
 
+namespace {
+
 nlohmann::ordered_json previous_metrics(const RunConfig& config) {
   std::ifstream previous(config.run_dir + "/metrics.json");
   if (!previous) return nlohmann::ordered_json::object();
@@ -86,6 +88,17 @@ nlohmann::ordered_json previous_metrics(const RunConfig& config) {
   } catch (const nlohmann::json::exception&) {
     return nlohmann::ordered_json::object();
   }
+}
+
+}  // namespace
+
+int reevaluate_run(const RunConfig& config, const std::function<void(nlohmann::ordered_json& metrics)>& evaluate) {
+  nlohmann::ordered_json metrics = previous_metrics(config);
+  metrics["task"] = config.task;
+  evaluate(metrics);
+  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
+  std::printf("%s\n", metrics.dump(2).c_str());
+  return 0;
 }
 
 }  // namespace loom::tools

@@ -1,5 +1,6 @@
 #pragma once
 // What every task of the loom program builds the same way from its RunConfig.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,9 +35,10 @@ Job job();
 /// or null.
 std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model);
 
-/// The figures a run's metrics.json already holds (an empty object when it is missing or
-/// unreadable), so `loom eval` can refresh the test figures and keep the training ones.
-nlohmann::ordered_json previous_metrics(const RunConfig& config);
+/// `loom eval` of a saved run: `evaluate` adds fresh test figures to the run's metrics.json (its
+/// training figures are kept; a missing or unreadable file starts empty), which is written back
+/// and printed.
+int reevaluate_run(const RunConfig& config, const std::function<void(nlohmann::ordered_json& metrics)>& evaluate);
 /// The metrics as the report's summary rows: numbers to four decimals, text as it is.
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);
 /// Ends a training run (rank 0): writes metrics.json, completes `page` with the metrics as summary

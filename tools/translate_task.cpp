@@ -227,13 +227,10 @@ int eval_translate(const RunConfig& config) {
   const auto d = load_run_data(config);
   auto model = make_seq2seq(config, d.english.size(), d.spanish.size());
   load(model, config.run_dir + "/best.safetensors");
-  nlohmann::ordered_json metrics = previous_metrics(config);  // keep the training figures
-  metrics["task"] = "translate";
-  report::Report unused;
-  evaluate(config, model, d, metrics, unused);
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
-  std::printf("%s\n", metrics.dump(2).c_str());
-  return 0;
+  return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
+    report::Report unused;
+    evaluate(config, model, d, metrics, unused);
+  });
 }
 
 int translate_sentences(const RunConfig& config, const std::vector<std::string>& sentences) {
