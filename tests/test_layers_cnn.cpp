@@ -11,6 +11,7 @@
 #include <loom/layers/max_pool2d.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "test_util.h"
@@ -128,6 +129,20 @@ TEST_CASE("max_pool2d sends the gradient to the first maximum of each window") {
   const Tensor x = loom::from_vector(std::vector<double>{1, 3, 3, 2}, {1, 1, 2, 2}).requires_grad_();
   loom::max_pool2d(x, 2).sum().backward();
   CHECK(loom_test::values(x.grad()) == std::vector<double>{0, 1, 0, 0});
+}
+
+TEST_CASE("max_pool2d propagates NaN through the 2x2 fast path and the general windows alike") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // (1, 1, 2, 4): the left window holds a NaN, the right one does not.
+  const Tensor x = loom::from_vector(std::vector<double>{1, nan, 5, 6, 3, 2, 8, 7}, {1, 1, 2, 4});
+  const auto fast = loom_test::values(loom::max_pool2d(x, 2));                   // 2x2, stride 2
+  const auto general = loom_test::values(loom::max_pool2d(x, {2, 2}, {2, 2}, {0, 1}));  // padded
+  CHECK(std::isnan(fast[0]));
+  CHECK(fast[1] == 8);
+  REQUIRE(general.size() == 3);  // windows over columns {0}, {1, 2}, {3}
+  CHECK(general[0] == 3);
+  CHECK(std::isnan(general[1]));
+  CHECK(general[2] == 7);
 }
 
 TEST_CASE("BatchNorm1d and BatchNorm2d gradients in training mode") {

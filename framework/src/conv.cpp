@@ -1,7 +1,8 @@
-// Convolution and pooling over (N, C, H, W) images. conv2d lowers each image and group to one
-// GEMM through im2col; its backward recomputes the lowering (so the graph keeps only the input,
-// not the kH kW times larger columns) and scatters the column gradient back with col2im. The
-// pooling ops are direct loops over their windows.
+// Convolution and pooling over (N, C, H, W) images. conv2d lowers a chunk of images (per group)
+// through im2col into one column matrix and multiplies it with one GEMM; its backward recomputes
+// the lowering (so the graph keeps only the input, not the kH kW times larger columns) and
+// scatters the column gradient back with col2im. The pooling ops are direct loops over their
+// windows.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -76,15 +77,15 @@ Window pool_window(const char* op, const Tensor& input, Size2 kernel, Size2 stri
 }
 
 // (C, H, W) -> (C kH kW, OH OW): row (c, i, j), column (oh, ow) holds
-// image[c, oh sh - ph + i dh, ow sw - pw + j dw], or 0 in the padding.
+// image[c, oh sh - ph + i dh, ow sw - pw + j dw], or 0 in the padding. Rows are `row_stride`
+// apart, so the columns of several images can sit side by side in one matrix.
 template <class T>
-void im2col(const T* image, std::int64_t channels, const Window& g, T* cols) {
-  const std::int64_t length = g.out_h * g.out_w;
+void im2col(const T* image, std::int64_t channels, const Window& g, T* cols, std::int64_t row_stride) {
   for (std::int64_t c = 0; c < channels; ++c) {
     const T* plane = image + c * g.height * g.width;
     for (std::int64_t i = 0; i < g.kh; ++i)
       for (std::int64_t j = 0; j < g.kw; ++j) {
-        T* row = cols + ((c * g.kh + i) * g.kw + j) * length;
+        T* row = cols + ((c * g.kh + i) * g.kw + j) * row_stride;
         for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
           T* dst = row + oh * g.out_w;
           const std::int64_t ih = oh * g.sh - g.ph + i * g.dh;
@@ -93,6 +94,15 @@ void im2col(const T* image, std::int64_t channels, const Window& g, T* cols) {
             continue;
           }
           const T* src = plane + ih * g.width;
+          if (g.sw == 1) {  // a shifted copy of the input row, zeros where it reads the padding
+            const std::int64_t shift = j * g.dw - g.pw;  // iw = ow + shift
+            const std::int64_t begin = std::clamp<std::int64_t>(-shift, 0, g.out_w);
+            const std::int64_t end = std::clamp<std::int64_t>(g.width - shift, begin, g.out_w);
+            std::fill(dst, dst + begin, T(0));
+            std::copy(src + begin + shift, src + end + shift, dst + begin);
+            std::fill(dst + end, dst + g.out_w, T(0));
+            continue;
+          }
           for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
             const std::int64_t iw = ow * g.sw - g.pw + j * g.dw;
             dst[ow] = iw >= 0 && iw < g.width ? src[iw] : T(0);
@@ -104,18 +114,24 @@ void im2col(const T* image, std::int64_t channels, const Window& g, T* cols) {
 
 // The adjoint of im2col: adds each column entry into the image position it was read from.
 template <class T>
-void col2im_add(const T* cols, std::int64_t channels, const Window& g, T* image) {
-  const std::int64_t length = g.out_h * g.out_w;
+void col2im_add(const T* cols, std::int64_t channels, const Window& g, T* image, std::int64_t row_stride) {
   for (std::int64_t c = 0; c < channels; ++c) {
     T* plane = image + c * g.height * g.width;
     for (std::int64_t i = 0; i < g.kh; ++i)
       for (std::int64_t j = 0; j < g.kw; ++j) {
-        const T* row = cols + ((c * g.kh + i) * g.kw + j) * length;
+        const T* row = cols + ((c * g.kh + i) * g.kw + j) * row_stride;
         for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
           const std::int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.height) continue;
           const T* src = row + oh * g.out_w;
           T* dst = plane + ih * g.width;
+          if (g.sw == 1) {  // the adjoint of im2col's shifted copy
+            const std::int64_t shift = j * g.dw - g.pw;
+            const std::int64_t begin = std::clamp<std::int64_t>(-shift, 0, g.out_w);
+            const std::int64_t end = std::clamp<std::int64_t>(g.width - shift, begin, g.out_w);
+            for (std::int64_t ow = begin; ow < end; ++ow) dst[ow + shift] += src[ow];
+            continue;
+          }
           for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
             const std::int64_t iw = ow * g.sw - g.pw + j * g.dw;
             if (iw >= 0 && iw < g.width) dst[iw] += src[ow];
@@ -123,6 +139,16 @@ void col2im_add(const T* cols, std::int64_t channels, const Window& g, T* image)
         }
       }
   }
+}
+
+// How many images conv2d lowers into one column matrix: one image of a small feature map is a
+// product too narrow for BLAS to run at speed (a 14x14 map with 16 channels in, 32 out: 32 x 144
+// x 196), so the columns of up to `batch` images share a GEMM, within 2^21 elements (8 MiB of
+// float) of column buffer.
+std::int64_t images_per_gemm(std::int64_t patch, std::int64_t length, std::int64_t batch) {
+  constexpr std::int64_t column_budget = std::int64_t{1} << 21;
+  return std::clamp<std::int64_t>(column_budget / std::max<std::int64_t>(patch * length, 1), 1,
+                                  std::max<std::int64_t>(batch, 1));
 }
 
 // One averaging window [h0, h1) x [w0, w1) of the input plane, and what its sum is divided by.
@@ -221,19 +247,25 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
     const T* x = input.data<T>();
     const T* w = weight.data<T>();
     T* y = out.data<T>();
-    std::vector<T> cols(static_cast<std::size_t>(patch * length));  // (C/groups kH kW, OH OW)
-    for (std::int64_t n = 0; n < batch; ++n)
+    const std::int64_t chunk = images_per_gemm(patch, length, batch);
+    std::vector<T> cols(static_cast<std::size_t>(patch * chunk * length));  // (C/groups kH kW, chunk OH OW)
+    std::vector<T> product(static_cast<std::size_t>(group_out * chunk * length));  // (O/groups, chunk OH OW)
+    for (std::int64_t first = 0; first < batch; first += chunk) {
+      const std::int64_t count = std::min(chunk, batch - first), width = count * length;
       for (std::int64_t grp = 0; grp < groups; ++grp) {
-        im2col(x + (n * channels + grp * group_in) * plane, group_in, g, cols.data());
-        T* y_block = y + (n * out_channels + grp * group_out) * length;  // (O/groups, L)
-        if (bias.defined()) {  // start from the bias, then accumulate the product (beta = 1)
-          const T* b = bias.data<T>() + grp * group_out;
-          for (std::int64_t o = 0; o < group_out; ++o)
-            std::fill(y_block + o * length, y_block + (o + 1) * length, b[o]);
-        }
-        detail::gemm<T>(false, false, group_out, length, patch, T(1), w + grp * group_out * patch,
-                        patch, cols.data(), length, bias.defined() ? T(1) : T(0), y_block, length);
+        for (std::int64_t i = 0; i < count; ++i)
+          im2col(x + ((first + i) * channels + grp * group_in) * plane, group_in, g, cols.data() + i * length, width);
+        detail::gemm<T>(false, false, group_out, width, patch, T(1), w + grp * group_out * patch, patch,
+                        cols.data(), width, T(0), product.data(), width);
+        for (std::int64_t i = 0; i < count; ++i)  // (O/groups, image i's OH OW) -> y[first + i]
+          for (std::int64_t o = 0; o < group_out; ++o) {
+            const T shift = bias.defined() ? bias.data<T>()[grp * group_out + o] : T(0);
+            const T* src = product.data() + o * width + i * length;
+            T* dst = y + ((first + i) * out_channels + grp * group_out + o) * length;
+            for (std::int64_t l = 0; l < length; ++l) dst[l] = src[l] + shift;
+          }
       }
+    }
   });
 
   record_op(out, "conv2d", {input, weight, bias}, [input, weight, bias, g, groups](
@@ -252,24 +284,33 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
       const T* x = input.data<T>();
       const T* w = weight.data<T>();
       const T* dy = grad.data<T>();
-      std::vector<T> cols(static_cast<std::size_t>(patch * length));  // (C/groups kH kW, OH OW)
-      for (std::int64_t n = 0; n < batch; ++n)
+      const std::int64_t chunk = images_per_gemm(patch, length, batch);
+      std::vector<T> cols(static_cast<std::size_t>(patch * chunk * length));  // (C/groups kH kW, chunk OH OW)
+      std::vector<T> dy_cols(static_cast<std::size_t>(group_out * chunk * length));  // (O/groups, chunk OH OW)
+      for (std::int64_t first = 0; first < batch; first += chunk) {
+        const std::int64_t count = std::min(chunk, batch - first), width = count * length;
         for (std::int64_t grp = 0; grp < groups; ++grp) {
-          const T* dy_block = dy + (n * out_channels + grp * group_out) * length;  // (O/groups, L)
-          const T* w_block = w + grp * group_out * patch;                      // (O/groups, K)
+          for (std::int64_t i = 0; i < count; ++i)  // dy[first + i] -> (O/groups, image i's OH OW)
+            for (std::int64_t o = 0; o < group_out; ++o) {
+              const T* src = dy + ((first + i) * out_channels + grp * group_out + o) * length;
+              std::copy(src, src + length, dy_cols.data() + o * width + i * length);
+            }
           if (grad_weight.defined()) {  // dW += dY @ cols^T      (O/groups, K)
-            im2col(x + (n * channels + grp * group_in) * plane, group_in, g, cols.data());
-            detail::gemm<T>(false, true, group_out, patch, length, T(1), dy_block, length,
-                            cols.data(), length, T(1),
-                            grad_weight.data<T>() + grp * group_out * patch, patch);
+            for (std::int64_t i = 0; i < count; ++i)
+              im2col(x + ((first + i) * channels + grp * group_in) * plane, group_in, g, cols.data() + i * length,
+                     width);
+            detail::gemm<T>(false, true, group_out, patch, width, T(1), dy_cols.data(), width, cols.data(), width,
+                            T(1), grad_weight.data<T>() + grp * group_out * patch, patch);
           }
-          if (grad_input.defined()) {  // dcols = W^T @ dY      (K, L), then back to the image
-            detail::gemm<T>(true, false, patch, length, group_out, T(1), w_block, patch,
-                            dy_block, length, T(0), cols.data(), length);
-            col2im_add(cols.data(), group_in, g,
-                       grad_input.data<T>() + (n * channels + grp * group_in) * plane);
+          if (grad_input.defined()) {  // dcols = W^T @ dY      (K, chunk L), then back to the images
+            detail::gemm<T>(true, false, patch, width, group_out, T(1), w + grp * group_out * patch, patch,
+                            dy_cols.data(), width, T(0), cols.data(), width);
+            for (std::int64_t i = 0; i < count; ++i)
+              col2im_add(cols.data() + i * length, group_in, g,
+                         grad_input.data<T>() + ((first + i) * channels + grp * group_in) * plane, width);
           }
         }
+      }
       if (grad_bias.defined()) {  // db = dY summed over images and positions   (O)
         T* db = grad_bias.data<T>();
         for (std::int64_t n = 0; n < batch; ++n)
@@ -302,23 +343,44 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding
     const T* x = input.data<T>();
     T* y = out.data<T>();
     std::int64_t* where = argmax.data<std::int64_t>();
+    // The first maximum wins; NaN propagates (the last NaN wins), as PyTorch.
+    const auto take = [](T v, std::int64_t at, T& best, std::int64_t& best_at) {
+      if (v > best || v != v) {
+        best = v;
+        best_at = at;
+      }
+    };
+    const bool two_by_two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0;
     for (std::int64_t p = 0; p < planes; ++p) {
       const T* plane = x + p * g.height * g.width;
+      T* y_plane = y + p * length;
+      std::int64_t* where_plane = where + p * length;
+      if (two_by_two) {  // the CNN encoder's pooling: no window bounds to clip
+        for (std::int64_t oh = 0; oh < g.out_h; ++oh)
+          for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+            const std::int64_t top_left = 2 * oh * g.width + 2 * ow;
+            T best = plane[top_left];
+            std::int64_t best_at = top_left;
+            take(plane[top_left + 1], top_left + 1, best, best_at);
+            take(plane[top_left + g.width], top_left + g.width, best, best_at);
+            take(plane[top_left + g.width + 1], top_left + g.width + 1, best, best_at);
+            y_plane[oh * g.out_w + ow] = best;
+            where_plane[oh * g.out_w + ow] = best_at;
+          }
+        continue;
+      }
       for (std::int64_t oh = 0; oh < g.out_h; ++oh)
         for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
           const std::int64_t h0 = std::max<std::int64_t>(oh * g.sh - g.ph, 0);
           const std::int64_t h1 = std::min(oh * g.sh - g.ph + g.kh, g.height);
           const std::int64_t w0 = std::max<std::int64_t>(ow * g.sw - g.pw, 0);
           const std::int64_t w1 = std::min(ow * g.sw - g.pw + g.kw, g.width);
-          // The first maximum wins; NaN propagates, as PyTorch.
-          std::int64_t best = h0 * g.width + w0;
+          T best = plane[h0 * g.width + w0];
+          std::int64_t best_at = h0 * g.width + w0;
           for (std::int64_t ih = h0; ih < h1; ++ih)
-            for (std::int64_t iw = w0; iw < w1; ++iw) {
-              const T v = plane[ih * g.width + iw];
-              if (v > plane[best] || std::isnan(v)) best = ih * g.width + iw;
-            }
-          y[p * length + oh * g.out_w + ow] = plane[best];
-          where[p * length + oh * g.out_w + ow] = best;
+            for (std::int64_t iw = w0; iw < w1; ++iw) take(plane[ih * g.width + iw], ih * g.width + iw, best, best_at);
+          y_plane[oh * g.out_w + ow] = best;
+          where_plane[oh * g.out_w + ow] = best_at;
         }
     }
   });

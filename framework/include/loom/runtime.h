@@ -7,6 +7,11 @@
 /// OpenBLAS's idle workers spin (sched_yield) for ~0.1 s after each call before sleeping, on
 /// the core Loom's worker needs next; `export OPENBLAS_THREAD_TIMEOUT=4` makes them sleep at
 /// once (bench/README.md, "Threads", has the measurement).
+///
+/// Memory: with glibc, Loom raises malloc's mmap threshold to 32 MiB and its trim threshold to
+/// 256 MiB before its first tensor, so a training step reuses the large buffers the previous step
+/// freed instead of mapping and zeroing them afresh. `LOOM_MALLOC_TUNING=0` keeps the program's
+/// own malloc settings.
 namespace loom {
 
 /// Threads used by BLAS calls and by the fused LSTM's time loop.
