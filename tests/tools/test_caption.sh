@@ -33,18 +33,7 @@ grep -q '"test_bleu4"' "$work/run/metrics.json" && grep -q '"test_exact_match"' 
   { echo "caption of a good scene failed"; exit 1; }
 "$loom" eval "$work/run" | grep -q '"test_bleu4"' || { echo "eval of a caption run failed"; exit 1; }
 
-expect_error() {  # expect_error PATTERN ARGS...: exit code 2 and one line matching PATTERN
-  local pattern="$1"
-  shift
-  set +e
-  "$loom" "$@" > "$work/out" 2> "$work/err"
-  local code=$?
-  set -e
-  if [ $code -ne 2 ]; then echo "loom $*: exit code $code, expected 2"; exit 1; fi
-  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -q "$pattern" "$work/err"; then
-    echo "loom $*: expected one line matching '$pattern', got:"; cat "$work/err"; exit 1
-  fi
-}
+source "$(dirname "$0")/expect_error.sh"
 expect_error 'expected one or more images' caption "$work/run"
 expect_error "cannot read '$work/none.pgm'" caption "$work/run" "$work/none.pgm"
 printf 'P2\n56 56\n255\n' > "$work/text.pgm"

@@ -10,15 +10,8 @@ trap 'rm -rf "$work"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-# expect_error "ARGS..." PATTERN: exit code 2 and stderr matching PATTERN
-expect_error() {
-  local pattern=$1; shift
-  "$loom" "$@" > "$work/out" 2> "$work/err"
-  local code=$?
-  [[ $code == 2 ]] || fail "loom $* exited $code, expected 2"
-  grep -q -- "$pattern" "$work/err" || fail "loom $*: stderr lacks '$pattern': $(head -c 300 "$work/err")"
-  [[ $(wc -l < "$work/err") -le 2 ]] || fail "loom $*: more than two lines of error: $(head -c 300 "$work/err")"
-}
+error_lines=2  # the error, and CLI11's pointer to --help
+source "$(dirname "$0")/expect_error.sh"
 
 run="$work/sentiment"
 "$loom" train sentiment --run-dir "$run" --epochs 2 --hidden 16 > "$work/train.out" 2> "$work/train.err" ||

@@ -19,18 +19,7 @@ test -s "$work/run/report.html" && test -s "$work/run/metrics.json" && test -s "
 "$loom" pronounce "$work/run" aba "Kal" | grep -q "^aba	" || { echo "pronounce of a good word failed"; exit 1; }
 "$loom" eval "$work/run" | grep -q '"test_wer"' || { echo "eval of a g2p run failed"; exit 1; }
 
-expect_error() {  # expect_error PATTERN ARGS...: exit code 2 and one line matching PATTERN
-  local pattern="$1"
-  shift
-  set +e
-  "$loom" "$@" > "$work/out" 2> "$work/err"
-  local code=$?
-  set -e
-  if [ $code -ne 2 ]; then echo "loom $*: exit code $code, expected 2"; exit 1; fi
-  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -q "$pattern" "$work/err"; then
-    echo "loom $*: expected one line matching '$pattern', got:"; cat "$work/err"; exit 1
-  fi
-}
+source "$(dirname "$0")/expect_error.sh"
 expect_error 'characters the model has not seen: "9é"' pronounce "$work/run" aba "b9é"
 expect_error 'word 2 is empty' pronounce "$work/run" aba ""
 expect_error 'expected one or more words' pronounce "$work/run"

@@ -31,18 +31,7 @@ grep -q '<svg' "$work/run/report.html"
 [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'read as <unk>: zebra hello$' "$work/err" ||
   { echo "expected one line naming the unknown words, got:"; cat "$work/err"; exit 1; }
 
-expect_error() {  # expect_error PATTERN ARGS...: exit code 2 and one line matching PATTERN
-  local pattern="$1"
-  shift
-  set +e
-  "$loom" "$@" > "$work/out" 2> "$work/err"
-  local code=$?
-  set -e
-  if [ $code -ne 2 ]; then echo "loom $*: exit code $code, expected 2"; exit 1; fi
-  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -q "$pattern" "$work/err"; then
-    echo "loom $*: expected one line matching '$pattern', got:"; cat "$work/err"; exit 1
-  fi
-}
+source "$(dirname "$0")/expect_error.sh"
 expect_error 'sentence 2 is empty' translate "$work/run" "God said." "   "
 expect_error 'sentence 1 is empty' translate "$work/run" ""
 expect_error 'expected one or more sentences' translate "$work/run"
