@@ -9,6 +9,8 @@
 #include "loom/layers/dropout.h"
 #include "loom/layers/linear.h"
 #include "loom/layers/recurrent.h"
+#include "loom/models/decoding.h"
+#include "loom/ops.h"
 #include "loom/tensor.h"
 
 namespace loom::models::detail {
@@ -54,5 +56,25 @@ Tensor last_layer_state(const Tensor& h_n, std::int64_t directions);
 /// A sequence summary over real steps only: output (B, T, E) -> (B, E) by "mean" or "max".
 Tensor pool_steps(const Tensor& output, const std::vector<std::int64_t>& lengths,
                   const std::string& pooling);
+
+/// The decoder of decoding.h over a model with `Tensor step(const Tensor& tokens, State&)` (logits
+/// (N, V) for tokens (N)) whose State holds `attention`: log-probabilities per step, the last
+/// attention weights, and beam reordering through `select_state_rows(State&, rows)`, which each
+/// model defines beside its State (found by argument-dependent lookup).
+template <class Model>
+class StepDecoder : public DecoderStep {
+ public:
+  StepDecoder(Model& model, typename Model::State state) : model_(model), state_(std::move(state)) {}
+
+  Tensor step(const Tensor& tokens) override {  // (N) -> (N, V)
+    return log_softmax(model_.step(tokens, state_), 1);
+  }
+  Tensor last_attention() const override { return state_.attention; }
+  void select_rows(const Tensor& rows) override { select_state_rows(state_, rows); }
+
+ private:
+  Model& model_;
+  typename Model::State state_;
+};
 
 }  // namespace loom::models::detail

@@ -1,5 +1,4 @@
-// ImageCaptioner: CNN region features -> LSTM decoder with optional attention over the regions,
-// and its DecoderStep.
+// ImageCaptioner: CNN region features -> LSTM decoder with optional attention over the regions.
 #include "loom/models/image_captioner.h"
 
 #include <fmt/format.h>
@@ -15,28 +14,15 @@ namespace {
 
 constexpr const char* kName = "ImageCaptioner";
 
-// The decoder of decoding.h over an ImageCaptioner: feeds tokens through ImageCaptioner::step.
-class CaptionDecoder : public DecoderStep {
- public:
-  CaptionDecoder(ImageCaptioner& model, ImageCaptioner::State state) : model_(model), state_(std::move(state)) {}
-
-  Tensor step(const Tensor& tokens) override {  // (N) -> (N, V)
-    return log_softmax(model_.step(tokens, state_), 1);
-  }
-  Tensor last_attention() const override { return state_.attention; }
-  void select_rows(const Tensor& rows) override {
-    state_.h = index_select(state_.h, 1, rows);  // (1, N, H): rows on axis 1
-    state_.c = index_select(state_.c, 1, rows);
-    for (Tensor* rows_first : {&state_.memory, &state_.attention})
-      if (rows_first->defined()) *rows_first = index_select(*rows_first, 0, rows);
-  }
-
- private:
-  ImageCaptioner& model_;
-  ImageCaptioner::State state_;
-};
-
 }  // namespace
+
+// Beam search keeps rows of the state: h and c have them on axis 1, the rest on axis 0.
+static void select_state_rows(ImageCaptioner::State& state, const Tensor& rows) {
+  state.h = index_select(state.h, 1, rows);  // (1, N, H)
+  state.c = index_select(state.c, 1, rows);
+  for (Tensor* rows_first : {&state.memory, &state.attention})
+    if (rows_first->defined()) *rows_first = index_select(*rows_first, 0, rows);
+}
 
 ImageCaptioner::ImageCaptioner(const ImageCaptionerOptions& options) : options_(options) {
   const auto& o = options_;
@@ -150,7 +136,7 @@ std::unique_ptr<DecoderStep> ImageCaptioner::decoder(const Tensor& images) {
 
 std::unique_ptr<DecoderStep> ImageCaptioner::decoder_from_features(const Tensor& features) {
   const auto s = start(features);
-  return std::make_unique<CaptionDecoder>(*this, State{s.h0, s.c0, s.memory, Tensor()});
+  return std::make_unique<detail::StepDecoder<ImageCaptioner>>(*this, State{s.h0, s.c0, s.memory, Tensor()});
 }
 
 }  // namespace loom::models

@@ -1,4 +1,4 @@
-// Seq2Seq: stacked (bi)recurrent encoder, attentional recurrent decoder, and its DecoderStep.
+// Seq2Seq: stacked (bi)recurrent encoder and attentional recurrent decoder.
 #include "loom/models/seq2seq.h"
 
 #include <fmt/format.h>
@@ -12,29 +12,15 @@ namespace {
 
 constexpr const char* kName = "Seq2Seq";
 
-// The decoder of decoding.h over a Seq2Seq: feeds tokens through Seq2Seq::step.
-class Seq2SeqDecoder : public DecoderStep {
- public:
-  Seq2SeqDecoder(Seq2Seq& model, Seq2Seq::State state) : model_(model), state_(std::move(state)) {}
-
-  Tensor step(const Tensor& tokens) override {  // (N) -> (N, V)
-    return log_softmax(model_.step(tokens, state_), 1);
-  }
-  Tensor last_attention() const override { return state_.attention; }
-  void select_rows(const Tensor& rows) override {
-    auto& s = state_;
-    s.h = index_select(s.h, 1, rows);  // (L, N, H): rows on axis 1
-    if (s.c.defined()) s.c = index_select(s.c, 1, rows);
-    for (Tensor* rows_first : {&s.feed, &s.memory, &s.mask, &s.attention})
-      if (rows_first->defined()) *rows_first = index_select(*rows_first, 0, rows);
-  }
-
- private:
-  Seq2Seq& model_;
-  Seq2Seq::State state_;
-};
-
 }  // namespace
+
+// Beam search keeps rows of the state: h and c have them on axis 1, the rest on axis 0.
+static void select_state_rows(Seq2Seq::State& state, const Tensor& rows) {
+  state.h = index_select(state.h, 1, rows);  // (L, N, H)
+  if (state.c.defined()) state.c = index_select(state.c, 1, rows);
+  for (Tensor* rows_first : {&state.feed, &state.memory, &state.mask, &state.attention})
+    if (rows_first->defined()) *rows_first = index_select(*rows_first, 0, rows);
+}
 
 Seq2Seq::Seq2Seq(const Seq2SeqOptions& options) : options_(options) {
   const auto& o = options_;
@@ -188,7 +174,7 @@ Seq2SeqOutput Seq2Seq::forward(const Tensor& source, const Tensor& source_length
 }
 
 std::unique_ptr<DecoderStep> Seq2Seq::decoder(const Tensor& source, const Tensor& source_lengths) {
-  return std::make_unique<Seq2SeqDecoder>(*this, initial_state(encode(source, source_lengths)));
+  return std::make_unique<detail::StepDecoder<Seq2Seq>>(*this, initial_state(encode(source, source_lengths)));
 }
 
 }  // namespace loom::models
