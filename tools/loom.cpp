@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
   CLI::App* predict = app.add_subcommand("predict", "Classify texts with a trained run");
   std::vector<std::string> inputs;
   predict->add_option("run_dir", run_dir, "A run folder written by `loom train`")->required()->check(CLI::ExistingDirectory);
-  predict->add_option("text", inputs, "Texts to classify")->required();
+  predict->add_option("text", inputs, "Texts to classify (put -- before them when one starts with a dash)")->required();
 
   CLI::App* generate = app.add_subcommand("generate", "Generate text with a trained charlm run");
   loom::tools::GenerateOptions generation;
@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
 
   CLI::App* translate = app.add_subcommand("translate", "Translate English sentences into Spanish with a translate run");
   translate->add_option("run_dir", run_dir, "A translate run folder")->required();
-  translate->add_option("sentences", inputs, "English sentences, each one argument");
+  translate->add_option("sentences", inputs, "English sentences, each one argument (put -- before them when one starts with a dash)");
 
   CLI::App* caption = app.add_subcommand("caption", "Caption 56x56 binary PGM scenes with a trained caption run");
   caption->add_option("run_dir", run_dir, "A caption run folder")->required();

@@ -24,6 +24,8 @@ grep -q '"test_accuracy_amazon"' "$run/metrics.json" || fail "metrics.json lacks
 predicted=$("$loom" predict "$run" "A wonderful film." "Awful.")
 [[ $(echo "$predicted" | wc -l) == 2 ]] || fail "predict printed '$predicted' for two texts"
 echo "$predicted" | grep -Eq '^(positive|negative) \([01]\.[0-9]{2}\)' || fail "predict output malformed: $predicted"
+"$loom" predict "$run" -- "-- a review that starts with dashes" | grep -q "	-- a review" ||
+  fail "predict of a text after -- failed"
 
 # The run folder resumes with its own options (more epochs are allowed), and refuses others.
 "$loom" train sentiment --run-dir "$run" --epochs 3 --hidden 16 > /dev/null 2> "$work/resume.err" ||
