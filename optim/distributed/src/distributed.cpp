@@ -99,7 +99,17 @@ Environment::Environment(int& argc, char**& argv) {
 Environment::~Environment() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (owns_mpi_ && !finalized) MPI_Finalize();
+  if (!owns_mpi_ || finalized) return;
+  // MPI_Finalize waits for every rank, and Open MPI waits by spinning: rank 1 burnt half a core
+  // for as long as rank 0 decoded a test set alone. The ranks meet first in a barrier that this
+  // rank polls every 5 ms, so a rank that finished early sleeps.
+  MPI_Request meeting;
+  if (MPI_Ibarrier(MPI_COMM_WORLD, &meeting) == MPI_SUCCESS) {
+    int done = 0;
+    while (MPI_Test(&meeting, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  MPI_Finalize();
 }
 
 bool running() {
