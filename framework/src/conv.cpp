@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "detail/kernels.h"
 #include "loom/conv_ops.h"
@@ -248,19 +249,22 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
     const T* w = weight.data<T>();
     T* y = out.data<T>();
     const std::int64_t chunk = images_per_gemm(patch, length, batch);
-    std::vector<T> cols(static_cast<std::size_t>(patch * chunk * length));  // (C/groups kH kW, chunk OH OW)
-    std::vector<T> product(static_cast<std::size_t>(group_out * chunk * length));  // (O/groups, chunk OH OW)
+    // Left uninitialised: im2col and the GEMM write every element before it is read.
+    // (C/groups kH kW, chunk OH OW)
+    const std::unique_ptr<T[]> cols(new T[static_cast<std::size_t>(patch * chunk * length)]);
+    // (O/groups, chunk OH OW)
+    const std::unique_ptr<T[]> product(new T[static_cast<std::size_t>(group_out * chunk * length)]);
     for (std::int64_t first = 0; first < batch; first += chunk) {
       const std::int64_t count = std::min(chunk, batch - first), width = count * length;
       for (std::int64_t grp = 0; grp < groups; ++grp) {
         for (std::int64_t i = 0; i < count; ++i)
-          im2col(x + ((first + i) * channels + grp * group_in) * plane, group_in, g, cols.data() + i * length, width);
+          im2col(x + ((first + i) * channels + grp * group_in) * plane, group_in, g, cols.get() + i * length, width);
         detail::gemm<T>(false, false, group_out, width, patch, T(1), w + grp * group_out * patch, patch,
-                        cols.data(), width, T(0), product.data(), width);
+                        cols.get(), width, T(0), product.get(), width);
         for (std::int64_t i = 0; i < count; ++i)  // (O/groups, image i's OH OW) -> y[first + i]
           for (std::int64_t o = 0; o < group_out; ++o) {
             const T shift = bias.defined() ? bias.data<T>()[grp * group_out + o] : T(0);
-            const T* src = product.data() + o * width + i * length;
+            const T* src = product.get() + o * width + i * length;
             T* dst = y + ((first + i) * out_channels + grp * group_out + o) * length;
             for (std::int64_t l = 0; l < length; ++l) dst[l] = src[l] + shift;
           }
@@ -285,28 +289,31 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
       const T* w = weight.data<T>();
       const T* dy = grad.data<T>();
       const std::int64_t chunk = images_per_gemm(patch, length, batch);
-      std::vector<T> cols(static_cast<std::size_t>(patch * chunk * length));  // (C/groups kH kW, chunk OH OW)
-      std::vector<T> dy_cols(static_cast<std::size_t>(group_out * chunk * length));  // (O/groups, chunk OH OW)
+      // Left uninitialised: the copies, im2col and the GEMMs write every element before it is read.
+      // (C/groups kH kW, chunk OH OW)
+      const std::unique_ptr<T[]> cols(new T[static_cast<std::size_t>(patch * chunk * length)]);
+      // (O/groups, chunk OH OW)
+      const std::unique_ptr<T[]> dy_cols(new T[static_cast<std::size_t>(group_out * chunk * length)]);
       for (std::int64_t first = 0; first < batch; first += chunk) {
         const std::int64_t count = std::min(chunk, batch - first), width = count * length;
         for (std::int64_t grp = 0; grp < groups; ++grp) {
           for (std::int64_t i = 0; i < count; ++i)  // dy[first + i] -> (O/groups, image i's OH OW)
             for (std::int64_t o = 0; o < group_out; ++o) {
               const T* src = dy + ((first + i) * out_channels + grp * group_out + o) * length;
-              std::copy(src, src + length, dy_cols.data() + o * width + i * length);
+              std::copy(src, src + length, dy_cols.get() + o * width + i * length);
             }
           if (grad_weight.defined()) {  // dW += dY @ cols^T      (O/groups, K)
             for (std::int64_t i = 0; i < count; ++i)
-              im2col(x + ((first + i) * channels + grp * group_in) * plane, group_in, g, cols.data() + i * length,
+              im2col(x + ((first + i) * channels + grp * group_in) * plane, group_in, g, cols.get() + i * length,
                      width);
-            detail::gemm<T>(false, true, group_out, patch, width, T(1), dy_cols.data(), width, cols.data(), width,
+            detail::gemm<T>(false, true, group_out, patch, width, T(1), dy_cols.get(), width, cols.get(), width,
                             T(1), grad_weight.data<T>() + grp * group_out * patch, patch);
           }
           if (grad_input.defined()) {  // dcols = W^T @ dY      (K, chunk L), then back to the images
             detail::gemm<T>(true, false, patch, width, group_out, T(1), w + grp * group_out * patch, patch,
-                            dy_cols.data(), width, T(0), cols.data(), width);
+                            dy_cols.get(), width, T(0), cols.get(), width);
             for (std::int64_t i = 0; i < count; ++i)
-              col2im_add(cols.data() + i * length, group_in, g,
+              col2im_add(cols.get() + i * length, group_in, g,
                          grad_input.data<T>() + ((first + i) * channels + grp * group_in) * plane, width);
           }
         }
