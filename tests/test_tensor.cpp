@@ -126,3 +126,35 @@ TEST_CASE("threads can be set for BLAS") {
   loom::set_num_threads(before);
   CHECK_THROWS_AS(loom::set_num_threads(0), loom::ValueError);
 }
+
+TEST_CASE("large freed blocks are reused without being mapped and zeroed again") {
+  constexpr std::int64_t big = 12 << 20;  // 48 MiB of float32: above glibc's largest mmap threshold
+  loom::release_cached_memory();          // blocks other tests left behind would compete for reuse
+  const void* first = nullptr;
+  {
+    Tensor a = loom::full({big}, 3.0);
+    first = a.data<float>();
+  }
+  {
+    // The same block with its old contents: a fresh mapping would read as zeros.
+    const Tensor reused = loom::empty({big});
+    CHECK(static_cast<const void*>(reused.data<float>()) == first);
+    CHECK(reused.data<float>()[big - 1] == 3.0f);
+  }
+  {
+    const Tensor zeroed = loom::zeros({big});  // reused, yet zeros() still clears it
+    CHECK(static_cast<const void*>(zeroed.data<float>()) == first);
+    CHECK(zeroed.sum().item() == 0.0);
+  }
+  {
+    const Tensor smaller = loom::empty({big - big / 16});  // within an eighth: reused too
+    CHECK(static_cast<const void*>(smaller.data<float>()) == first);
+  }
+  {
+    const Tensor half = loom::empty({big / 2});  // would waste half the block: not reused
+    CHECK(static_cast<const void*>(half.data<float>()) != first);
+  }
+  loom::release_cached_memory();  // the block goes back to the system; a new one reads as zeros
+  const Tensor fresh = loom::empty({big});
+  CHECK(fresh.data<float>()[big - 1] == 0.0f);
+}

@@ -23,7 +23,8 @@ struct Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data;
-  std::size_t bytes;
+  std::size_t bytes;     // as asked for
+  std::size_t capacity;  // as allocated: rounded up, or a larger cached block reused
 };
 
 /// A recorded operation: its inputs and the closure computing their gradients. The closure

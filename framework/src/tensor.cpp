@@ -3,8 +3,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string_view>
+#include <vector>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -13,6 +15,7 @@
 #include "detail/tensor_impl.h"
 #include "loom/ops.h"
 #include "loom/random.h"
+#include "loom/runtime.h"
 
 namespace loom {
 
@@ -27,29 +30,105 @@ namespace {
 // seq2seq-with-attention step was in the kernel, and these two settings cut that step by about
 // a fifth (bench/README.md). Set once, before Loom's first tensor; LOOM_MALLOC_TUNING=0 leaves
 // malloc as the program configured it.
-void tune_malloc_once() {
-#if defined(__GLIBC__)
-  static const bool tuned = [] {
+bool malloc_tuning_enabled() {
+  static const bool enabled = [] {
     const char* setting = std::getenv("LOOM_MALLOC_TUNING");
     if (setting && std::string_view(setting) == "0") return false;
+#if defined(__GLIBC__)
     mallopt(M_MMAP_THRESHOLD, 32 << 20);   // blocks up to 32 MiB come from (and return to) the heap
     mallopt(M_TRIM_THRESHOLD, 256 << 20);  // keep up to 256 MiB of free heap top for the next step
+#endif
     return true;
   }();
-  (void)tuned;
-#endif
+  return enabled;
 }
+
+// Blocks above 32 MiB, glibc's highest mmap threshold, are still mapped on every malloc and
+// unmapped on every free: at T=512 a char-LM step faulted in and zeroed ~760 MB of activation
+// and gradient buffers afresh (134 MB per [T*B, 4H] gate buffer), 20% of the step in the kernel.
+// Freed blocks that large wait here, newest last, for the next request of their size (up to an
+// eighth smaller, so bucketed lengths reuse them too); past `capacity` the oldest are freed.
+class LargeBlockCache {
+ public:
+  static constexpr std::size_t smallest = std::size_t{32} << 20;
+  static constexpr std::size_t capacity = std::size_t{1} << 30;
+
+  static LargeBlockCache& instance() {
+    static auto* cache = new LargeBlockCache;  // never destroyed: static tensors may die after it
+    return *cache;
+  }
+
+  // The smallest cached block holding `bytes` and not over an eighth larger; nullptr if none.
+  void* take(std::size_t bytes, std::size_t& block_bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto best = blocks_.end();
+    for (auto it = blocks_.begin(); it != blocks_.end(); ++it)
+      if (it->bytes >= bytes && it->bytes - bytes <= bytes / 8 && (best == blocks_.end() || it->bytes < best->bytes))
+        best = it;
+    if (best == blocks_.end()) return nullptr;
+    void* data = best->data;
+    block_bytes = best->bytes;
+    cached_bytes_ -= best->bytes;
+    blocks_.erase(best);
+    return data;
+  }
+
+  void put(void* data, std::size_t bytes) {
+    std::vector<void*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks_.push_back({data, bytes});
+      cached_bytes_ += bytes;
+      while (cached_bytes_ > capacity) {
+        evicted.push_back(blocks_.front().data);
+        cached_bytes_ -= blocks_.front().bytes;
+        blocks_.erase(blocks_.begin());
+      }
+    }
+    for (void* block : evicted) std::free(block);
+  }
+
+  void release() {
+    std::vector<Block> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks.swap(blocks_);
+      cached_bytes_ = 0;
+    }
+    for (const Block& block : blocks) std::free(block.data);
+  }
+
+ private:
+  struct Block {
+    void* data;
+    std::size_t bytes;
+  };
+  std::mutex mutex_;
+  std::vector<Block> blocks_;  // oldest first; a handful at most
+  std::size_t cached_bytes_ = 0;
+};
 
 }  // namespace
 
+void release_cached_memory() { LargeBlockCache::instance().release(); }
+
 Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes) {
-  tune_malloc_once();
+  const bool tuned = malloc_tuning_enabled();  // before the first allocation
   constexpr std::size_t alignment = 64;  // a cache line, and an AVX-512 register
-  const std::size_t rounded = (size_in_bytes + alignment - 1) / alignment * alignment;
-  data = std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
+  capacity = (size_in_bytes + alignment - 1) / alignment * alignment;
+  if (capacity == 0) capacity = alignment;
+  if (tuned && capacity >= LargeBlockCache::smallest)
+    data = LargeBlockCache::instance().take(capacity, capacity);
+  if (!data) data = std::aligned_alloc(alignment, capacity);
   if (!data) throw std::bad_alloc();
 }
-Storage::~Storage() { std::free(data); }
+
+Storage::~Storage() {
+  if (malloc_tuning_enabled() && capacity >= LargeBlockCache::smallest)
+    LargeBlockCache::instance().put(data, capacity);
+  else
+    std::free(data);
+}
 
 const char* dtype_name(Dtype dtype) {
   switch (dtype) {
