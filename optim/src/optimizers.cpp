@@ -3,6 +3,7 @@
 #include "loom/optim/optimizers.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -106,24 +107,32 @@ void Adam::update(Tensor& param, const Tensor& grad, ParamState& state, const Pa
     const double bias_correction2 = 1.0 - std::pow(options_.beta2(), static_cast<double>(step));
     const T step_size = static_cast<T>(group.lr / bias_correction1);
     const T bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
+    // AdamW decays the weights (decay < 1); Adam adds wd * p to the gradient (l2 > 0).
     const T decay = decoupled_weight_decay_ ? T(1) - lr * wd : T(1);
-    const bool decoupled = decoupled_weight_decay_;
+    const T l2 = decoupled_weight_decay_ ? T(0) : wd;
     // Millions of parameters in the larger models: the loop vectorised (p, g, m, v and v_max are
-    // distinct buffers) and split between the threads; each element's update is independent, so
-    // the result does not depend on the split.
-    detail::parallel_for(param.numel(), kElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+    // distinct buffers; no branch inside, so amsgrad is a separate instantiation) and split
+    // between the threads; each element's update is independent, so the result does not depend
+    // on the split.
+    const auto update_all = [&](auto amsgrad) {
+      detail::parallel_for(param.numel(), kElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
 #pragma omp simd
-      for (std::int64_t i = begin; i < end; ++i) {
-        if (decoupled) p[i] *= decay;
-        const T gi = !decoupled && wd != T(0) ? g[i] + wd * p[i] : g[i];
-        m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
-        v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
-        T second = v[i];
-        if (v_max) second = v_max[i] = std::max(v_max[i], v[i]);
-        const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
-        p[i] -= step_size * (m[i] / denom);
-      }
-    });
+        for (std::int64_t i = begin; i < end; ++i) {
+          p[i] *= decay;
+          const T gi = g[i] + l2 * p[i];
+          m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
+          v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+          T second = v[i];
+          if constexpr (decltype(amsgrad)::value) second = v_max[i] = std::max(v_max[i], v[i]);
+          const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
+          p[i] -= step_size * (m[i] / denom);
+        }
+      });
+    };
+    if (v_max)
+      update_all(std::true_type{});
+    else
+      update_all(std::false_type{});
   });
 }
 
