@@ -172,8 +172,7 @@ int train_g2p(const RunConfig& config) {
   metrics["best_epoch"] = result.best_epoch;
   metrics["best_val_wer"] = result.best_value;
   metrics["train_seconds"] = seconds;
-  page.title = fmt::format("loom g2p: {} ({}{} x{}, {} attention)", config.run_dir, config.bidirectional ? "bi" : "",
-                           config.cell, config.layers, config.attention);
+  page.title = seq2seq_title(config);
   finish_run(config, metrics, page, result);
   return 0;
 }

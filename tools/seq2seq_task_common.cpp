@@ -1,5 +1,7 @@
 #include "seq2seq_task_common.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <numeric>
 
@@ -48,6 +50,11 @@ std::vector<models::Hypothesis> decode_all(models::Seq2Seq& model, const std::ve
   }
   model.train(was_training);
   return out;
+}
+
+std::string seq2seq_title(const RunConfig& config) {
+  return fmt::format("loom {}: {} ({}{} x{}, {} attention)", config.task, config.run_dir, config.bidirectional ? "bi" : "",
+                     config.cell, config.layers, config.attention);
 }
 
 std::string join_tokens(const std::vector<std::string>& tokens) {

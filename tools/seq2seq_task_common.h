@@ -20,6 +20,9 @@ models::Seq2Seq make_seq2seq(const RunConfig& config, std::int64_t source_vocab_
 std::vector<models::Hypothesis> decode_all(models::Seq2Seq& model, const std::vector<std::vector<std::int64_t>>& sources,
                                            std::int64_t beam);
 
+/// The report's title: "loom TASK: RUN_DIR (bigru x2, luong attention)".
+std::string seq2seq_title(const RunConfig& config);
+
 /// Tokens joined by single spaces.
 std::string join_tokens(const std::vector<std::string>& tokens);
 

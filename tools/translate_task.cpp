@@ -217,8 +217,7 @@ int train_translate(const RunConfig& config) {
   metrics["english_words"] = d.english.size() - 4;
   metrics["spanish_words"] = d.spanish.size() - 4;
   metrics["train_seconds"] = seconds;
-  page.title = fmt::format("loom translate: {} ({}{} x{}, {} attention)", config.run_dir,
-                           config.bidirectional ? "bi" : "", config.cell, config.layers, config.attention);
+  page.title = seq2seq_title(config);
   finish_run(config, metrics, page, result);
   return 0;
 }
