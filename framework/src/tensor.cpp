@@ -120,6 +120,10 @@ Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes
   if (tuned && capacity >= LargeBlockCache::smallest)
     data = LargeBlockCache::instance().take(capacity, capacity);
   if (!data) data = std::aligned_alloc(alignment, capacity);
+  if (!data && tuned) {  // out of memory: give back the cached blocks and try once more
+    release_cached_memory();
+    data = std::aligned_alloc(alignment, capacity);
+  }
   if (!data) throw std::bad_alloc();
 }
 
