@@ -324,6 +324,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
           for (std::int64_t o = 0; o < out_channels; ++o) {
             const T* row = dy + (n * out_channels + o) * length;
             T total = 0;
+            // Vectorised: a serial sum waits on every add (1.2 M of them a step in the captioner).
+#pragma omp simd reduction(+ : total)
             for (std::int64_t l = 0; l < length; ++l) total += row[l];
             db[o] += total;
           }
