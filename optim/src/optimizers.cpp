@@ -24,6 +24,24 @@ Tensor& buffer(ParamState& state, const char* name, const Tensor& like, double i
   return it->second;
 }
 
+// Runs body(std::true_type{}) or body(std::false_type{}): an option tested inside an update loop
+// becomes a compile-time branch, so the loop has none and vectorises. The loops also read numel()
+// once (an out-of-line call per element kept them scalar).
+template <class Body>
+void with_flag(bool flag, Body&& body) {
+  if (flag)
+    body(std::true_type{});
+  else
+    body(std::false_type{});
+}
+
+// Each element's update is independent: split between the threads for large parameters (the
+// result does not depend on the split).
+template <class Update>
+void for_each_element(std::int64_t count, Update update) {
+  detail::parallel_for(count, kElementsPerThread, [&](std::int64_t begin, std::int64_t end) { update(begin, end); });
+}
+
 void check_nonnegative(const char* op, const char* what, double value) {
   if (!(value >= 0.0)) throw ValueError(fmt::format("{}: {} must be >= 0, got {}", op, what, value));
 }
@@ -53,14 +71,23 @@ void SGD::update(Tensor& param, const Tensor& grad, ParamState& state, const Par
     T* buf = momentum != 0.0 ? momentum_buffer.data<T>() : nullptr;
     const T lr = static_cast<T>(group.lr), wd = static_cast<T>(group.weight_decay);
     const T mu = static_cast<T>(momentum), damp = static_cast<T>(1.0 - dampening);
-    for (std::int64_t i = 0; i < param.numel(); ++i) {
-      T d_p = wd != T(0) ? g[i] + wd * p[i] : g[i];
-      if (buf) {
-        buf[i] = first ? d_p : mu * buf[i] + damp * d_p;  // the first step copies d_p
-        d_p = options_.nesterov() ? d_p + mu * buf[i] : buf[i];
-      }
-      p[i] -= lr * d_p;
-    }
+    const bool nesterov = options_.nesterov();
+    with_flag(wd != T(0), [&](auto decays) {
+      with_flag(buf != nullptr, [&](auto has_momentum) {
+        for_each_element(param.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+          for (std::int64_t i = begin; i < end; ++i) {
+            T d_p = g[i];
+            if constexpr (decltype(decays)::value) d_p += wd * p[i];
+            if constexpr (decltype(has_momentum)::value) {
+              buf[i] = first ? d_p : mu * buf[i] + damp * d_p;  // the first step copies d_p
+              d_p = nesterov ? d_p + mu * buf[i] : buf[i];
+            }
+            p[i] -= lr * d_p;
+          }
+        });
+      });
+    });
   });
   ++state.step;
 }
@@ -107,32 +134,26 @@ void Adam::update(Tensor& param, const Tensor& grad, ParamState& state, const Pa
     const double bias_correction2 = 1.0 - std::pow(options_.beta2(), static_cast<double>(step));
     const T step_size = static_cast<T>(group.lr / bias_correction1);
     const T bias_correction2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
-    // AdamW decays the weights (decay < 1); Adam adds wd * p to the gradient (l2 > 0).
+    // AdamW decays the weights (decay < 1: exact when 1); Adam adds wd * p to the gradient.
     const T decay = decoupled_weight_decay_ ? T(1) - lr * wd : T(1);
-    const T l2 = decoupled_weight_decay_ ? T(0) : wd;
-    // Millions of parameters in the larger models: the loop vectorised (p, g, m, v and v_max are
-    // distinct buffers; no branch inside, so amsgrad is a separate instantiation) and split
-    // between the threads; each element's update is independent, so the result does not depend
-    // on the split.
-    const auto update_all = [&](auto amsgrad) {
-      detail::parallel_for(param.numel(), kElementsPerThread, [&](std::int64_t begin, std::int64_t end) {
+    with_flag(!decoupled_weight_decay_ && wd != T(0), [&](auto adds_decay) {
+      with_flag(v_max != nullptr, [&](auto amsgrad) {
+        for_each_element(param.numel(), [&](std::int64_t begin, std::int64_t end) {
 #pragma omp simd
-        for (std::int64_t i = begin; i < end; ++i) {
-          p[i] *= decay;
-          const T gi = g[i] + l2 * p[i];
-          m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
-          v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
-          T second = v[i];
-          if constexpr (decltype(amsgrad)::value) second = v_max[i] = std::max(v_max[i], v[i]);
-          const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
-          p[i] -= step_size * (m[i] / denom);
-        }
+          for (std::int64_t i = begin; i < end; ++i) {
+            p[i] *= decay;
+            T gi = g[i];
+            if constexpr (decltype(adds_decay)::value) gi += wd * p[i];
+            m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
+            v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+            T second = v[i];
+            if constexpr (decltype(amsgrad)::value) second = v_max[i] = std::max(v_max[i], v[i]);
+            const T denom = std::sqrt(second) / bias_correction2_sqrt + eps;
+            p[i] -= step_size * (m[i] / denom);
+          }
+        });
       });
-    };
-    if (v_max)
-      update_all(std::true_type{});
-    else
-      update_all(std::false_type{});
+    });
   });
 }
 
@@ -163,23 +184,33 @@ void RMSprop::update(Tensor& param, const Tensor& grad, ParamState& state, const
     const T lr = static_cast<T>(group.lr), wd = static_cast<T>(group.weight_decay);
     const T alpha = static_cast<T>(options_.alpha()), eps = static_cast<T>(options_.eps());
     const T momentum = static_cast<T>(options_.momentum());
-    for (std::int64_t i = 0; i < param.numel(); ++i) {
-      const T gi = wd != T(0) ? g[i] + wd * p[i] : g[i];
-      sq[i] = alpha * sq[i] + (T(1) - alpha) * gi * gi;
-      T avg;
-      if (ga) {
-        ga[i] = alpha * ga[i] + (T(1) - alpha) * gi;
-        avg = std::sqrt(sq[i] - ga[i] * ga[i]) + eps;
-      } else {
-        avg = std::sqrt(sq[i]) + eps;
-      }
-      if (buf) {
-        buf[i] = momentum * buf[i] + gi / avg;
-        p[i] -= lr * buf[i];
-      } else {
-        p[i] -= lr * (gi / avg);
-      }
-    }
+    with_flag(wd != T(0), [&](auto decays) {
+      with_flag(ga != nullptr, [&](auto centered) {
+        with_flag(buf != nullptr, [&](auto has_momentum) {
+          for_each_element(param.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+            for (std::int64_t i = begin; i < end; ++i) {
+              T gi = g[i];
+              if constexpr (decltype(decays)::value) gi += wd * p[i];
+              sq[i] = alpha * sq[i] + (T(1) - alpha) * gi * gi;
+              T avg;
+              if constexpr (decltype(centered)::value) {
+                ga[i] = alpha * ga[i] + (T(1) - alpha) * gi;
+                avg = std::sqrt(sq[i] - ga[i] * ga[i]) + eps;
+              } else {
+                avg = std::sqrt(sq[i]) + eps;
+              }
+              if constexpr (decltype(has_momentum)::value) {
+                buf[i] = momentum * buf[i] + gi / avg;
+                p[i] -= lr * buf[i];
+              } else {
+                p[i] -= lr * (gi / avg);
+              }
+            }
+          });
+        });
+      });
+    });
   });
 }
 
@@ -205,11 +236,17 @@ void Adagrad::update(Tensor& param, const Tensor& grad, ParamState& state, const
     T* s = sum.data<T>();
     const T wd = static_cast<T>(group.weight_decay), eps = static_cast<T>(options_.eps());
     const T clr = static_cast<T>(group.lr / (1.0 + static_cast<double>(step - 1) * options_.lr_decay()));
-    for (std::int64_t i = 0; i < param.numel(); ++i) {
-      const T gi = wd != T(0) ? g[i] + wd * p[i] : g[i];
-      s[i] += gi * gi;
-      p[i] -= clr * (gi / (std::sqrt(s[i]) + eps));
-    }
+    with_flag(wd != T(0), [&](auto decays) {
+      for_each_element(param.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+        for (std::int64_t i = begin; i < end; ++i) {
+          T gi = g[i];
+          if constexpr (decltype(decays)::value) gi += wd * p[i];
+          s[i] += gi * gi;
+          p[i] -= clr * (gi / (std::sqrt(s[i]) + eps));
+        }
+      });
+    });
   });
 }
 
