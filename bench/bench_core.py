@@ -70,6 +70,18 @@ def main():
 
     report("torch", "cross_entropy_fwd_bwd", "(64, 5000)", threads, median_ms(ce_step))
 
+    # torch.optim's defaults on CPU (the per-tensor loops; foreach is a CUDA default in 1.13)
+    optimizers = {"sgd": lambda p: torch.optim.SGD(p, lr=1e-6),
+                  "sgd_momentum": lambda p: torch.optim.SGD(p, lr=1e-6, momentum=0.9),
+                  "adam": lambda p: torch.optim.Adam(p, lr=1e-6),
+                  "rmsprop": lambda p: torch.optim.RMSprop(p, lr=1e-6),
+                  "adagrad": lambda p: torch.optim.Adagrad(p, lr=1e-6)}
+    for name, make in optimizers.items():
+        weight = torch.randn(4 << 20, requires_grad=True)
+        weight.grad = torch.randn(4 << 20)
+        optimizer = make([weight])
+        report("torch", "step_" + name, "(4194304,)", threads, median_ms(optimizer.step))
+
 
 if __name__ == "__main__":
     main()
