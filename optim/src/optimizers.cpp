@@ -25,8 +25,7 @@ Tensor& buffer(ParamState& state, const char* name, const Tensor& like, double i
 }
 
 // Runs body(std::true_type{}) or body(std::false_type{}): an option tested inside an update loop
-// becomes a compile-time branch, so the loop has none and vectorises. The loops also read numel()
-// once (an out-of-line call per element kept them scalar).
+// becomes a compile-time branch, so the loop has none and vectorises.
 template <class Body>
 void with_flag(bool flag, Body&& body) {
   if (flag)
@@ -36,10 +35,11 @@ void with_flag(bool flag, Body&& body) {
 }
 
 // Each element's update is independent: split between the threads for large parameters (the
-// result does not depend on the split).
+// result does not depend on the split). `count` is read once: numel() called per element, out of
+// line, kept the loops scalar.
 template <class Update>
-void for_each_element(std::int64_t count, Update update) {
-  detail::parallel_for(count, kElementsPerThread, [&](std::int64_t begin, std::int64_t end) { update(begin, end); });
+void for_each_element(std::int64_t count, const Update& update) {
+  detail::parallel_for(count, kElementsPerThread, update);
 }
 
 void check_nonnegative(const char* op, const char* what, double value) {
