@@ -124,6 +124,28 @@ TEST_CASE("pooling gradients") {
   check_gradients([](const Inputs& in) { return loom::adaptive_avg_pool2d(in[0], 1); }, {y});
 }
 
+TEST_CASE("conv2d and max_pool2d split between 2 threads equal 1 thread") {
+  // Batch 16 of 20x20 maps, 16 filters: enough work per image, filter and plane for two threads.
+  // Float64, compared to 1e-12: OpenBLAS's own split of the GEMM between threads may change the
+  // last bits, but a lost or doubled share of Loom's loops changes far more.
+  const Tensor x = input({16, 3, 20, 20}, 31), weight = input({16, 3, 3, 3}, 32), bias = input({16}, 33);
+  const int threads_before = loom::get_num_threads();
+  std::map<int, std::vector<Tensor>> results;  // threads -> outputs, then gradients
+  for (int threads : {1, 2}) {
+    loom::set_num_threads(threads);
+    const Tensor xi = x.detach().requires_grad_(), wi = weight.detach().requires_grad_(), bi = bias.detach().requires_grad_();
+    const Tensor features = loom::relu(loom::conv2d(xi, wi, bi, loom::Conv2dArgs{1, 1}));
+    const Tensor pooled = loom::max_pool2d(features, 2), overlapping = loom::max_pool2d(features, 3, 2, 1);
+    (loom::sum(pooled * pooled) + loom::sum(overlapping)).backward();
+    results[threads] = {pooled, overlapping, xi.grad(), wi.grad(), bi.grad()};
+  }
+  loom::set_num_threads(threads_before);
+  for (std::size_t i = 0; i < results[1].size(); ++i) {
+    CAPTURE(i);
+    CHECK(max_abs_diff(results[1][i], results[2][i]) < 1e-12 * (1 + loom::max(loom::abs(results[1][i].flatten()), 0).item()));
+  }
+}
+
 TEST_CASE("max_pool2d sends the gradient to the first maximum of each window") {
   // One window over [[1, 3], [3, 2]]: the tie goes to the first 3 in row-major order.
   const Tensor x = loom::from_vector(std::vector<double>{1, 3, 3, 2}, {1, 1, 2, 2}).requires_grad_();

@@ -1,6 +1,8 @@
 // Forward values of the ops against hand-computed results.
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <map>
 
 #include "test_util.h"
 
@@ -108,6 +110,43 @@ TEST_CASE("class-weighted cross entropy and nll match PyTorch") {
   const auto l = values(per_sample);
   check_close(values(loom::cross_entropy(logits, targets, options(0.0, loom::Reduction::Mean))),
               {(1.5 * l[0] + 0.5 * l[1] + 2.0 * l[2]) / 4.0});
+}
+
+TEST_CASE("cross entropy, softmax and sums split between 2 threads equal 1 thread and float64") {
+  // 300 rows of 1000 classes: enough values per row block for both threads to take a share.
+  loom::manual_seed(11);
+  const Tensor logits = loom::randn({300, 1000}) * 4.0;
+  std::vector<std::int64_t> target_values(300);
+  for (std::size_t i = 0; i < target_values.size(); ++i) target_values[i] = i % 7 == 0 ? -100 : static_cast<std::int64_t>(i * 37 % 1000);
+  const Tensor targets = loom::from_vector(target_values);
+  const auto options = loom::CrossEntropyOptions().set_label_smoothing(0.1).set_weight(loom::rand({1000}) + 0.5);
+  const int threads_before = loom::get_num_threads();
+  std::map<int, std::vector<std::vector<double>>> results;  // threads -> loss, gradient, softmax, log_softmax, sums
+  for (int threads : {1, 2}) {
+    loom::set_num_threads(threads);
+    const Tensor x = logits.detach().requires_grad_();
+    const Tensor loss = loom::cross_entropy(x, targets, options);
+    loss.backward();
+    loom::NoGradGuard no_grad;
+    results[threads] = {values(loss), values(x.grad()), values(loom::softmax(logits, 1)), values(loom::log_softmax(logits, 1)),
+                        values(loom::sum(logits, {0})), values(loom::sum(logits, {1}))};
+  }
+  loom::set_num_threads(threads_before);
+  for (std::size_t i = 0; i < results[1].size(); ++i) CHECK(results[1][i] == results[2][i]);
+  // the float32 kernels agree with the float64 ones (which the gradient checks cover)
+  const Tensor x64 = logits.to(Dtype::Float64).detach().requires_grad_();
+  auto options64 = options;
+  options64.set_weight(options.weight.to(Dtype::Float64));
+  const Tensor loss64 = loom::cross_entropy(x64, targets, options64);
+  loss64.backward();
+  CHECK(results[1][0][0] == doctest::Approx(loss64.item()).epsilon(1e-5));
+  const auto grad64 = values(x64.grad());
+  double largest_difference = 0, largest_gradient = 0;
+  for (std::size_t i = 0; i < grad64.size(); ++i) {
+    largest_difference = std::max(largest_difference, std::abs(results[1][1][i] - grad64[i]));
+    largest_gradient = std::max(largest_gradient, std::abs(grad64[i]));
+  }
+  CHECK(largest_difference < 1e-5 * largest_gradient);
 }
 
 TEST_CASE("matmul values, float32 and float64, through BLAS") {

@@ -2,8 +2,11 @@
 // Private: the loops behind the ops. Elementwise math goes through xtensor expressions over
 // adapted storage (vectorised by xsimd); broadcasting, reductions and copies are plain loops over
 // coalesced strides, which the compiler vectorises. Only .cpp files include this header.
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -12,6 +15,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "detail/parallel.h"
 #include "detail/tensor_impl.h"
 
 namespace loom::detail {
@@ -143,6 +147,33 @@ struct AxisLayout {
   std::int64_t outer = 1, length = 1, inner = 1;
 };
 AxisLayout axis_layout(const Shape& shape, std::int64_t axis);
+
+/// The max of one contiguous row and the sum of exp(x - max) over it, the exponentials left in
+/// `exps` (`length` values; may be the output row): the shared core of softmax, log-softmax and
+/// cross entropy. A row of all -inf (fully masked) is shifted by 0, so its results are NaN, as
+/// in PyTorch.
+template <class T>
+std::pair<T, T> row_max_and_exp_sum(const T* x, std::int64_t length, T* exps) {
+  T row_max = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : row_max)
+  for (std::int64_t k = 0; k < length; ++k) row_max = row_max > x[k] ? row_max : x[k];  // std::max does not vectorise here
+  if (!std::isfinite(row_max)) row_max = T(0);
+  auto exps_row = span(exps, length);
+  xt::noalias(exps_row) = xt::exp(span(const_cast<T*>(x), length) - row_max);
+  T total = 0;
+#pragma omp simd reduction(+ : total)
+  for (std::int64_t k = 0; k < length; ++k) total += exps[k];
+  return {row_max, total};
+}
+
+/// body(begin, end) over rows [0, rows) of `row_length` values, split between Loom's threads when
+/// each share has enough values to be worth a thread's wake-up and at least `min_rows` rows (rows
+/// are independent).
+template <class Body>
+void parallel_rows(std::int64_t rows, std::int64_t row_length, Body&& body, std::int64_t min_rows = 1) {
+  constexpr std::int64_t kValuesPerThread = 1 << 15;
+  parallel_for(rows, std::max(min_rows, kValuesPerThread / std::max<std::int64_t>(row_length, 1)), body);
+}
 
 /// C = alpha * op(A) @ op(B) + beta * C, row-major, through OpenBLAS.
 template <class T>

@@ -65,7 +65,8 @@ void parallel_run(int threads, const std::function<void(int thread)>& body);
 
 /// Runs body(begin, end) over [0, count) cut into one contiguous part per thread
 /// (loom::get_num_threads()), each at least `grain` items: on the caller alone when count is
-/// below 2 * grain. For independent elementwise work over large buffers (the optimizers).
+/// below 2 * grain, and inline inside another parallel region. For independent work over large
+/// buffers: the optimizers' updates, softmax and cross-entropy rows, sums.
 void parallel_for(std::int64_t count, std::int64_t grain,
                   const std::function<void(std::int64_t begin, std::int64_t end)>& body);
 

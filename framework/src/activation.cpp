@@ -134,31 +134,26 @@ void softmax_kernel(const T* in, T* out, const detail::AxisLayout& l, bool log_f
   }
 }
 
-// The common case, softmax over the last (contiguous) axis: three vectorised passes per row.
+// The common case, softmax over the last (contiguous) axis: three vectorised passes per row, the
+// rows split between the threads.
 template <class T>
 void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_form) {
-  for (std::int64_t o = 0; o < l.outer; ++o) {
-    const T* x = in + o * l.length;
-    T* y = out + o * l.length;
-    T row_max = -std::numeric_limits<T>::infinity();
-#pragma omp simd reduction(max : row_max)
-    for (std::int64_t k = 0; k < l.length; ++k) row_max = row_max > x[k] ? row_max : x[k];  // std::max does not vectorise here
-    if (!std::isfinite(row_max)) row_max = T(0);  // all -inf (fully masked): NaN, as PyTorch
-    auto y_row = detail::span(y, l.length);
-    xt::noalias(y_row) = xt::exp(detail::span(const_cast<T*>(x), l.length) - row_max);
-    T total = 0;
-#pragma omp simd reduction(+ : total)
-    for (std::int64_t k = 0; k < l.length; ++k) total += y[k];
-    if (log_form) {
-      const T shift = row_max + std::log(total);
+  detail::parallel_rows(l.outer, l.length, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t o = begin; o < end; ++o) {
+      const T* x = in + o * l.length;
+      T* y = out + o * l.length;
+      const auto [row_max, total] = detail::row_max_and_exp_sum(x, l.length, y);
+      if (log_form) {
+        const T shift = row_max + std::log(total);
 #pragma omp simd
-      for (std::int64_t k = 0; k < l.length; ++k) y[k] = x[k] - shift;
-    } else {
-      const T scale = T(1) / total;
+        for (std::int64_t k = 0; k < l.length; ++k) y[k] = x[k] - shift;
+      } else {
+        const T scale = T(1) / total;
 #pragma omp simd
-      for (std::int64_t k = 0; k < l.length; ++k) y[k] *= scale;
+        for (std::int64_t k = 0; k < l.length; ++k) y[k] *= scale;
+      }
     }
-  }
+  });
 }
 
 Tensor softmax_forward(const char* op, const Tensor& x, std::int64_t axis, bool log_form) {

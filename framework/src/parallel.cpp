@@ -28,6 +28,10 @@ namespace {
 // spinning on would only take the core that thread needs).
 constexpr int kSpinsBeforeYield = 1000;
 
+// Whether this thread is running the body of a parallel region: parallel_for then runs inline,
+// since the pool is busy with that region (a nested region would wait on it forever).
+thread_local bool inside_region = false;
+
 class Workers {
  public:
   static Workers& instance() {
@@ -90,6 +94,10 @@ class Workers {
   }
 
   void run_guarded(const std::function<void(int)>& body, int index) {
+    inside_region = true;
+    struct Leave {
+      ~Leave() { inside_region = false; }
+    } leave;
     try {
       body(index);
     } catch (...) {
@@ -130,7 +138,7 @@ void parallel_for(std::int64_t count, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& body) {
   const int threads = static_cast<int>(
       std::clamp<std::int64_t>(count / std::max<std::int64_t>(grain, 1), 1, get_num_threads()));
-  if (threads == 1) {
+  if (threads == 1 || inside_region) {
     body(0, count);
     return;
   }

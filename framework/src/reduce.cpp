@@ -13,25 +13,37 @@ namespace loom {
 
 namespace {
 
-// Sum over one axis, keeping it as size 1.
+// Sum over one axis, keeping it as size 1. Large sums are split between the threads by output
+// element (whole rows, or column ranges of the inner axis), so each sum adds in the same order
+// whatever the thread count.
 template <class T>
 void sum_axis_kernel(const T* in, T* out, const detail::AxisLayout& l) {
-  for (std::int64_t o = 0; o < l.outer; ++o) {
-    const T* block = in + o * l.length * l.inner;
-    T* dst = out + o * l.inner;
-    if (l.inner == 1) {
-      T total = 0;
+  if (l.inner == 1) {
+    detail::parallel_rows(l.outer, l.length, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t o = begin; o < end; ++o) {
+        const T* row = in + o * l.length;
+        T total = 0;
 #pragma omp simd reduction(+ : total)
-      for (std::int64_t k = 0; k < l.length; ++k) total += block[k];
-      *dst = total;
-    } else {
-      std::fill(dst, dst + l.inner, T(0));
+        for (std::int64_t k = 0; k < l.length; ++k) total += row[k];
+        out[o] = total;
+      }
+    });
+    return;
+  }
+  // columns [begin, end) of the inner axis, at least a cache line's worth (16 floats) per thread
+  constexpr std::int64_t kMinColumns = 16;
+  detail::parallel_rows(l.inner, l.outer * l.length, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t o = 0; o < l.outer; ++o) {
+      const T* block = in + o * l.length * l.inner;
+      T* dst = out + o * l.inner;
+      std::fill(dst + begin, dst + end, T(0));
       for (std::int64_t k = 0; k < l.length; ++k) {
         const T* row = block + k * l.inner;
-        for (std::int64_t i = 0; i < l.inner; ++i) dst[i] += row[i];
+#pragma omp simd
+        for (std::int64_t i = begin; i < end; ++i) dst[i] += row[i];
       }
     }
-  }
+  }, kMinColumns);
 }
 
 Tensor sum_one_axis(const Tensor& x, std::int64_t axis) {
