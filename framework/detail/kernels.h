@@ -175,6 +175,15 @@ void parallel_rows(std::int64_t rows, std::int64_t row_length, Body&& body, std:
   parallel_for(rows, std::max(min_rows, kValuesPerThread / std::max<std::int64_t>(row_length, 1)), body);
 }
 
+/// Copies `row` (n values) into each of the `rows` rows of `out`: the bias rows a GEMM then adds
+/// its product to (beta = 1), split between the threads.
+template <class T>
+void broadcast_rows(const T* row, std::int64_t rows, std::int64_t n, T* out) {
+  parallel_rows(rows, n, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) std::copy(row, row + n, out + r * n);
+  });
+}
+
 /// C = alpha * op(A) @ op(B) + beta * C, row-major, through OpenBLAS.
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,

@@ -127,10 +127,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::dispatch_floating("linear", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* y = out.data<T>();
-    if (bias.defined()) {  // start from the bias rows, then accumulate the product (beta = 1)
-      const T* b = bias.data<T>();
-      for (std::int64_t r = 0; r < rows; ++r) std::copy(b, b + out_features, y + r * out_features);
-    }
+    if (bias.defined()) detail::broadcast_rows(bias.data<T>(), rows, out_features, y);  // then beta = 1
     detail::gemm<T>(false, true, rows, out_features, in, T(1), x.data<T>(), in, weight.data<T>(),
                     in, bias.defined() ? T(1) : T(0), y, out_features);
   });

@@ -60,7 +60,7 @@ void fill_rows(T* out, std::int64_t rows, std::int64_t n, const Tensor& bias, co
     const T* e = extra.defined() ? extra.data<T>() : nullptr;
     for (std::int64_t j = 0; j < n; ++j) row[j] = e ? b[j] + e[j] : b[j];
   }
-  for (std::int64_t r = 0; r < rows; ++r) std::memcpy(out + r * n, row.data(), sizeof(T) * n);
+  broadcast_rows(row.data(), rows, n, out);
 }
 
 // All input projections at once: gates = X W_ih^T + b_ih (+ b_hh, except for the GRU, whose
