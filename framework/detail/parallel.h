@@ -1,8 +1,8 @@
 #pragma once
-// Private: Loom's own worker threads for kernels that OpenBLAS cannot run, the time loop of the
-// fused LSTM with a packed weight, and for the optimizers' elementwise updates. They run only while OpenBLAS's pool is idle (a
-// kernel never calls BLAS from inside a parallel region), and as many as loom::get_num_threads(),
-// so the machine still sees one pool's worth of busy threads at a time.
+// Private: Loom's worker threads, the only pool: the GEMMs (each cut into one single-threaded
+// OpenBLAS call per thread), the time loop of the fused LSTM with a packed weight, and the row,
+// plane and elementwise loops of the larger ops. As many as loom::get_num_threads(); one region
+// runs at a time.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -58,6 +58,9 @@ class StepQueue {
   std::unique_ptr<Counter[]> claimed_;  // (steps, threads): tasks claimed from each home share
   std::unique_ptr<Counter[]> done_;     // (steps)
 };
+
+/// Whether this thread is running the body of a parallel region (a nested one would wait forever).
+bool in_parallel_region();
 
 /// Runs body(thread) for thread = 0 .. threads-1, thread 0 on the caller, and returns when all
 /// have finished. An exception in any thread is rethrown on the caller.

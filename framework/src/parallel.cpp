@@ -126,6 +126,8 @@ void StepQueue::wait_until_done(const std::atomic<std::int64_t>& done) const {
   }
 }
 
+bool in_parallel_region() { return inside_region; }
+
 void parallel_run(int threads, const std::function<void(int)>& body) {
   if (threads <= 1) {
     body(0);

@@ -1,12 +1,13 @@
 #pragma once
-/// Threads. The GEMMs run on OpenBLAS's own threads; the time loop of the fused LSTM (a GEMM with
-/// its weight packed once per sequence, which OpenBLAS cannot do, and the cell update) runs on
-/// Loom's workers. Both use this one thread count and never run at the same time, so the machine
-/// sees one pool's worth of busy threads. Other elementwise work runs on the calling thread.
-///
-/// OpenBLAS's idle workers spin (sched_yield) for ~0.1 s after each call before sleeping, on
-/// the core Loom's worker needs next; `export OPENBLAS_THREAD_TIMEOUT=4` makes them sleep at
-/// once (bench/README.md, "Threads", has the measurement).
+/// Threads. Loom runs one pool of worker threads, get_num_threads() strong (at start OpenBLAS's
+/// default: OPENBLAS_NUM_THREADS, else the core count). A GEMM is cut into one block of its
+/// output per thread, each a single-threaded OpenBLAS call; the fused LSTM's time loop, the
+/// optimizers and the row and plane loops of the larger ops (softmax, cross entropy, sums,
+/// convolution lowering, pooling) split the same way, and smaller work runs on the caller.
+/// OpenBLAS is kept at one thread: its own pool would spin (sched_yield, ~0.1 s after every call)
+/// on the cores Loom's workers need, which OPENBLAS_THREAD_TIMEOUT=4 had to stop before.
+/// Results can differ in the last bits between thread counts (each thread's BLAS call sums in
+/// its own blocking); the row and plane loops add in the same order at any count.
 ///
 /// Memory: with glibc, Loom raises malloc's mmap threshold to 32 MiB and its trim threshold to
 /// 256 MiB before its first tensor, so a training step reuses the large buffers the previous step
@@ -16,7 +17,7 @@
 /// `LOOM_MALLOC_TUNING=0` keeps the program's own malloc settings and caches nothing.
 namespace loom {
 
-/// Threads used by BLAS calls and by the fused LSTM's time loop.
+/// Threads of Loom's pool: GEMMs, the fused LSTM's time loop and the larger loops.
 void set_num_threads(int threads);
 int get_num_threads();
 
