@@ -112,7 +112,7 @@ TEST_CASE("class-weighted cross entropy and nll match PyTorch") {
               {(1.5 * l[0] + 0.5 * l[1] + 2.0 * l[2]) / 4.0});
 }
 
-TEST_CASE("cross entropy, softmax and sums split between 2 threads equal 1 thread and float64") {
+TEST_CASE("cross entropy, softmax, sums, transposes and batched products split between 2 threads equal 1 thread") {
   // 300 rows of 1000 classes: enough values per row block for both threads to take a share.
   loom::manual_seed(11);
   const Tensor logits = loom::randn({300, 1000}) * 4.0;
@@ -120,8 +120,10 @@ TEST_CASE("cross entropy, softmax and sums split between 2 threads equal 1 threa
   for (std::size_t i = 0; i < target_values.size(); ++i) target_values[i] = i % 7 == 0 ? -100 : static_cast<std::int64_t>(i * 37 % 1000);
   const Tensor targets = loom::from_vector(target_values);
   const auto options = loom::CrossEntropyOptions().set_label_smoothing(0.1).set_weight(loom::rand({1000}) + 0.5);
+  // 64 products of (20, 256) @ (256, 20), the attention scores' shape: whole products per thread
+  const Tensor queries = loom::randn({64, 20, 256}), keys = loom::randn({64, 256, 20});
   const int threads_before = loom::get_num_threads();
-  std::map<int, std::vector<std::vector<double>>> results;  // threads -> loss, gradient, softmax, log_softmax, sums
+  std::map<int, std::vector<std::vector<double>>> results;  // threads -> loss, gradient, softmax, log_softmax, sums, transpose
   for (int threads : {1, 2}) {
     loom::set_num_threads(threads);
     const Tensor x = logits.detach().requires_grad_();
@@ -129,10 +131,17 @@ TEST_CASE("cross entropy, softmax and sums split between 2 threads equal 1 threa
     loss.backward();
     loom::NoGradGuard no_grad;
     results[threads] = {values(loss), values(x.grad()), values(loom::softmax(logits, 1)), values(loom::log_softmax(logits, 1)),
-                        values(loom::sum(logits, {0})), values(loom::sum(logits, {1}))};
+                        values(loom::sum(logits, {0})), values(loom::sum(logits, {1})), values(logits.t()),
+                        values(loom::matmul(queries, keys))};
   }
   loom::set_num_threads(threads_before);
   for (std::size_t i = 0; i < results[1].size(); ++i) CHECK(results[1][i] == results[2][i]);
+  const auto original = values(logits);
+  const auto& transposed = results[2][results[2].size() - 2];
+  CHECK(transposed[999 * 300 + 299] == original[299 * 1000 + 999]);
+  CHECK(transposed[500 * 300 + 7] == original[7 * 1000 + 500]);
+  const auto one_product = values(loom::matmul(queries.narrow(0, 63, 1), keys.narrow(0, 63, 1)));  // the last, alone
+  CHECK(std::equal(one_product.begin(), one_product.end(), results[2].back().end() - 400));
   // the float32 kernels agree with the float64 ones (which the gradient checks cover)
   const Tensor x64 = logits.to(Dtype::Float64).detach().requires_grad_();
   auto options64 = options;

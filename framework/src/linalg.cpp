@@ -30,18 +30,27 @@ Tensor batched_product(const Tensor& a, bool transpose_a, const Tensor& b, bool 
     const T* pb = b.data<T>();
     T* pc = out.data<T>();
     const std::int64_t size_a = da.rows * da.cols, size_b = db.rows * db.cols, size_c = m * n;
+    std::vector<std::array<std::int64_t, 3>> products;  // (C, A, B) matrix index of each product
     detail::broadcast_loop<3>(
         batch,
         {detail::contiguous_strides(batch), detail::broadcast_strides(batch_a, batch),
          detail::broadcast_strides(batch_b, batch)},
         [&](const std::array<std::int64_t, 3>& off, std::int64_t count,
             const std::array<std::int64_t, 3>& st) {
-          for (std::int64_t i = 0; i < count; ++i)
-            detail::gemm<T>(transpose_a, transpose_b, m, n, k, T(1),
-                            pa + (off[1] + i * st[1]) * size_a, da.cols,
-                            pb + (off[2] + i * st[2]) * size_b, db.cols, T(0),
-                            pc + (off[0] + i * st[0]) * size_c, n);
+          for (std::int64_t i = 0; i < count; ++i) products.push_back({off[0] + i * st[0], off[1] + i * st[1], off[2] + i * st[2]});
         });
+    // The products are independent: the threads take whole ones (a small product, such as the
+    // attention scores of one sequence, is not worth splitting); a large one splits itself.
+    constexpr std::int64_t kFlopsPerThread = 2'000'000;
+    const std::int64_t flops = std::max<std::int64_t>(1, 2 * m * n * k);
+    detail::parallel_for(static_cast<std::int64_t>(products.size()), std::max<std::int64_t>(1, kFlopsPerThread / flops),
+                         [&](std::int64_t begin, std::int64_t end) {
+                           for (std::int64_t p = begin; p < end; ++p) {
+                             const auto& [c, a_index, b_index] = products[static_cast<std::size_t>(p)];
+                             detail::gemm<T>(transpose_a, transpose_b, m, n, k, T(1), pa + a_index * size_a, da.cols,
+                                             pb + b_index * size_b, db.cols, T(0), pc + c * size_c, n);
+                           }
+                         });
   });
   return out;
 }

@@ -10,21 +10,31 @@ namespace loom {
 
 namespace {
 
-// Copies `in` into `out` reading it through `in_strides` (elements), walking out's shape.
+// Copies `in` into `out` reading it through `in_strides` (elements), walking out's shape. Large
+// copies are split between the threads along out's first axis.
 template <class T>
-void strided_copy(const T* in, std::int64_t in_offset, std::vector<std::int64_t> in_strides,
+void strided_copy(const T* in, std::int64_t in_offset, const std::vector<std::int64_t>& in_strides,
                   T* out, const Shape& out_shape) {
-  detail::broadcast_loop<2>(out_shape, {detail::contiguous_strides(out_shape), std::move(in_strides)},
-                            [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
-                                const std::array<std::int64_t, 2>& st) {
-                              const T* src = in + in_offset + off[1];
-                              T* dst = out + off[0];
-                              if (st[1] == 1) {
-                                std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
-                              } else {
-                                for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i * st[1]];
-                              }
-                            });
+  const auto copy = [&](std::int64_t offset, T* dst_base, const Shape& shape) {
+    detail::broadcast_loop<2>(shape, {detail::contiguous_strides(shape), in_strides},
+                              [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                                  const std::array<std::int64_t, 2>& st) {
+                                const T* src = in + offset + off[1];
+                                T* dst = dst_base + off[0];
+                                if (st[1] == 1) {
+                                  std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+                                } else {
+                                  for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i * st[1]];
+                                }
+                              });
+  };
+  if (out_shape.empty() || out_shape[0] == 0) return copy(in_offset, out, out_shape);
+  const std::int64_t inner = detail::numel_of(out_shape) / out_shape[0];  // values per index of axis 0
+  detail::parallel_rows(out_shape[0], inner, [&](std::int64_t begin, std::int64_t end) {
+    Shape part = out_shape;
+    part[0] = end - begin;
+    copy(in_offset + begin * in_strides[0], out + begin * inner, part);
+  });
 }
 
 // out = in read through strides: the one kernel behind permute, slice and their backwards.
