@@ -36,8 +36,8 @@ run() {
   local impl=$1 label=$2 threads=$3 steps=$4
   shift 4
   # OPENBLAS_THREAD_TIMEOUT=4: OpenBLAS's idle workers sleep at once instead of spinning on
-  # sched_yield for ~0.1 s (2^28 cycles) after every call, on the core that Loom's LSTM worker
-  # needs next (bench/README.md, "Threads"). Both libraries get the same setting.
+  # sched_yield for ~0.1 s (2^28 cycles) after every call (bench/README.md, "Threads"). It helps
+  # torch, whose GEMMs run on OpenBLAS's pool; Loom keeps OpenBLAS at one thread. Both get it.
   export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE \
     OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
   local line

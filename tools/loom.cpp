@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
                     "Minutes of training: stop after the epoch that passes them (0: no limit; translate: 120)")
       ->check(range(limits::time_limit));
   train->add_option("--seed", config.seed, "Random seed");
-  train->add_option("--threads", config.threads, "BLAS threads")->check(range(limits::threads));
+  train->add_option("--threads", config.threads, "threads (GEMMs and the larger loops)")->check(range(limits::threads));
 
   std::string run_dir;
   CLI::App* eval = app.add_subcommand("eval", "Recompute the held-out figures of a run");

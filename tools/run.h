@@ -9,7 +9,7 @@
 ///
 /// predict is const and may be called from several threads at once: the model is in eval mode,
 /// each call runs under its own (thread-local) no-grad guard and shares only read-only weights.
-/// Each call uses OpenBLAS's pool as set by loom::set_num_threads; a server that calls predict
+/// Each call uses Loom's thread pool as set by loom::set_num_threads; a server that calls predict
 /// from its own threads usually wants loom::set_num_threads(1).
 #include <cstdint>
 #include <memory>
