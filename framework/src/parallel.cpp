@@ -3,6 +3,7 @@
 #include "detail/parallel.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include <condition_variable>
 #include <exception>
@@ -28,6 +29,11 @@ namespace {
 // spinning on would only take the core that thread needs).
 constexpr int kSpinsBeforeYield = 1000;
 
+// How long an idle worker watches for the next region before parking on the condition variable.
+// The regions of a training step (each GEMM, loop and LSTM time loop) follow each other within
+// microseconds; a parked worker takes a futex wake-up to start each one.
+constexpr std::chrono::microseconds kSpinBeforePark{100};
+
 // Whether this thread is running the body of a parallel region: parallel_for then runs inline,
 // since the pool is busy with that region (a nested region would wait on it forever).
 thread_local bool inside_region = false;
@@ -49,6 +55,7 @@ class Workers {
       remaining_.store(threads - 1);
       error_ = nullptr;
       ++generation_;
+      published_generation_.store(generation_, std::memory_order_release);
     }
     wake_.notify_all();
     run_guarded(body, 0);
@@ -63,6 +70,7 @@ class Workers {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
+      published_generation_.fetch_add(1, std::memory_order_release);  // ends the spinners' watch
     }
     wake_.notify_all();
     for (auto& thread : threads_) thread.join();
@@ -79,6 +87,10 @@ class Workers {
   void loop(int index) {
     std::uint64_t seen = 0;
     for (;;) {
+      const auto park_at = std::chrono::steady_clock::now() + kSpinBeforePark;
+      while (published_generation_.load(std::memory_order_acquire) == seen &&
+             std::chrono::steady_clock::now() < park_at)
+        LOOM_CPU_RELAX();
       const std::function<void(int)>* body;
       {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -112,6 +124,7 @@ class Workers {
   const std::function<void(int)>* body_ = nullptr;
   int active_ = 0;
   std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> published_generation_{0};  // generation_, readable without the mutex
   std::atomic<int> remaining_{0};
   std::exception_ptr error_;
   bool stop_ = false;
