@@ -184,6 +184,9 @@ void broadcast_rows(const T* row, std::int64_t rows, std::int64_t n, T* out) {
   });
 }
 
+/// The least work (FLOPs) a GEMM hands one thread: under it the wake-up costs what the share saves.
+inline constexpr std::int64_t kGemmFlopsPerThread = 2'000'000;
+
 /// C = alpha * op(A) @ op(B) + beta * C, row-major, through OpenBLAS.
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,

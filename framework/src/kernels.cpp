@@ -54,17 +54,17 @@ void blas_gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t 
 // The product is cut into one block of C per thread, each a single-threaded BLAS call on Loom's
 // workers: rows when C is at least as tall as it is wide, else columns (in whole cache lines of
 // C, so no two threads write one line). One pool then runs everything; OpenBLAS's own would spin
-// beside Loom's between calls (runtime.h). Products under ~2 MFLOP per thread stay on the caller.
+// beside Loom's between calls (runtime.h). Products under kGemmFlopsPerThread per thread stay on the
+// caller.
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_rows(m, n, beta, c, ldc);
-  constexpr double kMinFlopsPerThread = 2e6;
   const bool split_rows = m >= n;
   const std::int64_t extent = split_rows ? m : n;
   const int threads = static_cast<int>(std::clamp<double>(
-      std::min<double>(2.0 * m * n * k / kMinFlopsPerThread, static_cast<double>(extent)), 1, get_num_threads()));
+      std::min<double>(2.0 * m * n * k / kGemmFlopsPerThread, static_cast<double>(extent)), 1, get_num_threads()));
   if (threads == 1 || in_parallel_region())
     return blas_gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   constexpr std::int64_t kColumnAlignment = 64 / sizeof(T);

@@ -41,9 +41,9 @@ Tensor batched_product(const Tensor& a, bool transpose_a, const Tensor& b, bool 
         });
     // The products are independent: the threads take whole ones (a small product, such as the
     // attention scores of one sequence, is not worth splitting); a large one splits itself.
-    constexpr std::int64_t kFlopsPerThread = 2'000'000;
     const std::int64_t flops = std::max<std::int64_t>(1, 2 * m * n * k);
-    detail::parallel_for(static_cast<std::int64_t>(products.size()), std::max<std::int64_t>(1, kFlopsPerThread / flops),
+    detail::parallel_for(static_cast<std::int64_t>(products.size()),
+                         std::max<std::int64_t>(1, detail::kGemmFlopsPerThread / flops),
                          [&](std::int64_t begin, std::int64_t end) {
                            for (std::int64_t p = begin; p < end; ++p) {
                              const auto& [c, a_index, b_index] = products[static_cast<std::size_t>(p)];

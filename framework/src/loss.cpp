@@ -96,6 +96,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
   const TargetWeights weights = check_class_targets("cross_entropy", logits, targets, options);
   const std::int64_t n = logits.size(0), classes = logits.size(1);
   const double smoothing = options.label_smoothing;
+  const double weight_sum = std::accumulate(weights.per_class.begin(), weights.per_class.end(), 0.0);  // W
   // Only each row's log-normaliser log(sum_c exp x_c) is kept, not the (N, C) log-probabilities:
   // the backward recomputes p = exp(x - normaliser) in the pass that writes the gradient.
   Tensor scores = logits.detach();                              // (N, C)
@@ -106,7 +107,6 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
     const T* x = scores.data<T>();
     const std::int64_t* t = targets.data<std::int64_t>();
     const std::vector<T> w(weights.per_class.begin(), weights.per_class.end());  // (C)
-    const double weight_sum = std::accumulate(weights.per_class.begin(), weights.per_class.end(), 0.0);
     T* normalizer = log_normalizers.data<T>();
     T* loss = per_sample.data<T>();
     detail::parallel_rows(n, classes, [&](std::int64_t begin, std::int64_t end) {
@@ -134,13 +134,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
   });
   Tensor out = finish(per_sample.detach(), options.reduction, weights.total).detach();
   record_op(out, "cross_entropy", {logits},
-                 [scores, log_normalizers, targets, options, weights, n, classes](const Tensor& g) {
+                 [scores, log_normalizers, targets, options, weights, weight_sum, n, classes](const Tensor& g) {
     Tensor grad = empty(scores.shape(), scores.dtype());
     detail::dispatch_floating("cross_entropy", g.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const double scale = reduction_scale(options.reduction, weights.total);
       const double eps = options.label_smoothing;
-      const double weight_sum = std::accumulate(weights.per_class.begin(), weights.per_class.end(), 0.0);
       std::vector<T> smoothing_share(static_cast<std::size_t>(classes));  // eps w_c / C
       for (std::int64_t c = 0; c < classes; ++c)
         smoothing_share[c] = static_cast<T>(eps * weights.per_class[c] / static_cast<double>(classes));
