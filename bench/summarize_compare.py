@@ -18,10 +18,22 @@ LIBTORCH_RSS_MB = {"charlm_h512_train": 333, "charlm_h512_infer": 220, "charlm_h
                    "charlm_h128_infer": 173}
 
 
+def sgemm_peaks(path):
+    """Median GFLOP/s of the C OpenBLAS 2048^3 SGEMM per thread count, measured in the same run."""
+    runs = collections.defaultdict(list)
+    for line in open(path):
+        row = json.loads(line)
+        if row["case"] == "sgemm_peak":
+            runs[row["threads"]].append(row["gflops_median"])
+    return {threads: statistics.median(values) for threads, values in runs.items()}
+
+
 def medians(path):
     runs = collections.defaultdict(list)
     for line in open(path):
         row = json.loads(line)
+        if row["case"] == "sgemm_peak":
+            continue
         runs[(row["case"], row["threads"], row["impl"])].append(row)
     out = {}
     for (case, threads, impl), rows in runs.items():
@@ -58,6 +70,18 @@ def main(path):
         print(f"| {row['workload']} | {row['threads']} | {row['loom_ms']:.2f} | {row['torch_ms']:.2f} | "
               f"{row['ratio']:.2f} | {verdict} | {row['gflops']:.0f} | {torch['achieved_gflops_est']:.0f} | "
               f"{row['loom_rss_mb']:.0f} | {row['torch_rss_mb']:.0f} | {libtorch} | {loom['load1']:.1f} |")
+
+    peaks = sgemm_peaks(path)
+    if peaks:
+        print("\nSGEMM peak of this run (C OpenBLAS, 2048^3, median): " +
+              ", ".join(f"{peaks[t]:.1f} GFLOP/s at {t} thread{'s' if t > 1 else ''}" for t in sorted(peaks)))
+        h512 = m.get(("charlm_h512_train", 2, "loom"))
+        if h512 and 2 in peaks:
+            share = h512["achieved_gflops_est"] / peaks[2]
+            print(f"(a) H=512 training at 2 threads: {h512['achieved_gflops_est']:.1f} GFLOP/s of GEMM work = "
+                  f"{100 * share:.0f}% of that peak (target: 150 GFLOP/s, 75% of the anchors' 200; "
+                  f"{'met' if share >= 0.75 else 'MISSED'} as a share of this run's peak, "
+                  f"{'met' if h512['achieved_gflops_est'] >= 150 else 'MISSED'} in absolute terms)")
 
     one, two = m.get(("charlm_h512_train", 1, "loom")), m.get(("charlm_h512_train", 2, "loom"))
     if one and two:
