@@ -209,6 +209,46 @@ TEST_CASE("SequenceClassifier: typed errors name the model and the shapes") {
   CHECK_THROWS_AS(SequenceClassifier(SequenceClassifierOptions(7, 3).dropout(1.5)), loom::ValueError);
 }
 
+TEST_CASE("SequenceClassifier bag of words: logistic regression over word presence") {
+  loom::manual_seed(4);
+  SequenceClassifier model(SequenceClassifierOptions(7, 3).encoder("bag").embedding_dim(2).pooling("max"));
+  model.to(Dtype::Float64);
+  CHECK(parameter_names(model) == std::vector<std::string>{"embedding.weight", "fc.weight", "fc.bias"});
+  // It starts as the bias alone: the embedding is zero.
+  const Tensor start = model.forward(padded_ids(0), lengths(kLengths));  // (3, 3)
+  auto state = model.state_dict();
+  CHECK(max_abs_diff(start, state.at("fc.bias").unsqueeze(0).expand({3, 3})) < 1e-15);
+
+  const Tensor weight = loom::randn({7, 2}).to(Dtype::Float64);  // (V, E)
+  state["embedding.weight"] = weight;
+  model.load_state_dict(state);
+  const Tensor logits = model.forward(padded_ids(0), lengths(kLengths));  // (3, 3)
+  // Row 2 reads 3 3 1 6: the distinct words 3, 1, 6, each once, over sqrt(3).
+  const Tensor bag = (weight.narrow(0, 3, 1) + weight.narrow(0, 1, 1) + weight.narrow(0, 6, 1)) / std::sqrt(3.0);
+  const Tensor expected = loom::matmul(bag, state.at("fc.weight").transpose(0, 1)) + state.at("fc.bias");  // (1, 3)
+  CHECK(max_abs_diff(logits.narrow(0, 2, 1), expected) < 1e-12);
+  // Order, repeats, padding and steps past the length do not count; an unpadded row agrees.
+  CHECK(max_abs_diff(logits.narrow(0, 2, 1), model.forward(ids({6, 1, 1, 3, 3, 6}, 1, 6))) < 1e-12);
+  CHECK(max_abs_diff(logits, model.forward(padded_ids(6), lengths(kLengths))) < 1e-12);
+
+  check_model_gradients(model, [&] { return model.forward(padded_ids(0), lengths(kLengths)); });
+  const auto message = message_of<loom::ValueError>([] { SequenceClassifier(SequenceClassifierOptions(7, 3).encoder("cnn")); });
+  CHECK(message.find("encoder must be \"rnn\" or \"bag\", got \"cnn\"") != std::string::npos);
+}
+
+TEST_CASE("SequenceClassifier bag of words learns a word-presence rule: the loss falls by 10x") {
+  loom::manual_seed(1);
+  SequenceClassifier model(SequenceClassifierOptions(10, 2).encoder("bag").embedding_dim(2));
+  loom::Generator gen(2);
+  const Tensor x = loom::randint(2, 10, {16, 6}, &gen);  // (16, 6)
+  std::vector<std::int64_t> labels(16);
+  const auto tokens = x.to_vector<std::int64_t>();
+  for (std::size_t b = 0; b < 16; ++b)  // spam when the word 7 is present
+    labels[b] = std::count(tokens.begin() + 6 * b, tokens.begin() + 6 * b + 6, 7) > 0;
+  const Tensor y = loom::from_vector(labels);
+  CHECK(loss_drop(model, 300, 0.1, [&] { return loom::cross_entropy(model.forward(x), y); }) >= 10.0);
+}
+
 // ---- SequenceTagger -------------------------------------------------------------------------
 
 TEST_CASE("SequenceTagger: per-step logits (B, T, C) from ids or features; classify gives (B, C)") {

@@ -13,6 +13,7 @@ namespace loom::tools {
 models::SequenceClassifierOptions text_model_options(const RunConfig& c, std::int64_t vocab_size) {
   return models::SequenceClassifierOptions(vocab_size, 2)
       .embedding_dim(c.embedding_dim)
+      .encoder(c.model)
       .cell(c.cell)
       .hidden_size(c.hidden)
       .num_layers(c.layers)

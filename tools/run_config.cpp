@@ -144,6 +144,8 @@ RunConfig load_config(const std::string& run_dir) {
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("{} is malformed: {}", path, e.what()));
   }
+  // Text runs saved before they had a model choice say "rows" (the field's default): recurrent.
+  if ((config.task == "sentiment" || config.task == "spam") && config.model == "rows") config.model = "rnn";
   check_limits(config, path);
   return config;
 }

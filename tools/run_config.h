@@ -11,7 +11,9 @@ struct RunConfig {
   std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption, translate
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
-  std::string model = "rows";  // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features)
+  // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features); sentiment, spam: "rnn" (a recurrent
+  // SequenceClassifier) or "bag" (its bag of words: logistic regression over word presence)
+  std::string model = "rows";
   std::string cell = "lstm";
   std::int64_t embedding_dim = 64;
   std::int64_t hidden = 64;
@@ -50,7 +52,7 @@ inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, d
     weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
     word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
 inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate"},
-    models{"rows", "cnn"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
+    models{"rows", "cnn", "rnn", "bag"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
     class_weights{"none", "balanced"}, attentions{"luong", "bahdanau", "none"};
 }  // namespace limits
 

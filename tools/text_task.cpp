@@ -124,8 +124,10 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
   write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
 
   report::Report page;
-  page.title = fmt::format("loom {}: {} ({} {}{})", config.task, config.run_dir, config.bidirectional ? "bi" : "",
-                           config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
+  page.title = config.model == "bag"
+                   ? fmt::format("loom {}: {} (bag of words)", config.task, config.run_dir)
+                   : fmt::format("loom {}: {} ({} {}{})", config.task, config.run_dir, config.bidirectional ? "bi" : "",
+                                 config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
   page.summary = summary_rows(metrics);
   if (training)
     for (auto& [name, values] : learning_curves(*training)) page.curves.push_back({name, values});

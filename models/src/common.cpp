@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <limits>
+#include <unordered_set>
 
 #include "loom/ops.h"
 #include "loom/random.h"
@@ -99,6 +101,25 @@ Tensor pool_steps(const Tensor& output, const std::vector<std::int64_t>& lengths
     for (std::int64_t t = lengths[b]; t < steps; ++t) padded[b * steps + t] = 1.0;
   const Tensor mask = from_vector(padded, {batch, steps, 1}).to(output.dtype());       // (B, T, 1)
   return max(masked_fill(output, mask, -std::numeric_limits<double>::infinity()), 1);  // (B, E)
+}
+
+Tensor bag_of_words(const Tensor& embedded, const Tensor& ids, const std::vector<std::int64_t>& lengths) {
+  const std::int64_t batch = ids.size(0), steps = ids.size(1);
+  const std::vector<std::int64_t> id = ids.to_vector<std::int64_t>();  // (B*T), row-major
+  std::vector<double> weights(static_cast<std::size_t>(batch * steps), 0.0);  // (B, T)
+  std::unordered_set<std::int64_t> seen;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    seen.clear();
+    std::vector<std::int64_t> first_steps;
+    for (std::int64_t t = 0; t < lengths[b]; ++t) {
+      const std::int64_t token = id[static_cast<std::size_t>(b * steps + t)];
+      if (token != 0 && seen.insert(token).second) first_steps.push_back(t);
+    }
+    const double weight = first_steps.empty() ? 0.0 : 1.0 / std::sqrt(static_cast<double>(first_steps.size()));
+    for (std::int64_t t : first_steps) weights[static_cast<std::size_t>(b * steps + t)] = weight;
+  }
+  const Tensor step_weights = from_vector(weights, {batch, steps, 1}).to(embedded.dtype());  // (B, T, 1)
+  return sum(embedded * step_weights, {1});                                                 // (B, E)
 }
 
 Tensor drop_words(const Tensor& ids, double p, std::int64_t unknown_id) {

@@ -53,6 +53,11 @@ std::vector<std::int64_t> check_lengths(const char* model, const Tensor& lengths
 /// state is at step 0), as the recurrent layers return it.
 Tensor last_layer_state(const Tensor& h_n, std::int64_t directions);
 
+/// The bag of words of each sequence: the rows of embedded (B, T, E) at the first occurrence of
+/// each distinct real token of int64 ids (B, T) (padding id 0 and steps past `lengths` left
+/// out), summed and divided by the square root of their number -> (B, E).
+Tensor bag_of_words(const Tensor& embedded, const Tensor& ids, const std::vector<std::int64_t>& lengths);
+
 /// A sequence summary over real steps only: output (B, T, E) -> (B, E) by "mean" or "max".
 Tensor pool_steps(const Tensor& output, const std::vector<std::int64_t>& lengths,
                   const std::string& pooling);

@@ -1,9 +1,11 @@
-// SequenceClassifier: embedding -> recurrent encoder -> length-aware summary -> linear.
+// SequenceClassifier: embedding -> recurrent encoder (or the bag of words) -> length-aware
+// summary -> linear.
 #include "loom/models/sequence_classifier.h"
 
 #include <fmt/format.h>
 
 #include "common.h"
+#include "loom/autograd.h"
 
 namespace loom::models {
 
@@ -21,12 +23,21 @@ SequenceClassifier::SequenceClassifier(const SequenceClassifierOptions& options)
   if (o.word_dropout() > 0.0 && (o.unknown_id() < 1 || o.unknown_id() >= o.vocab_size()))
     throw ValueError(fmt::format("{}: unknown_id must be in [1, vocab_size = {}), got {}", kName, o.vocab_size(),
                                  o.unknown_id()));
+  if (o.encoder() != "rnn" && o.encoder() != "bag")
+    throw ValueError(fmt::format("{}: encoder must be \"rnn\" or \"bag\", got \"{}\"", kName, o.encoder()));
   if (o.pooling() != "last" && o.pooling() != "mean" && o.pooling() != "max")
     throw ValueError(fmt::format("{}: pooling must be \"last\", \"mean\" or \"max\", got \"{}\"",
                                  kName, o.pooling()));
   embedding_ = register_module(
       "embedding", std::make_shared<Embedding>(
                        EmbeddingOptions(o.vocab_size(), o.embedding_dim()).padding_idx(0)));
+  if (o.encoder() == "bag") {
+    NoGradGuard no_grad;
+    embedding_->weight.fill_(0.0);
+    dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
+    fc_ = register_module("fc", std::make_shared<Linear>(o.embedding_dim(), o.num_classes()));
+    return;
+  }
   auto head = detail::make_recurrent_head(kName, o.cell(),
                                           RecurrentOptions(o.embedding_dim(), o.hidden_size())
                                               .num_layers(o.num_layers())
@@ -44,6 +55,7 @@ Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& lengths) {
   const bool drop = is_training() && options_.word_dropout() > 0.0;
   const Tensor embedded =  // (B, T, E)
       embedding_->forward(drop ? detail::drop_words(ids, options_.word_dropout(), options_.unknown_id()) : ids);
+  if (!rnn_) return fc_->forward(dropout_->forward(detail::bag_of_words(embedded, ids, length_values)));  // (B, C)
   const auto encoded = rnn_->forward(embedded, length_values);
   const Tensor summary =
       options_.pooling() == "last"  // (B, D*H)

@@ -27,6 +27,13 @@ echo "$predicted" | grep -Eq '^(positive|negative) \([01]\.[0-9]{2}\)' || fail "
 "$loom" predict "$run" -- "-- a review that starts with dashes" | grep -q "	-- a review" ||
   fail "predict of a text after -- failed"
 
+# The bag of words (spam's default model) trains, reloads and predicts through the same folder.
+"$loom" train sentiment --model bag --run-dir "$work/bag" --epochs 2 > /dev/null 2> "$work/bag.err" ||
+  fail "train sentiment --model bag failed: $(tail -3 "$work/bag.err")"
+grep -q '"model": "bag"' "$work/bag/config.json" || fail "the bag run's config does not say model bag"
+"$loom" predict "$work/bag" "A wonderful film." | grep -Eq '^(positive|negative) \([01]\.[0-9]{2}\)' ||
+  fail "predict with the bag run failed"
+
 # The run folder resumes with its own options (more epochs are allowed), and refuses others.
 "$loom" train sentiment --run-dir "$run" --epochs 3 --hidden 16 > /dev/null 2> "$work/resume.err" ||
   fail "resuming with more epochs failed: $(tail -2 "$work/resume.err")"
@@ -39,6 +46,9 @@ expect_error "task is required" train
 expect_error "not in {sentiment" train unknown-task
 expect_error "--epochs" train sentiment --epochs 0
 expect_error "--cell" train sentiment --cell transformer
+expect_error "--model: spam expects rnn or bag, got 'cnn'" train spam --model cnn
+expect_error "--model: fashion expects rows or cnn, got 'bag'" train fashion --model bag
+expect_error "--model: charlm has no model choice, got 'rnn'" train charlm --model rnn
 expect_error "The following argument was not expected" train sentiment --no-such-option
 expect_error "spam.tsv is missing" train spam --data-dir "$work/nowhere" --run-dir "$work/spam"
 expect_error "neither a text file" train charlm --data-dir "$work/nowhere.txt" --run-dir "$work/charlm"

@@ -1,6 +1,7 @@
 #pragma once
 /// SequenceClassifier (many-to-one): token ids -> Embedding -> (bi)LSTM or GRU -> a summary of
 /// each sequence -> Dropout -> Linear -> class logits. For sentiment analysis or spam filtering.
+/// With encoder("bag") there is no recurrent layer: the summary is the bag of words (see below).
 ///
 ///     loom::models::SequenceClassifier model(
 ///         loom::models::SequenceClassifierOptions(20000, 2).hidden_size(128).bidirectional(true)
@@ -13,7 +14,8 @@
 /// the content of padded steps never changes the logits. Id 0 is the padding token.
 ///
 /// Parameters: embedding.weight, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, ...
-/// (PyTorch's names, `_reverse` for the backward direction), fc.weight, fc.bias.
+/// (PyTorch's names, `_reverse` for the backward direction), fc.weight, fc.bias; the bag has no
+/// rnn.*.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +36,14 @@ struct SequenceClassifierOptions {
   LOOM_ARG(std::int64_t, vocab_size, 0)
   LOOM_ARG(std::int64_t, num_classes, 0)
   LOOM_ARG(std::int64_t, embedding_dim, 64)
+  /// "rnn": the recurrent layers below read the sequence. "bag": the summary is the bag of
+  /// words — the embeddings of the distinct real tokens, summed and divided by the square root of
+  /// their number (an L2-normalised word-presence vector times the embedding matrix), which makes
+  /// the model logistic regression over word presence, factored through embedding_dim. Its
+  /// embedding starts at zero: random rows for words seen once or twice in training would be
+  /// noise that training never removes. cell, hidden_size, num_layers, bidirectional and pooling
+  /// are not used.
+  LOOM_ARG(std::string, encoder, "rnn")
   /// "lstm" or "gru".
   LOOM_ARG(std::string, cell, "lstm")
   LOOM_ARG(std::int64_t, hidden_size, 128)
@@ -63,7 +73,7 @@ class SequenceClassifier : public Module {
  private:
   SequenceClassifierOptions options_;
   std::shared_ptr<Embedding> embedding_;
-  std::shared_ptr<Recurrent> rnn_;
+  std::shared_ptr<Recurrent> rnn_;  // null for the bag
   std::shared_ptr<Dropout> dropout_;
   std::shared_ptr<Linear> fc_;
 };
