@@ -232,6 +232,14 @@ TEST_CASE("SequenceClassifier bag of words: logistic regression over word presen
   CHECK(max_abs_diff(logits, model.forward(padded_ids(6), lengths(kLengths))) < 1e-12);
 
   check_model_gradients(model, [&] { return model.forward(padded_ids(0), lengths(kLengths)); });
+
+  // Word dropout: every word read as <unk> (id 1) leaves a bag of one word, <unk>.
+  SequenceClassifier dropping(SequenceClassifierOptions(7, 3).encoder("bag").embedding_dim(2).word_dropout(1.0).unknown_id(1));
+  dropping.to(Dtype::Float64);
+  dropping.load_state_dict(state);
+  const Tensor unknown_only = loom::matmul(weight.narrow(0, 1, 1), state.at("fc.weight").transpose(0, 1)) + state.at("fc.bias");
+  CHECK(max_abs_diff(dropping.forward(padded_ids(0), lengths(kLengths)), unknown_only.expand({3, 3})) < 1e-12);
+
   const auto message = message_of<loom::ValueError>([] { SequenceClassifier(SequenceClassifierOptions(7, 3).encoder("cnn")); });
   CHECK(message.find("encoder must be \"rnn\" or \"bag\", got \"cnn\"") != std::string::npos);
 }

@@ -79,7 +79,7 @@ std::string default_data_root(const char* argv0) {
 // What suits each task when the command line does not say otherwise.
 void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) {
   auto unset = [&](const char* option) { return train.count(option) == 0; };
-  const bool text = config.task == "sentiment" || config.task == "spam";
+  const bool text = loom::tools::is_text_task(config.task);
   if (text && unset("--model")) config.model = config.task == "spam" ? "bag" : "rnn";
   const std::vector<std::string> models = text ? std::vector<std::string>{"rnn", "bag"}
                                           : config.task == "fashion" ? std::vector<std::string>{"rows", "cnn"}
@@ -282,8 +282,7 @@ int main(int argc, char** argv) {
       if (config.task == "g2p") return loom::tools::train_g2p(config);
       if (config.task == "caption") return loom::tools::train_caption(config);
       if (config.task == "translate") return loom::tools::train_translate(config);
-      const bool text = config.task == "sentiment" || config.task == "spam";
-      return text ? loom::tools::train_text(config) : loom::tools::train_dense(config);
+      return loom::tools::is_text_task(config.task) ? loom::tools::train_text(config) : loom::tools::train_dense(config);
     }
     if (*pronounce && !std::filesystem::is_directory(run_dir))
       throw loom::IOError(fmt::format("pronounce: the run folder '{}' does not exist", run_dir));
@@ -316,7 +315,7 @@ int main(int argc, char** argv) {
       loom::set_num_threads(saved.threads);
       return loom::tools::generate(saved, generation);
     }
-    if (saved.task != "sentiment" && saved.task != "spam")
+    if (!loom::tools::is_text_task(saved.task))
       throw loom::ValueError(fmt::format("{} and {} are for the text tasks; a {} run keeps its held-out figures "
                                          "in {}/metrics.json", *eval ? "eval" : "predict", *eval ? "predict" : "eval",
                                          saved.task, run_dir));

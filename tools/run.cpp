@@ -68,7 +68,7 @@ TextClassifier::TextClassifier(RunConfig config, data::Vocabulary vocabulary,
 
 TextClassifier TextClassifier::load(const std::string& run_dir) {
   RunConfig config = load_config(run_dir);
-  if (config.task != "sentiment" && config.task != "spam")
+  if (!is_text_task(config.task))
     throw ValueError(fmt::format("TextClassifier::load: expected a run of a text task (sentiment or spam), "
                                  "{} is a {} run", run_dir, config.task));
   auto vocabulary = data::Vocabulary::load(run_dir + "/vocab.txt");

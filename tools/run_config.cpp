@@ -145,7 +145,7 @@ RunConfig load_config(const std::string& run_dir) {
     throw IOError(fmt::format("{} is malformed: {}", path, e.what()));
   }
   // Text runs saved before they had a model choice say "rows" (the field's default): recurrent.
-  if ((config.task == "sentiment" || config.task == "spam") && config.model == "rows") config.model = "rnn";
+  if (is_text_task(config.task) && config.model == "rows") config.model = "rnn";
   check_limits(config, path);
   return config;
 }

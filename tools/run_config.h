@@ -56,6 +56,9 @@ inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp5
     class_weights{"none", "balanced"}, attentions{"luong", "bahdanau", "none"};
 }  // namespace limits
 
+/// sentiment and spam: the tasks whose runs hold a SequenceClassifier over a word vocabulary.
+inline bool is_text_task(const std::string& task) { return task == "sentiment" || task == "spam"; }
+
 /// Writes RUN_DIR/config.json atomically.
 void save_config(const RunConfig& config);
 /// Reads RUN_DIR/config.json (at most 1 MiB); an IOError names what is missing, malformed or

@@ -53,9 +53,10 @@ Tensor SequenceClassifier::forward(const Tensor& ids, const Tensor& lengths) {
   detail::check_ids(kName, ids, options_.vocab_size());
   const auto length_values = detail::check_lengths(kName, lengths, ids.size(0), ids.size(1));
   const bool drop = is_training() && options_.word_dropout() > 0.0;
-  const Tensor embedded =  // (B, T, E)
-      embedding_->forward(drop ? detail::drop_words(ids, options_.word_dropout(), options_.unknown_id()) : ids);
-  if (!rnn_) return fc_->forward(dropout_->forward(detail::bag_of_words(embedded, ids, length_values)));  // (B, C)
+  const Tensor read = drop ? detail::drop_words(ids, options_.word_dropout(), options_.unknown_id()) : ids;  // (B, T)
+  const Tensor embedded = embedding_->forward(read);  // (B, T, E)
+  // The bag counts the words as read: a dropped word is <unk>, once however often it is dropped.
+  if (!rnn_) return fc_->forward(dropout_->forward(detail::bag_of_words(embedded, read, length_values)));  // (B, C)
   const auto encoded = rnn_->forward(embedded, length_values);
   const Tensor summary =
       options_.pooling() == "last"  // (B, D*H)
