@@ -1,7 +1,7 @@
 #pragma once
-// Private: the loops behind the ops. Elementwise math goes through xtensor expressions over
-// adapted storage (vectorised by xsimd); broadcasting, reductions and copies are plain loops over
-// coalesced strides, which the compiler vectorises. Only .cpp files include this header.
+// Private: the loops behind the ops. Elementwise math goes through xsimd batches (simd_map), every
+// element on the same path; broadcasting, reductions and copies are plain loops over coalesced
+// strides, which the compiler vectorises. Only .cpp files include this header.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,9 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xmath.hpp>
-#include <xtensor/xnoalias.hpp>
+#include <xsimd/xsimd.hpp>
 
 #include "detail/parallel.h"
 #include "detail/tensor_impl.h"
@@ -32,17 +30,40 @@ decltype(auto) dispatch_floating(const char* op, Dtype dtype, F&& f) {
                                dtype_name(dtype)));
 }
 
-/// A 1-D xtensor view of n values at p (no copy).
-template <class T>
-auto span(T* p, std::int64_t n) {
-  return xt::adapt(p, static_cast<std::size_t>(n), xt::no_ownership(),
-                   std::array<std::size_t, 1>{static_cast<std::size_t>(n)});
+/// out[i] = f(in[i]...) for i in [0, n), f taking and returning xsimd::batch<T>. Every element
+/// goes through the same batch code, the last partial batch too (padded with a copy of its first
+/// value, the padding's results dropped), so an element's result depends on its value alone: not
+/// on its address, its position in the buffer or how the range is split between threads.
+/// (xtensor's assignment, used here before, computes an unaligned head and the tail with scalar
+/// std::exp and kin, whose last bit differs from xsimd's: results moved with where the heap put a
+/// scratch buffer, and a resumed run drifted from the uninterrupted one.)
+/// `out` may be one of the inputs.
+template <class T, class F, class... In>
+void simd_map(std::int64_t n, T* out, F f, const In*... in) {
+  static_assert((std::is_same_v<T, In> && ...), "simd_map: inputs and output share one type");
+  using Batch = xsimd::batch<T>;
+  constexpr std::int64_t width = Batch::size;
+  std::int64_t i = 0;
+  for (; i + width <= n; i += width) f(Batch::load_unaligned(in + i)...).store_unaligned(out + i);
+  if (i == n) return;
+  const std::int64_t rest = n - i;
+  const auto padded = [&](const T* p) {
+    std::array<T, width> lanes;
+    std::fill(std::copy(p + i, p + n, lanes.begin()), lanes.end(), p[i]);
+    return Batch::load_unaligned(lanes.data());
+  };
+  std::array<T, width> result;
+  f(padded(in)...).store_unaligned(result.data());
+  std::copy(result.begin(), result.begin() + rest, out + i);
 }
 
-/// A flat 1-D xtensor view over a tensor's storage (no copy).
-template <class T>
-auto flat(const Tensor& t) {
-  return span(const_cast<T*>(t.data<T>()), t.numel());
+/// simd_map split between Loom's threads for large n (the split cannot change any result).
+template <class T, class F, class... In>
+void parallel_simd_map(std::int64_t n, T* out, F f, const In*... in) {
+  constexpr std::int64_t kValuesPerThread = 1 << 15;
+  parallel_for(n, kValuesPerThread, [&](std::int64_t begin, std::int64_t end) {
+    simd_map(end - begin, out + begin, f, (in + begin)...);
+  });
 }
 
 /// The strides (in elements) of `shape` read as broadcast to `out_shape`: 0 on broadcast axes.
@@ -158,8 +179,7 @@ std::pair<T, T> row_max_and_exp_sum(const T* x, std::int64_t length, T* exps) {
 #pragma omp simd reduction(max : row_max)
   for (std::int64_t k = 0; k < length; ++k) row_max = row_max > x[k] ? row_max : x[k];  // std::max does not vectorise here
   if (!std::isfinite(row_max)) row_max = T(0);
-  auto exps_row = span(exps, length);
-  xt::noalias(exps_row) = xt::exp(span(const_cast<T*>(x), length) - row_max);
+  simd_map(length, exps, [row_max](auto v) { return xsimd::exp(v - row_max); }, x);
   T total = 0;
 #pragma omp simd reduction(+ : total)
   for (std::int64_t k = 0; k < length; ++k) total += exps[k];
@@ -197,50 +217,48 @@ void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, st
 
 namespace loom::detail {
 
-/// An elementwise op whose gradient needs only its input: y = forward(T, x), dx = backward(T, x,
-/// g). Both return xtensor expressions over flat views, so xsimd vectorises them.
-/// y = forward(T, x) elementwise, no graph: the shared half of the two helpers below.
+/// Elementwise ops with their backward. `forward(x)` and `backward(x or y, g)` map
+/// xsimd::batch<T> to xsimd::batch<T> (simd_map); T is the batch's value_type.
+/// y = forward(x) elementwise, no graph: the shared half of the two helpers below.
 template <class Forward>
 Tensor unary_forward(const char* name, const Tensor& x, Forward forward) {
   check_floating(name, x);
   Tensor out = empty(x.shape(), x.dtype());
   dispatch_floating(name, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto in = flat<T>(x);
-    auto result = flat<T>(out);
-    xt::noalias(result) = forward(tag, in);
+    parallel_simd_map(x.numel(), out.data<T>(), forward, x.data<T>());
   });
   return out;
 }
 
+/// grad = backward(saved, g) elementwise: the backward of the two helpers below.
+template <class Backward>
+Tensor unary_backward(const char* name, const Tensor& saved, const Tensor& g, Backward backward) {
+  Tensor grad = empty(saved.shape(), saved.dtype());
+  dispatch_floating(name, saved.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    parallel_simd_map(saved.numel(), grad.data<T>(), backward, saved.data<T>(), g.data<T>());
+  });
+  return grad;
+}
+
+/// An elementwise op whose gradient needs only its input: dx = backward(x, g).
 template <class Forward, class Backward>
 Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Backward backward) {
   Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [x, backward, name](const Tensor& g) {
-    Tensor grad = empty(x.shape(), x.dtype());
-    dispatch_floating(name, x.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      auto result = flat<T>(grad);
-      xt::noalias(result) = backward(tag, flat<T>(x), flat<T>(g));
-    });
-    return std::vector<Tensor>{grad};
+    return std::vector<Tensor>{unary_backward(name, x, g, backward)};
   });
   return out;
 }
 
-/// As unary_from_input, for ops whose gradient is cheapest from the output: dx = backward(T, y, g).
+/// As unary_from_input, for ops whose gradient is cheapest from the output: dx = backward(y, g).
 /// Only the output is saved, so the input can be freed before the backward pass.
 template <class Forward, class Backward>
 Tensor unary_from_output(const char* name, const Tensor& x, Forward forward, Backward backward) {
   Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
-    Tensor grad = empty(y.shape(), y.dtype());
-    dispatch_floating(name, y.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      auto result = flat<T>(grad);
-      xt::noalias(result) = backward(tag, flat<T>(y), flat<T>(g));
-    });
-    return std::vector<Tensor>{grad};
+    return std::vector<Tensor>{unary_backward(name, y, g, backward)};
   });
   return out;
 }

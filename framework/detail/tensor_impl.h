@@ -1,6 +1,6 @@
 #pragma once
 // Private: the storage and autograd state behind a Tensor handle, and the helpers every op uses
-// to check its arguments and record its backward. No xtensor here; see detail/kernels.h.
+// to check its arguments and record its backward. No xsimd here; see detail/kernels.h.
 #include <fmt/format.h>
 
 #include <cstddef>

@@ -8,67 +8,60 @@
 
 namespace loom {
 
+// The forward and backward lambdas map xsimd::batch<T> to xsimd::batch<T> (detail::simd_map).
+
 Tensor tanh(const Tensor& x) {
   return detail::unary_from_output(
-      "tanh", x, [](auto, const auto& in) { return xt::tanh(in); },
-      [](auto tag, const auto& y, const auto& g) {
-        using T = decltype(tag);
-        return g * (T(1) - y * y);
-      });
+      "tanh", x, [](auto in) { return xsimd::tanh(in); },
+      [](auto y, auto g) { return g * (decltype(y)(1) - y * y); });
 }
 
 Tensor sigmoid(const Tensor& x) {
   return detail::unary_from_output(
       "sigmoid", x,
-      [](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return T(1) / (T(1) + xt::exp(-in));
+      [](auto in) {
+        using Batch = decltype(in);
+        return Batch(1) / (Batch(1) + xsimd::exp(-in));
       },
-      [](auto tag, const auto& y, const auto& g) {
-        using T = decltype(tag);
-        return g * y * (T(1) - y);
-      });
+      [](auto y, auto g) { return g * y * (decltype(y)(1) - y); });
 }
 
 Tensor relu(const Tensor& x) {
   return detail::unary_from_output(
-      "relu", x,
-      [](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return xt::maximum(in, T(0));
-      },
-      [](auto tag, const auto& y, const auto& g) {
-        using T = decltype(tag);
-        return xt::where(y > T(0), g, T(0));
+      "relu", x, [](auto in) { return xsimd::max(in, decltype(in)(0)); },
+      [](auto y, auto g) {
+        using Batch = decltype(y);
+        return xsimd::select(y > Batch(0), g, Batch(0));
       });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   return detail::unary_from_input(
       "leaky_relu", x,
-      [negative_slope](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return xt::where(in > T(0), in, in * static_cast<T>(negative_slope));
+      [negative_slope](auto in) {
+        using Batch = decltype(in);
+        const Batch slope(static_cast<typename Batch::value_type>(negative_slope));
+        return xsimd::select(in > Batch(0), in, in * slope);
       },
-      [negative_slope](auto tag, const auto& in, const auto& g) {
-        using T = decltype(tag);
-        return xt::where(in > T(0), g, g * static_cast<T>(negative_slope));
+      [negative_slope](auto in, auto g) {
+        using Batch = decltype(in);
+        const Batch slope(static_cast<typename Batch::value_type>(negative_slope));
+        return xsimd::select(in > Batch(0), g, g * slope);
       });
 }
 
 Tensor gelu(const Tensor& x) {
   return detail::unary_from_input(
       "gelu", x,
-      [](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return T(0.5) * in * (T(1) + xt::erf(in * T(M_SQRT1_2)));
+      [](auto in) {
+        using Batch = decltype(in);
+        return Batch(0.5) * in * (Batch(1) + xsimd::erf(in * Batch(M_SQRT1_2)));
       },
-      [](auto tag, const auto& in, const auto& g) {
-        using T = decltype(tag);
-        // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi). Constants are
-        // written inline: xtensor expressions keep references to named locals.
-        return g * (T(0.5) * (T(1) + xt::erf(in * T(M_SQRT1_2))) +
-                    in * T(0.5 * M_2_SQRTPI * M_SQRT1_2) * xt::exp(T(-0.5) * in * in));
+      [](auto in, auto g) {
+        using Batch = decltype(in);
+        // d/dx x Phi(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+        return g * (Batch(0.5) * (Batch(1) + xsimd::erf(in * Batch(M_SQRT1_2))) +
+                    in * Batch(0.5 * M_2_SQRTPI * M_SQRT1_2) * xsimd::exp(Batch(-0.5) * in * in));
       });
 }
 
@@ -76,15 +69,19 @@ Tensor softplus(const Tensor& x, double beta, double threshold) {
   if (beta <= 0.0) throw ValueError(fmt::format("softplus: beta must be positive, got {}", beta));
   return detail::unary_from_input(
       "softplus", x,
-      [beta, threshold](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return xt::where(in * static_cast<T>(beta) > static_cast<T>(threshold), in,
-                         xt::log1p(xt::exp(in * static_cast<T>(beta))) / static_cast<T>(beta));
+      [beta, threshold](auto in) {
+        using Batch = decltype(in);
+        using T = typename Batch::value_type;
+        const Batch scaled = in * Batch(static_cast<T>(beta));
+        return xsimd::select(scaled > Batch(static_cast<T>(threshold)), in,
+                             xsimd::log1p(xsimd::exp(scaled)) / Batch(static_cast<T>(beta)));
       },
-      [beta, threshold](auto tag, const auto& in, const auto& g) {
-        using T = decltype(tag);
-        return xt::where(in * static_cast<T>(beta) > static_cast<T>(threshold), g,
-                         g / (T(1) + xt::exp(-in * static_cast<T>(beta))));
+      [beta, threshold](auto in, auto g) {
+        using Batch = decltype(in);
+        using T = typename Batch::value_type;
+        const Batch scaled = in * Batch(static_cast<T>(beta));
+        return xsimd::select(scaled > Batch(static_cast<T>(threshold)), g,
+                             g / (Batch(1) + xsimd::exp(-scaled)));
       });
 }
 
@@ -99,37 +96,37 @@ void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_for
 template <class T>
 void softmax_kernel(const T* in, T* out, const detail::AxisLayout& l, bool log_form) {
   if (l.inner == 1) return softmax_rows(in, out, l, log_form);
-  std::vector<T> max_buffer(static_cast<std::size_t>(l.inner));
-  std::vector<T> sum_buffer(static_cast<std::size_t>(l.inner));
-  auto max_row = detail::span(max_buffer.data(), l.inner);
-  auto sum_row = detail::span(sum_buffer.data(), l.inner);
+  const std::int64_t inner = l.inner;
+  std::vector<T> max_buffer(static_cast<std::size_t>(inner));  // (inner) running max, then the shift
+  std::vector<T> sum_buffer(static_cast<std::size_t>(inner));  // (inner) sum of exp(x - max)
+  T* max_row = max_buffer.data();
+  T* sum_row = sum_buffer.data();
   for (std::int64_t o = 0; o < l.outer; ++o) {
-    const T* block = in + o * l.length * l.inner;
-    T* dst = out + o * l.length * l.inner;
-    max_row.fill(-std::numeric_limits<T>::infinity());
+    const T* block = in + o * l.length * inner;
+    T* dst = out + o * l.length * inner;
+    std::fill(max_row, max_row + inner, -std::numeric_limits<T>::infinity());
     for (std::int64_t k = 0; k < l.length; ++k)
-      xt::noalias(max_row) = xt::maximum(max_row, detail::span(const_cast<T*>(block) + k * l.inner, l.inner));
+      for (std::int64_t j = 0; j < inner; ++j) max_row[j] = std::max(max_row[j], block[k * inner + j]);
     // A row that is all -inf (fully masked) is shifted by 0 and comes out as NaN, as in PyTorch.
-    for (auto& m : max_row)
-      if (!std::isfinite(m)) m = T(0);
-    sum_row.fill(T(0));
+    for (std::int64_t j = 0; j < inner; ++j)
+      if (!std::isfinite(max_row[j])) max_row[j] = T(0);
+    std::fill(sum_row, sum_row + inner, T(0));
     for (std::int64_t k = 0; k < l.length; ++k) {
-      auto y = detail::span(dst + k * l.inner, l.inner);
-      xt::noalias(y) = xt::exp(detail::span(const_cast<T*>(block) + k * l.inner, l.inner) - max_row);
-      xt::noalias(sum_row) += y;
+      T* y = dst + k * inner;
+      detail::simd_map(inner, y, [](auto x, auto m) { return xsimd::exp(x - m); }, block + k * inner,
+                       static_cast<const T*>(max_row));
+      for (std::int64_t j = 0; j < inner; ++j) sum_row[j] += y[j];
     }
     if (log_form) {
-      xt::noalias(max_row) += xt::log(sum_row);  // max + log(sum exp(x - max))
-      for (std::int64_t k = 0; k < l.length; ++k) {
-        auto y = detail::span(dst + k * l.inner, l.inner);
-        xt::noalias(y) = detail::span(const_cast<T*>(block) + k * l.inner, l.inner) - max_row;
-      }
-    } else {
-      xt::noalias(sum_row) = T(1) / sum_row;
-      for (std::int64_t k = 0; k < l.length; ++k) {
-        auto y = detail::span(dst + k * l.inner, l.inner);
-        xt::noalias(y) *= sum_row;
-      }
+      // shift = max + log(sum exp(x - max))
+      detail::simd_map(inner, max_row, [](auto m, auto total) { return m + xsimd::log(total); },
+                       static_cast<const T*>(max_row), static_cast<const T*>(sum_row));
+      for (std::int64_t k = 0; k < l.length; ++k)
+        for (std::int64_t j = 0; j < inner; ++j) dst[k * inner + j] = block[k * inner + j] - max_row[j];
+    } else {  // times 1 / sum, as softmax_rows does
+      for (std::int64_t j = 0; j < inner; ++j) sum_row[j] = T(1) / sum_row[j];
+      for (std::int64_t k = 0; k < l.length; ++k)
+        for (std::int64_t j = 0; j < inner; ++j) dst[k * inner + j] *= sum_row[j];
     }
   }
 }

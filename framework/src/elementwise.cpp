@@ -148,8 +148,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 Tensor neg(const Tensor& x) {
   return detail::unary_from_output(
-      "neg", x, [](auto, const auto& in) { return -in; },
-      [](auto, const auto&, const auto& g) { return -g; });
+      "neg", x, [](auto in) { return -in; }, [](auto, auto g) { return -g; });
 }
 
 Tensor pow(const Tensor& x, double exponent) {
@@ -160,56 +159,52 @@ Tensor pow(const Tensor& x, double exponent) {
   if (exponent == 0.5) return sqrt(x);
   return detail::unary_from_input(
       "pow", x,
-      [exponent](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return xt::pow(in, static_cast<T>(exponent));
+      [exponent](auto in) {
+        using Batch = decltype(in);
+        return xsimd::pow(in, Batch(static_cast<typename Batch::value_type>(exponent)));
       },
-      [exponent](auto tag, const auto& in, const auto& g) {
-        using T = decltype(tag);
-        return g * static_cast<T>(exponent) * xt::pow(in, static_cast<T>(exponent - 1.0));
+      [exponent](auto in, auto g) {
+        using Batch = decltype(in);
+        using T = typename Batch::value_type;
+        return g * Batch(static_cast<T>(exponent)) * xsimd::pow(in, Batch(static_cast<T>(exponent - 1.0)));
       });
 }
 
 Tensor exp(const Tensor& x) {
   return detail::unary_from_output(
-      "exp", x, [](auto, const auto& in) { return xt::exp(in); },
-      [](auto, const auto& y, const auto& g) { return g * y; });
+      "exp", x, [](auto in) { return xsimd::exp(in); }, [](auto y, auto g) { return g * y; });
 }
 
 Tensor log(const Tensor& x) {
   return detail::unary_from_input(
-      "log", x, [](auto, const auto& in) { return xt::log(in); },
-      [](auto, const auto& in, const auto& g) { return g / in; });
+      "log", x, [](auto in) { return xsimd::log(in); }, [](auto in, auto g) { return g / in; });
 }
 
 Tensor sqrt(const Tensor& x) {
   return detail::unary_from_output(
-      "sqrt", x, [](auto, const auto& in) { return xt::sqrt(in); },
-      [](auto tag, const auto& y, const auto& g) {
-        using T = decltype(tag);
-        return g / (T(2) * y);
-      });
+      "sqrt", x, [](auto in) { return xsimd::sqrt(in); },
+      [](auto y, auto g) { return g / (decltype(y)(2) * y); });
 }
 
 Tensor abs(const Tensor& x) {
   return detail::unary_from_input(
-      "abs", x, [](auto, const auto& in) { return xt::abs(in); },
-      [](auto tag, const auto& in, const auto& g) {
-        using T = decltype(tag);
-        return xt::where(in > T(0), g, xt::where(in < T(0), -g, T(0)));
+      "abs", x, [](auto in) { return xsimd::abs(in); },
+      [](auto in, auto g) {
+        using Batch = decltype(in);
+        return xsimd::select(in > Batch(0), g, xsimd::select(in < Batch(0), -g, Batch(0)));
       });
 }
 
 Tensor sin(const Tensor& x) {
   return detail::unary_from_input(
-      "sin", x, [](auto, const auto& in) { return xt::sin(in); },
-      [](auto, const auto& in, const auto& g) { return g * xt::cos(in); });
+      "sin", x, [](auto in) { return xsimd::sin(in); },
+      [](auto in, auto g) { return g * xsimd::cos(in); });
 }
 
 Tensor cos(const Tensor& x) {
   return detail::unary_from_input(
-      "cos", x, [](auto, const auto& in) { return xt::cos(in); },
-      [](auto, const auto& in, const auto& g) { return -g * xt::sin(in); });
+      "cos", x, [](auto in) { return xsimd::cos(in); },
+      [](auto in, auto g) { return -g * xsimd::sin(in); });
 }
 
 Tensor clamp(const Tensor& x, double low, double high) {
@@ -217,13 +212,15 @@ Tensor clamp(const Tensor& x, double low, double high) {
     throw ValueError(fmt::format("clamp: low ({}) must not exceed high ({})", low, high));
   return detail::unary_from_input(
       "clamp", x,
-      [low, high](auto tag, const auto& in) {
-        using T = decltype(tag);
-        return xt::clip(in, static_cast<T>(low), static_cast<T>(high));
+      [low, high](auto in) {
+        using Batch = decltype(in);
+        using T = typename Batch::value_type;
+        return xsimd::clip(in, Batch(static_cast<T>(low)), Batch(static_cast<T>(high)));
       },
-      [low, high](auto tag, const auto& in, const auto& g) {
-        using T = decltype(tag);
-        return xt::where(in >= static_cast<T>(low) && in <= static_cast<T>(high), g, T(0));
+      [low, high](auto in, auto g) {
+        using Batch = decltype(in);
+        using T = typename Batch::value_type;
+        return xsimd::select(in >= Batch(static_cast<T>(low)) && in <= Batch(static_cast<T>(high)), g, Batch(0));
       });
 }
 

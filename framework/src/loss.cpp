@@ -148,39 +148,23 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
       const std::int64_t* t = targets.data<std::int64_t>();
       T* out_grad = grad.data<T>();
       const T* share = smoothing_share.data();
-      // p = exp(x - normaliser) goes through the vectorised exp a block of whole rows at a time,
-      // each block starting at a multiple of 8 rows and holding a multiple of 8 values (but the
-      // last): its scalar tail then falls where it falls over the flat (N, C) buffer, so the
-      // gradient is the same whatever the thread count (a 2-class loss is all tail row by row).
-      constexpr std::int64_t kRowsPerGroup = 8;
-      const std::int64_t rows_per_block = kRowsPerGroup * std::max<std::int64_t>(1, 512 / classes);
-      const std::int64_t groups = (n + kRowsPerGroup - 1) / kRowsPerGroup;
-      detail::parallel_rows(groups, kRowsPerGroup * classes, [&](std::int64_t first_group, std::int64_t end_group) {
-        const std::int64_t end_row = std::min(n, end_group * kRowsPerGroup);
-        for (std::int64_t first = first_group * kRowsPerGroup; first < end_row; first += rows_per_block) {
-          const std::int64_t last = std::min(end_row, first + rows_per_block);
-          for (std::int64_t i = first; i < last; ++i) {
-            const T* x_row = x + i * classes;
-            T* p = out_grad + i * classes;
-#pragma omp simd
-            for (std::int64_t c = 0; c < classes; ++c) p[c] = x_row[c] - normalizer[i];  // log p
+      // p = exp(x - normaliser), row by row (detail::simd_map: the same bits whatever the split)
+      detail::parallel_rows(n, classes, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) {
+          T* p = out_grad + i * classes;
+          if (t[i] == options.ignore_index) {
+            std::fill(p, p + classes, T(0));
+            continue;
           }
-          auto block = detail::span(out_grad + first * classes, (last - first) * classes);
-          xt::noalias(block) = xt::exp(block);
-          for (std::int64_t i = first; i < last; ++i) {
-            T* p = out_grad + i * classes;
-            if (t[i] == options.ignore_index) {
-              std::fill(p, p + classes, T(0));
-              continue;
-            }
-            // d loss_i / d logit_c = p_c ((1 - eps) w_t + eps W / C) - eps w_c / C - (1 - eps) w_t [c == t]
-            const T g_i = sample_grad<T>(g, options.reduction, i, scale);
-            const double target_weight = weights.per_class[t[i]];
-            const T p_factor = static_cast<T>((1.0 - eps) * target_weight + eps * weight_sum / static_cast<double>(classes));
+          const T shift = normalizer[i];
+          detail::simd_map(classes, p, [shift](auto v) { return xsimd::exp(v - shift); }, x + i * classes);
+          // d loss_i / d logit_c = p_c ((1 - eps) w_t + eps W / C) - eps w_c / C - (1 - eps) w_t [c == t]
+          const T g_i = sample_grad<T>(g, options.reduction, i, scale);
+          const double target_weight = weights.per_class[t[i]];
+          const T p_factor = static_cast<T>((1.0 - eps) * target_weight + eps * weight_sum / static_cast<double>(classes));
 #pragma omp simd
-            for (std::int64_t c = 0; c < classes; ++c) p[c] = (p[c] * p_factor - share[c]) * g_i;
-            p[t[i]] -= static_cast<T>((1.0 - eps) * target_weight) * g_i;
-          }
+          for (std::int64_t c = 0; c < classes; ++c) p[c] = (p[c] * p_factor - share[c]) * g_i;
+          p[t[i]] -= static_cast<T>((1.0 - eps) * target_weight) * g_i;
         }
       });
     });
@@ -251,11 +235,13 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   Tensor per_element = empty(logits.shape(), logits.dtype());
   detail::dispatch_floating("binary_cross_entropy_with_logits", logits.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto x = detail::flat<T>(logits);
-    auto y = detail::flat<T>(target);
-    auto out = detail::flat<T>(per_element);
     // max(x, 0) - x y + log(1 + exp(-|x|)): no overflow for any x
-    xt::noalias(out) = xt::maximum(x, T(0)) - x * y + xt::log1p(xt::exp(-xt::abs(x)));
+    detail::parallel_simd_map(
+        logits.numel(), per_element.data<T>(),
+        [](auto x, auto y) {
+          return xsimd::max(x, decltype(x)(0)) - x * y + xsimd::log1p(xsimd::exp(-xsimd::abs(x)));
+        },
+        logits.data<T>(), target.data<T>());
   });
   record_op(per_element, "binary_cross_entropy_with_logits", {logits, target},
                  [logits, target](const Tensor& g) {

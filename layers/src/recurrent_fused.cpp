@@ -27,13 +27,11 @@ namespace {
 
 template <class T>
 void sigmoid_in_place(T* p, std::int64_t n) {
-  auto v = span(p, n);
-  xt::noalias(v) = T(1) / (T(1) + xt::exp(-v));
+  simd_map(n, p, [](auto v) { return decltype(v)(1) / (decltype(v)(1) + xsimd::exp(-v)); }, static_cast<const T*>(p));
 }
 template <class T>
 void tanh_in_place(T* p, std::int64_t n) {
-  auto v = span(p, n);
-  xt::noalias(v) = xt::tanh(v);
+  simd_map(n, p, [](auto v) { return xsimd::tanh(v); }, static_cast<const T*>(p));
 }
 
 // Sizes of one run.

@@ -7,7 +7,7 @@
 ///     y.backward();                                     // x.grad() == 2 * x
 ///
 /// A Tensor is a cheap handle: copies share storage and autograd state; `clone()` copies data.
-/// Public headers never include xtensor; storage is reached through `data<T>()`.
+/// Public headers never include xsimd or BLAS; storage is reached through `data<T>()`.
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
