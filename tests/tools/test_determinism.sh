@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Bit-exact reruns and resumes through `loom train`, one task of each family on tiny data: text
+# (sentiment), char-LM (79 classes), image (fashion), seq2seq (g2p) and caption. For each:
+#  - a rerun under another heap layout (MALLOC_TOP_PAD_, MALLOC_PERTURB_, Loom's malloc tuning off,
+#    extra blocks allocated before main by the heap_shift library) with stdout to a pipe instead of
+#    a file ends with the same bits as the first run;
+#  - a run stopped after epoch 1 and continued to the last epoch ends with the same bits;
+# and a char-LM run killed with SIGKILL in its second epoch, then resumed, ends with the same bits.
+# Same bits: best.safetensors byte for byte, every tensor and the trainer state of last.safetensors
+# and metrics.jsonl (all but each epoch's wall-clock seconds), compared by compare_runs.py.
+#   test_determinism.sh LOOM HEAP_SHIFT_LIBRARY
+set -euo pipefail
+loom="$1"
+heap_shift="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "determinism: $*"; exit 1; }
+mismatches=0
+same_bits() {  # same_bits RUN_A RUN_B WHAT: a mismatch is counted and the checks go on
+  python3 "$here/compare_runs.py" "$1" "$2" && return 0
+  echo "determinism: $3"
+  mismatches=$((mismatches + 1))
+  return 1
+}
+
+# ---- tiny data ----
+cut -f2 "$here/../../data/sentiment/amazon.tsv" > "$work/text.txt"  # 1,000 sentences, 79 distinct characters
+for a in a b c d e f g h i j k l m n o p q r s t; do  # 300 made-up words spelt by their phones
+  for b in a e i o u l n r s t m k p d g; do echo "$a$b$a ${a^^} ${b^^} ${a^^}"; done
+done > "$work/tiny.dict"
+# IDX files of 5,100 training images (fashion validates on the last 5,000) and 60 test images,
+# 28x28 with a class-dependent stripe, labels i % 10.
+mkdir -p "$work/images"
+python3 - "$work/images" <<'PY'
+import gzip, struct, sys
+folder = sys.argv[1]
+def write(name, n):
+    pixels = bytearray()
+    for i in range(n):
+        label = i % 10
+        image = bytearray(784)
+        for r in range(28):
+            for c in range(28):
+                image[28 * r + c] = 200 if (r + label * 2) % 10 < 3 else (37 * i + c) % 50
+        pixels += image
+    with gzip.open(f"{folder}/{name}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, n, 28, 28) + bytes(pixels))
+    with gzip.open(f"{folder}/{name}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 2049, n) + bytes(i % 10 for i in range(n)))
+write("train", 5100)
+write("t10k", 60)
+PY
+
+families=(
+  "text:sentiment --hidden 16"
+  "char-LM:charlm --data-dir $work/text.txt --hidden 32 --embedding 16"
+  "image:fashion --data-dir $work/images --hidden 16 --batch 50"
+  "seq2seq:g2p --data-dir $work/tiny.dict --hidden 8 --embedding 8 --layers 1"
+  "caption:caption --data-dir $work/images --scenes 40 --hidden 8 --embedding 8 --batch 20"
+)
+epochs=3
+
+for family in "${families[@]}"; do
+  name=${family%%:*}
+  read -r -a args <<< "${family#*:}"
+  dir="$work/$name"
+  mkdir -p "$dir"
+  "$loom" train "${args[@]}" --epochs $epochs --run-dir "$dir/first" > "$dir/first.out" 2>&1 ||
+    fail "$name: training failed: $(tail -3 "$dir/first.out")"
+
+  MALLOC_TOP_PAD_=4096 MALLOC_PERTURB_=165 LOOM_MALLOC_TUNING=0 LD_PRELOAD="$heap_shift" \
+    "$loom" train "${args[@]}" --epochs $epochs --run-dir "$dir/other-heap" 2>&1 | cat > "$dir/other-heap.out"
+  other_heap=0
+  same_bits "$dir/first" "$dir/other-heap" "$name: another heap layout changed the run" || other_heap=1
+
+  "$loom" train "${args[@]}" --epochs 1 --run-dir "$dir/resumed" > /dev/null 2>&1 || fail "$name: one epoch failed"
+  "$loom" train "${args[@]}" --epochs $epochs --run-dir "$dir/resumed" > "$dir/resumed.out" 2>&1 ||
+    fail "$name: continuing failed: $(tail -3 "$dir/resumed.out")"
+  grep -q resuming "$dir/resumed.out" || fail "$name: the second run did not resume"
+  same_bits "$dir/first" "$dir/resumed" "$name: stopping and resuming changed the run" && [ $other_heap -eq 0 ] &&
+    echo "determinism: $name: the same bits under another heap layout and after a resume"
+done
+
+# SIGKILL in the middle of the second epoch of a char-LM run over the whole text (each epoch
+# takes long enough for the kill to land inside it), then a resume.
+charlm=(charlm --data-dir "$work/text.txt" --hidden 128 --embedding 16 --epochs 3)
+"$loom" train "${charlm[@]}" --run-dir "$work/kill-first" > /dev/null 2>&1 || fail "char-LM (kill): training failed"
+"$loom" train "${charlm[@]}" --run-dir "$work/killed" > /dev/null 2>&1 &
+trainer=$!
+# last.safetensors appears (renamed into place whole) when epoch 1 ends
+until [ -e "$work/killed/last.safetensors" ] || ! kill -0 $trainer 2> /dev/null; do sleep 0.01; done
+kill -KILL $trainer 2> /dev/null || true
+status=0
+{ wait $trainer; } 2> /dev/null || status=$?
+[ $status -eq 137 ] || fail "char-LM (kill): the run ended (status $status) before it could be killed in epoch 2"
+"$loom" train "${charlm[@]}" --run-dir "$work/killed" > "$work/killed.out" 2>&1 || fail "char-LM (kill): resuming failed"
+grep -q resuming "$work/killed.out" || fail "char-LM (kill): the second run did not resume"
+same_bits "$work/kill-first" "$work/killed" "char-LM (kill): killing and resuming changed the run" &&
+  echo "determinism: char-LM: the same bits after a SIGKILL in epoch 2 and a resume"
+[ $mismatches -eq 0 ] || fail "$mismatches comparisons found different bits"
