@@ -16,6 +16,8 @@
 #include <vector>
 
 #include <loom/data.h>
+#include <loom/layers/linear.h>
+#include <loom/optim.h>
 
 #include "run_config.h"
 #include "test_util.h"
@@ -179,12 +181,27 @@ TEST_CASE("vocabulary: 10^9 entries, or more lines than any table, are rejected 
 TEST_CASE("run config: a 4 GiB config.json, or one asking for a model of 10^12 units") {
   TempDir dir;
   write_sparse(dir.path + "/config.json", "{\"task\": \"", kFourGiB);
-  expect_rejected_small([&] { loom::tools::load_config(dir.path); }, "expected a config of at most 1048576 bytes");
+  expect_rejected_small([&] { loom::tools::load_config(dir.path); }, "is too large: expected at most 1048576 bytes, got 4294967296");
   write_file(dir.path + "/config.json",
              R"({"task":"sentiment","data_dir":"d","model":"rows","cell":"lstm","embedding_dim":64,"hidden":1000000000000,
                  "layers":1,"bidirectional":true,"dropout":0.5,"pooling":"max","optimizer":"adam","lr":0.003,
                  "weight_decay":0.05,"epochs":12,"batch":32,"min_frequency":1,"max_tokens":0,"seed":0,"threads":1})");
   expect_rejected_small([&] { loom::tools::load_config(dir.path); }, "expected hidden in [1, 8192], got 1000000000000");
+}
+
+TEST_CASE("trainer checkpoint: a 6 GB last.safetensors, or /dev/zero in its place, is refused before it is read") {
+  TempDir dir;
+  const std::string path = dir.path + "/last.safetensors";
+  const auto resume = [&] {
+    loom::Linear model(4, 2);
+    loom::optim::Adam adam(model.named_parameters(), loom::optim::AdamOptions(0.01));
+    loom::optim::Trainer(model, adam, loom::optim::TrainerOptions().run_dir(dir.path)).resume();
+  };
+  write_sparse(path, safetensors_with_header("{}"), 6'000'000'000);
+  expect_rejected_small(resume, "is too large: expected at most ");
+  std::remove(path.c_str());
+  REQUIRE(symlink("/dev/zero", path.c_str()) == 0);
+  expect_rejected_small(resume, "expected '" + path + "' to be a regular file");
 }
 
 TEST_CASE("the measurement sees a reader that allocates what a file claims") {

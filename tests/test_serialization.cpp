@@ -1,4 +1,5 @@
 // safetensors checkpoints: round trips, PyTorch interop, atomic saves, malformed files.
+#include <loom/layers/linear.h>
 #include <loom/layers/recurrent.h>
 
 #include <signal.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -128,6 +130,27 @@ TEST_CASE("malformed files give clear IOErrors, never a crash or a huge allocati
   write_bytes(p, with_header(R"({"__metadata__": {"k": 1}})", 0));
   CHECK(io_error_of(p).find("is not a string") != std::string::npos);
   CHECK(io_error_of(dir.path + "/nothing-here").find("cannot open") != std::string::npos);
+  // A device has no size to bound the read by (its tellg gave 0 or -1).
+  CHECK(io_error_of("/dev/zero").find("expected '/dev/zero' to be a regular file") != std::string::npos);
+}
+
+TEST_CASE("weights holding NaN or inf are refused, naming the file and the tensor, unless allowed") {
+  TempDir dir;
+  const std::string path = dir.path + "/w.safetensors";
+  loom::Linear layer(3, 2);
+  loom::save(layer, path);
+  auto weights = loom::load_safetensors(path).tensors;  // finite: loads
+  weights.at("bias") = loom::from_vector(std::vector<float>{1.0f, std::nanf("")});
+  loom::save_safetensors(weights, path);
+  const auto message = loom_test::message_of<loom::ValueError>([&] { loom::load(layer, path); });
+  CHECK(message == "load: '" + path + "': expected finite weights, tensor 'bias' holds NaN at element 1 of 2 "
+                   "(LoadOptions().allow_non_finite(true) loads it anyway)");
+  weights.at("bias") = loom::from_vector(std::vector<double>{-INFINITY, 0.0});
+  loom::save_safetensors(weights, path);
+  CHECK(loom_test::message_of<loom::ValueError>([&] { loom::load_safetensors(path); }).find("holds -inf at element 0") !=
+        std::string::npos);
+  const auto allowed = loom::load_safetensors(path, loom::LoadOptions().allow_non_finite(true));
+  CHECK(std::isinf(loom_test::values(allowed.tensors.at("bias"))[0]));
 }
 
 TEST_CASE("killing a process in the middle of saves leaves the last good checkpoint intact") {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -57,7 +58,107 @@ struct Line : loom::optim::BatchSource {
   }
 };
 
+// One weight fitted to Line by SGD, with a run folder.
+struct LineRun {
+  struct Model : loom::Module {
+    Tensor w;
+    Model() { w = register_parameter("w", loom::zeros({1, 1})); }
+  } model;
+  optim::SGD sgd{model.named_parameters(), optim::SGDOptions(0.5)};
+  optim::Trainer trainer;
+  Line data;
+  LineRun(const std::string& run_dir, int epochs)
+      : trainer(model, sgd, optim::TrainerOptions().epochs(epochs).run_dir(run_dir).monitor("train_loss").progress(false)) {}
+  optim::TrainResult fit(const optim::Trainer::Validation& validate = {}) {
+    return trainer.fit(
+        data, [&](const optim::Batch& b) { return loom::mse_loss(loom::matmul(b[0], model.w), b[1]); }, validate);
+  }
+};
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::vector<std::int64_t> logged_epochs(const std::string& run_dir) {
+  std::vector<std::int64_t> epochs;
+  for (const auto& m : optim::read_metrics_log(run_dir + "/metrics.jsonl")) epochs.push_back(m.epoch);
+  return epochs;
+}
+
 }  // namespace
+
+TEST_CASE("the metrics log holds exactly the run's epochs: emptied for a fresh run, cut back on resume") {
+  TempDir dir;
+  // Lines of an earlier run killed before its first checkpoint.
+  std::ofstream(dir.path + "/metrics.jsonl") << "{\"epoch\":1,\"values\":{}}\n{\"epoch\":2,\"values\":{}}\n";
+  LineRun(dir.path, 3).fit();
+  CHECK(logged_epochs(dir.path) == std::vector<std::int64_t>{1, 2, 3});
+  // A line written after the last checkpoint (the process killed in between) goes on resume.
+  std::ofstream(dir.path + "/metrics.jsonl", std::ios::app) << "{\"epoch\":4,\"values\":{}}\n";
+  LineRun resumed(dir.path, 5);
+  REQUIRE(resumed.trainer.resume());
+  resumed.fit();
+  CHECK(logged_epochs(dir.path) == std::vector<std::int64_t>{1, 2, 3, 4, 5});
+  std::ofstream(dir.path + "/metrics.jsonl", std::ios::app) << "{\"epoch\": oops\n";
+  CHECK(loom_test::message_of<loom::IOError>([&] { optim::read_metrics_log(dir.path + "/metrics.jsonl"); })
+            .find("metrics.jsonl:6: expected {\"epoch\": N, \"values\": {...}}, got a malformed line") != std::string::npos);
+}
+
+TEST_CASE("a write that fails in the run folder stops fit with an IOError and keeps the last checkpoint") {
+  TempDir dir;
+  const std::string log = dir.path + "/metrics.jsonl";
+  LineRun run(dir.path, 4);
+  int epoch = 0;
+  const auto message = loom_test::message_of<loom::IOError>([&] {
+    run.fit([&] {
+      if (++epoch == 2) {  // something takes the log's place during epoch 2
+        std::filesystem::remove(log);
+        std::filesystem::create_directory(log);
+      }
+      return std::map<std::string, double>{};
+    });
+  });
+  CHECK(message == "append: cannot open '" + log + "': Is a directory");
+  CHECK(epoch == 2);  // the run stopped there
+  const std::string checkpoint = file_bytes(dir.path + "/last.safetensors");
+  LineRun resumed(dir.path, 4);
+  REQUIRE(resumed.trainer.resume());
+  CHECK(loom_test::message_of<loom::IOError>([&] { resumed.fit(); }) ==
+        "save: cannot rename onto '" + log + "': Is a directory");  // the log still cannot be written
+  CHECK(file_bytes(dir.path + "/last.safetensors") == checkpoint);
+  // Epoch 2's checkpoint was complete before its log line failed: a resume trains epochs 3 and 4.
+  std::filesystem::remove(log);
+  REQUIRE(resumed.trainer.resume());
+  int epochs_trained = 0;
+  resumed.fit([&] { return std::map<std::string, double>{{"epochs_trained", ++epochs_trained}}; });
+  CHECK(epochs_trained == 2);
+  CHECK(logged_epochs(dir.path) == std::vector<std::int64_t>{1, 2, 3, 4});
+}
+
+TEST_CASE("resume checks the checkpoint's size and values before it trusts them") {
+  TempDir dir;
+  const std::string path = dir.path + "/last.safetensors";
+  {
+    std::ofstream sparse(path);
+  }
+  std::filesystem::resize_file(path, 6'000'000'000);  // sparse: nothing is read to refuse it
+  LineRun run(dir.path, 1);
+  CHECK(loom_test::message_of<loom::IOError>([&] { run.trainer.resume(); })
+            .find("Trainer::resume: '" + path + "' is too large: expected at most ") != std::string::npos);
+  std::filesystem::remove(path);
+  std::filesystem::create_symlink("/dev/zero", path);  // no size, endless
+  CHECK(loom_test::message_of<loom::IOError>([&] { run.trainer.resume(); }) ==
+        "Trainer::resume: expected '" + path + "' to be a regular file, it is not");
+  std::filesystem::remove(path);
+
+  LineRun(dir.path, 1).fit();
+  auto file = loom::load_safetensors(path);
+  file.tensors.at("model.w") = loom::full({1, 1}, NAN);
+  loom::save_safetensors(file.tensors, path, file.metadata);
+  CHECK(loom_test::message_of<loom::ValueError>([&] { LineRun(dir.path, 2).trainer.resume(); })
+            .find("tensor 'model.w' holds NaN") != std::string::npos);
+}
 
 TEST_CASE("fit lowers the loss, logs every epoch and keeps best and last checkpoints") {
   TempDir dir;

@@ -19,9 +19,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +61,16 @@ void refuse_mpirun_without_mpi() {
   if (size && std::atoi(size) > 1)
     throw loom::ValueError("this loom was built without MPI; install libopenmpi-dev and rebuild to train with mpirun");
 #endif
+}
+
+// --seed as an unsigned 64-bit integer, checked here: CLI11 reads "-1" as 2^64 - 1.
+std::uint64_t parse_seed(const std::string& text) {
+  std::uint64_t seed = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seed);
+  if (error != std::errc() || end != text.data() + text.size())
+    throw loom::ValueError(fmt::format("--seed: expected an integer in [0, {}], got '{}'",
+                                       std::numeric_limits<std::uint64_t>::max(), text));
+  return seed;
 }
 
 namespace limits = loom::tools::limits;
@@ -217,7 +230,8 @@ int main(int argc, char** argv) {
   train->add_option("--time-limit", config.time_limit,
                     "Minutes of training: stop after the epoch that passes them (0: no limit; translate: 120)")
       ->check(range(limits::time_limit));
-  train->add_option("--seed", config.seed, "Random seed");
+  std::string seed;
+  train->add_option("--seed", seed, "Random seed (0 to 2^64 - 1)");
   train->add_option("--threads", config.threads, "threads (GEMMs and the larger loops)")->check(range(limits::threads));
 
   std::string run_dir;
@@ -235,7 +249,7 @@ int main(int argc, char** argv) {
   generate->add_option("--length", generation.length, "Characters to generate")->check(CLI::Range(1, 1000000));
   generate->add_option("--temperature", generation.temperature, "Sampling temperature")->check(CLI::Range(1e-3, 100.0));
   generate->add_option("--top-k", generation.top_k, "Sample among the k likeliest (0: all)")->check(CLI::Range(0, 1000000));
-  generate->add_option("--seed", generation.seed, "Random seed");
+  generate->add_option("--seed", seed, "Random seed (0 to 2^64 - 1)");
 
   CLI::App* pronounce = app.add_subcommand("pronounce", "Phones of words with a trained g2p run");
   pronounce->add_option("run_dir", run_dir, "A g2p run folder")->required();
@@ -267,7 +281,12 @@ int main(int argc, char** argv) {
                           (config.task == "sentiment" || config.task == "charlm" ? "/sentiment"
                            : config.task == "caption"                           ? "/cache/fashion"
                                                                                 : "/cache/" + config.task);
+      if (!seed.empty()) config.seed = parse_seed(seed);
       std::filesystem::create_directories(config.run_dir);
+      // Rank 0 alone writes the run folder, so it alone holds it, until the process ends.
+      std::optional<loom::tools::RunFolderLock> training;
+      if (loom::tools::job().root())
+        training.emplace(config.run_dir, loom::tools::RunFolderLock::Mode::exclusive, "train");
       loom::set_num_threads(config.threads);
       config.progress = true;
       if (std::filesystem::exists(config.run_dir + "/last.safetensors")) {  // a resume: the same options only
@@ -290,6 +309,10 @@ int main(int argc, char** argv) {
       throw loom::IOError(fmt::format("translate: the run folder '{}' does not exist", run_dir));
     if (*caption && !std::filesystem::is_directory(run_dir))
       throw loom::IOError(fmt::format("caption: the run folder '{}' does not exist", run_dir));
+    if (*generate && !seed.empty()) generation.seed = parse_seed(seed);
+    // No trainer may rewrite the folder while it is read.
+    const loom::tools::RunFolderLock reading(run_dir, loom::tools::RunFolderLock::Mode::shared,
+                                             app.get_subcommands().front()->get_name());
     const auto saved = loom::tools::load_config(run_dir);
     if (*caption || (*eval && saved.task == "caption")) {
       if (saved.task != "caption")

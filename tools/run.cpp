@@ -67,6 +67,7 @@ TextClassifier::TextClassifier(RunConfig config, data::Vocabulary vocabulary,
     : config_(std::move(config)), vocabulary_(std::move(vocabulary)), model_(std::move(model)) {}
 
 TextClassifier TextClassifier::load(const std::string& run_dir) {
+  const RunFolderLock reading(run_dir, RunFolderLock::Mode::shared, "TextClassifier::load");  // no trainer mid-run
   RunConfig config = load_config(run_dir);
   if (!is_text_task(config.task))
     throw ValueError(fmt::format("TextClassifier::load: expected a run of a text task (sentiment or spam), "

@@ -52,7 +52,8 @@ class TextClassifier {
   };
 
   /// Reads RUN_DIR's config, vocabulary and best weights (IOError or ValueError naming what is
-  /// missing or does not match; only runs of the text tasks).
+  /// missing or does not match; only runs of the text tasks), under the folder's shared lock: an
+  /// IOError names the trainer that holds it.
   static TextClassifier load(const std::string& run_dir);
 
   /// One prediction per text, in order.

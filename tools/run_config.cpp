@@ -3,12 +3,21 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <limits>
 #include <type_traits>
 
+#include "loom/data/files.h"
 #include "loom/serialization.h"
 
 namespace loom::tools {
@@ -46,7 +55,7 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "threads", c.threads);
 }
 // A config.json is a few hundred bytes; anything past this is not one.
-constexpr std::streamoff max_config_bytes = 1 << 20;
+constexpr std::uint64_t max_config_bytes = 1 << 20;
 
 // One value of the file: integers must be whole numbers that fit their field (a float or an
 // out-of-range number would otherwise be converted with undefined behaviour).
@@ -122,17 +131,51 @@ std::vector<std::string> changed_options(const RunConfig& before, const RunConfi
   return changes;
 }
 
+RunFolderLock::RunFolderLock(const std::string& run_dir, Mode mode, const std::string& command) : mode_(mode) {
+  const std::string path = run_dir + "/.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0 && mode == Mode::shared) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0 && errno == ENOENT) return;  // a read-only folder without a lock file
+  }
+  if (fd_ < 0) throw IOError(fmt::format("{}: cannot open the lock file '{}': {}", command, path, std::strerror(errno)));
+  if (::flock(fd_, (mode == Mode::exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+    const int error = errno;
+    // The PID a trainer wrote; a shared holder (eval, predict) writes none, so a dead PID there
+    // is a finished trainer's, not the holder's.
+    char text[24] = {};
+    const bool read = ::pread(fd_, text, sizeof text - 1, 0) > 0;
+    const long pid = read ? std::strtol(text, nullptr, 10) : 0;
+    const bool alive = pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    ::close(fd_);
+    if (error != EWOULDBLOCK)
+      throw IOError(fmt::format("{}: cannot lock '{}': {}", command, path, std::strerror(error)));
+    const std::string holder = alive ? fmt::format("process {}", pid) : std::string("another process");
+    throw IOError(mode == Mode::exclusive
+                      ? fmt::format("{}: the run folder {} is in use by {} (it holds {}); wait for it to end or "
+                                    "pass another --run-dir", command, run_dir, holder, path)
+                      : fmt::format("{}: the run folder {} is being trained by {} (it holds {}); wait for it to "
+                                    "end", command, run_dir, holder, path));
+  }
+  if (mode == Mode::shared) return;
+  const std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    const std::string message = fmt::format("{}: cannot write the lock file '{}': {}", command, path, std::strerror(errno));
+    ::close(fd_);
+    throw IOError(message);
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ < 0) return;
+  if (mode_ == Mode::exclusive) (void)::ftruncate(fd_, 0);  // no PID of a finished trainer left behind
+  ::close(fd_);  // releases the lock (the kernel does the same when the process dies)
+}
+
 RunConfig load_config(const std::string& run_dir) {
   const std::string path = run_dir + "/config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError(fmt::format("'{}' is not a run folder: {} is missing", run_dir, path));
-  std::string text;
-  char chunk[4096];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<std::size_t>(in.gcount()));
-    if (static_cast<std::streamoff>(text.size()) > max_config_bytes)
-      throw IOError(fmt::format("{}: expected a config of at most {} bytes, got more", path, max_config_bytes));
-  }
+  if (!std::filesystem::exists(path)) throw IOError(fmt::format("'{}' is not a run folder: {} is missing", run_dir, path));
+  const std::string text = data::read_text_file("load_config", path, max_config_bytes);
   RunConfig config;
   config.run_dir = run_dir;
   try {

@@ -61,9 +61,29 @@ inline bool is_text_task(const std::string& task) { return task == "sentiment" |
 
 /// Writes RUN_DIR/config.json atomically.
 void save_config(const RunConfig& config);
-/// Reads RUN_DIR/config.json (at most 1 MiB); an IOError names what is missing, malformed or
+/// Reads RUN_DIR/config.json (at most 1 MiB, checked before reading); an IOError names what is missing, malformed or
 /// outside its range.
 RunConfig load_config(const std::string& run_dir);
+/// A lock on a run folder (flock(2) on RUN_DIR/.lock), held until it is destroyed or the process
+/// ends, however it ends. `loom train` holds it exclusively and writes its PID in the file, so a
+/// second trainer of the folder stops at once instead of mixing two runs' files; the commands
+/// that read a run (eval, predict...) share it, so they never read a folder while it is trained.
+class RunFolderLock {
+ public:
+  enum class Mode { exclusive, shared };
+  /// Takes the lock without waiting; an IOError names `command`, the folder and the process
+  /// holding it. A folder that cannot hold a lock file (read-only) cannot be trained either, so
+  /// a shared lock there is skipped.
+  RunFolderLock(const std::string& run_dir, Mode mode, const std::string& command);
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+  Mode mode_;
+};
+
 /// The options that differ between two runs, as "cell: \"lstm\" -> \"gru\"", leaving out those a
 /// resumed run may change (epochs, time_limit, threads): a run folder resumes only with its own options.
 std::vector<std::string> changed_options(const RunConfig& before, const RunConfig& after);

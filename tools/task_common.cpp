@@ -1,9 +1,11 @@
 #include "task_common.h"
 
 #include <cstdio>
-#include <fstream>
+#include <filesystem>
 
 #include <fmt/format.h>
+
+#include "loom/data/files.h"
 
 #ifdef LOOM_HAVE_DISTRIBUTED
 #include "loom/distributed.h"
@@ -51,9 +53,9 @@ optim::TrainerOptions trainer_options(const RunConfig& c, const std::string& mon
       .progress(c.progress);
 }
 
-std::map<std::string, std::vector<double>> learning_curves(const optim::TrainResult& result) {
+std::map<std::string, std::vector<double>> learning_curves(const std::vector<optim::EpochMetrics>& history) {
   std::map<std::string, std::vector<double>> curves;
-  for (const auto& epoch : result.history)
+  for (const auto& epoch : history)
     for (const auto& [name, value] : epoch.values)
       if (name != "seconds" && name != "lr") curves[name].push_back(value);
   return curves;
@@ -73,18 +75,23 @@ void finish_run(const RunConfig& config, const nlohmann::ordered_json& metrics, 
   write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   if (page.title.empty()) page.title = fmt::format("loom {}: {}", config.task, config.run_dir);
   page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(result)) page.curves.push_back({name, values});
+  for (auto& [name, values] : learning_curves(result.history)) page.curves.push_back({name, values});
   report::write_html(page, config.run_dir + "/report.html");
   std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
 }
 
 namespace {
 
+// A metrics.json is a few hundred bytes; anything past this is not one.
+constexpr std::uint64_t max_metrics_bytes = 1 << 20;
+
 nlohmann::ordered_json previous_metrics(const RunConfig& config) {
-  std::ifstream previous(config.run_dir + "/metrics.json");
-  if (!previous) return nlohmann::ordered_json::object();
+  const std::string path = config.run_dir + "/metrics.json";
+  if (!std::filesystem::exists(path)) return nlohmann::ordered_json::object();
+  const std::string text = data::read_text_file("eval", path, max_metrics_bytes);
   try {
-    return nlohmann::ordered_json::parse(previous);
+    auto metrics = nlohmann::ordered_json::parse(text);
+    return metrics.is_object() ? metrics : nlohmann::ordered_json::object();
   } catch (const nlohmann::json::exception&) {
     return nlohmann::ordered_json::object();
   }

@@ -20,7 +20,7 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& config, Module
 optim::TrainerOptions trainer_options(const RunConfig& config, const std::string& monitor,
                                       const std::string& mode);
 /// Each logged metric over the epochs (train_loss, val_*), for the report's learning curves.
-std::map<std::string, std::vector<double>> learning_curves(const optim::TrainResult& result);
+std::map<std::string, std::vector<double>> learning_curves(const std::vector<optim::EpochMetrics>& history);
 
 /// This process's place in an `mpirun` job: rank 0 of 1 without one, or when Loom was built
 /// without MPI.
@@ -36,8 +36,8 @@ Job job();
 std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model);
 
 /// `loom eval` of a saved run: `evaluate` adds fresh test figures to the run's metrics.json (its
-/// training figures are kept; a missing or unreadable file starts empty), which is written back
-/// and printed.
+/// training figures are kept; a missing or malformed file starts empty, one over 1 MiB is an
+/// IOError), which is written back and printed.
 int reevaluate_run(const RunConfig& config, const std::function<void(nlohmann::ordered_json& metrics)>& evaluate);
 /// The metrics as the report's summary rows: numbers to four decimals, text as it is.
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);

@@ -102,13 +102,13 @@ std::string shorten(const std::string& text, std::size_t limit = 160) {
   return text.substr(0, limit) + "...";
 }
 
-// Test metrics, metrics.json and report.html for a trained model.
-nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassifier& model, const data::Vocabulary& vocab,
-                                const Splits& splits, const optim::TrainResult* training, double train_seconds) {
+// The test figures into `metrics` (which holds the training figures to keep) and report.html,
+// with the learning curves of `history`, for a trained model.
+void evaluate(const RunConfig& config, models::SequenceClassifier& model, const data::Vocabulary& vocab,
+              const Splits& splits, const std::vector<optim::EpochMetrics>& history, nlohmann::ordered_json& metrics) {
   model.eval();
   const auto predicted = classify(model, encode_all(splits.test, vocab, config));
   const auto report = data::classification_report(predicted.classes, labels_of(splits.test), 2);
-  nlohmann::ordered_json metrics;
   metrics["task"] = config.task;
   metrics["test_examples"] = splits.test.size();
   metrics["test_accuracy"] = report.accuracy;
@@ -116,12 +116,6 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
     if (group != "all") metrics["test_accuracy_" + group] = accuracy_of(predicted.classes, splits.test, group);
   metrics["test_f1_" + splits.class_names[1]] = report.classes[1].f1;
   metrics["test_macro_f1"] = report.macro_f1;
-  if (training) {
-    metrics["best_epoch"] = training->best_epoch;
-    metrics["best_val_accuracy"] = training->best_value;
-    metrics["train_seconds"] = train_seconds;
-  }
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
 
   report::Report page;
   page.title = config.model == "bag"
@@ -129,8 +123,7 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
                    : fmt::format("loom {}: {} ({} {}{})", config.task, config.run_dir, config.bidirectional ? "bi" : "",
                                  config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
   page.summary = summary_rows(metrics);
-  if (training)
-    for (auto& [name, values] : learning_curves(*training)) page.curves.push_back({name, values});
+  for (auto& [name, values] : learning_curves(history)) page.curves.push_back({name, values});
   page.class_names = splits.class_names;
   page.confusion = report.confusion;
   std::vector<bool> correct;
@@ -139,7 +132,6 @@ nlohmann::ordered_json evaluate(const RunConfig& config, models::SequenceClassif
     page.samples.push_back({shorten(splits.test[i].text), fmt::format("{} ({:.2f})", splits.class_names[predicted.classes[i]], predicted.probabilities[i]),
                             splits.class_names[splits.test[i].label], correct[i]});
   report::write_html(page, config.run_dir + "/report.html");
-  return metrics;
 }
 
 // The loss's class weights: none, or "balanced" as scikit-learn defines it, N / (C * count_c),
@@ -193,7 +185,13 @@ int train_text(const RunConfig& config) {
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   load(model, config.run_dir + "/best.safetensors");  // evaluate the best epoch, not the last
-  const auto metrics = evaluate(config, model, vocab, splits, &result, seconds);
+  nlohmann::ordered_json metrics;
+  metrics["task"] = config.task;
+  metrics["best_epoch"] = result.best_epoch;
+  metrics["best_val_accuracy"] = result.best_value;
+  metrics["train_seconds"] = seconds;
+  evaluate(config, model, vocab, splits, result.history, metrics);
+  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   std::printf("%s\n", metrics.dump(2).c_str());
   std::printf("report: %s/report.html\n", config.run_dir.c_str());
   return 0;
@@ -203,8 +201,13 @@ int eval_text(const RunConfig& config) {
   const auto vocab = load_vocab(config);
   models::SequenceClassifier model(text_model_options(config, vocab.size()));
   load(model, config.run_dir + "/best.safetensors");
-  std::printf("%s\n", evaluate(config, model, vocab, load_task(config), nullptr, 0).dump(2).c_str());
-  return 0;
+  const Splits splits = load_task(config);
+  // The training figures and curves stay: eval recomputes the test figures only.
+  const std::string log = config.run_dir + "/metrics.jsonl";
+  const auto history = std::filesystem::exists(log) ? optim::read_metrics_log(log) : std::vector<optim::EpochMetrics>();
+  return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
+    evaluate(config, model, vocab, splits, history, metrics);
+  });
 }
 
 int predict_text(const RunConfig& config, const std::vector<std::string>& inputs) {

@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -21,9 +23,6 @@ namespace loom {
 
 namespace {
 
-// The header is JSON of at most this size: real headers are kilobytes; a larger length is a
-// corrupt or hostile file, rejected before any allocation.
-constexpr std::uint64_t kMaxHeaderBytes = 100ull << 20;
 // No tensor shape, even an empty one (a zero in it), may multiply out beyond this.
 constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 48;
 
@@ -59,23 +58,30 @@ void remove_stale_temporaries(const std::string& folder, const std::string& name
   ::closedir(dir);
 }
 
+// Writes all of `bytes` to `fd`, through short writes and interruptions; false (errno set) when
+// the system refuses (a full disk...).
+bool write_all(int fd, const std::string& bytes) {
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    written += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
   const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw IOError(system_error("save: cannot create", temporary));
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string message = system_error("save: cannot write", temporary);
-      ::close(fd);
-      ::unlink(temporary.c_str());
-      throw IOError(message);
-    }
-    written += static_cast<std::size_t>(n);
+  if (!write_all(fd, bytes)) {
+    const std::string message = system_error("save: cannot write", temporary);
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    throw IOError(message);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     const std::string message = system_error("save: cannot flush", temporary);
@@ -96,6 +102,17 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     ::close(dir);
   }
   remove_stale_temporaries(folder, slash == std::string::npos ? path : path.substr(slash + 1));
+}
+
+void append_to_file(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw IOError(system_error("append: cannot open", path));
+  if (!write_all(fd, bytes) || ::fsync(fd) != 0) {
+    const std::string message = system_error("append: cannot write", path);
+    ::close(fd);
+    throw IOError(message);
+  }
+  if (::close(fd) != 0) throw IOError(system_error("append: cannot close", path));
 }
 
 void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
@@ -126,15 +143,28 @@ void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::s
 
 namespace {
 
+// A ValueError naming the first NaN or inf of a floating tensor.
+template <class T>
+void check_finite(const Tensor& tensor, const std::string& name, const std::string& path) {
+  const T* values = tensor.data<T>();
+  const auto bad = std::find_if(values, values + tensor.numel(), [](T v) { return !std::isfinite(v); });
+  if (bad == values + tensor.numel()) return;
+  throw ValueError(fmt::format("load: '{}': expected finite weights, tensor '{}' holds {} at element {} of {} "
+                               "(LoadOptions().allow_non_finite(true) loads it anyway)",
+                               path, name, std::isnan(*bad) ? "NaN" : *bad > 0 ? "inf" : "-inf", bad - values,
+                               tensor.numel()));
+}
+
 // Reads and validates a whole safetensors stream of `file_size` bytes; `path` names it in errors.
-SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, const std::string& path) {
+SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, const std::string& path,
+                                 const LoadOptions& options) {
   if (file_size < 8)
     throw IOError(fmt::format("load: '{}' is truncated: {} bytes, not even the 8-byte header length", path, file_size));
   unsigned char length_bytes[8];
   in.read(reinterpret_cast<char*>(length_bytes), 8);
   std::uint64_t header_length = 0;
   for (int i = 0; i < 8; ++i) header_length |= static_cast<std::uint64_t>(length_bytes[i]) << (8 * i);
-  if (header_length > kMaxHeaderBytes || header_length > file_size - 8)
+  if (header_length > max_safetensors_header_bytes || header_length > file_size - 8)
     throw IOError(fmt::format("load: '{}' declares a header of {} bytes but the file has {} bytes after the length",
                               path, header_length, file_size - 8));
   std::string json(static_cast<std::size_t>(header_length), '\0');
@@ -222,6 +252,8 @@ SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, cons
     in.seekg(static_cast<std::streamoff>(8 + header_length + entry.begin));
     in.read(detail::raw_bytes(tensor), static_cast<std::streamsize>(entry.end - entry.begin));
     if (!in) throw IOError(fmt::format("load: '{}': could not read tensor '{}'", path, entry.name));
+    if (!options.allow_non_finite() && entry.dtype == Dtype::Float32) check_finite<float>(tensor, entry.name, path);
+    if (!options.allow_non_finite() && entry.dtype == Dtype::Float64) check_finite<double>(tensor, entry.name, path);
     result.tensors[entry.name] = tensor;
   }
   return result;
@@ -229,26 +261,27 @@ SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, cons
 
 }  // namespace
 
-SafetensorsFile load_safetensors(const std::string& path) {
+SafetensorsFile load_safetensors(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IOError(system_error("load: cannot open", path));
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(in.tellg());
-  in.seekg(0);
-  return read_safetensors(in, file_size, path);
+  // The size bounds every allocation, so it must be a real one: a device or a pipe has none.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw IOError(system_error("load: cannot stat", path));
+  if (!S_ISREG(info.st_mode)) throw IOError(fmt::format("load: expected '{}' to be a regular file, it is not", path));
+  return read_safetensors(in, static_cast<std::uint64_t>(info.st_size), path, options);
 }
 
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin, const LoadOptions& options) {
   std::istringstream in(bytes);
-  return read_safetensors(in, bytes.size(), origin);
+  return read_safetensors(in, bytes.size(), origin, options);
 }
 
 void save(const Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
   save_safetensors(module.state_dict(), path, metadata);
 }
 
-std::map<std::string, std::string> load(Module& module, const std::string& path) {
-  SafetensorsFile file = load_safetensors(path);
+std::map<std::string, std::string> load(Module& module, const std::string& path, const LoadOptions& options) {
+  SafetensorsFile file = load_safetensors(path, options);
   module.load_state_dict(file.tensors);
   return file.metadata;
 }

@@ -8,14 +8,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
 #include "loom/autograd.h"
+#include "loom/data/files.h"
 #include "loom/optim/clip.h"
 #include "loom/serialization.h"
 
@@ -60,11 +59,24 @@ class Progress {
   Clock::time_point start_ = Clock::now(), last_draw_{};
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError(fmt::format("Trainer::resume: cannot open '{}'", path));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// The most a checkpoint of `model` may hold: its state, three optimizer buffers the size of each
+// tensor (Adam keeps two) with a step count, and the largest header (the trainer state).
+std::uint64_t max_checkpoint_bytes(const Module& model) {
+  std::uint64_t bytes = 8 + max_safetensors_header_bytes;
+  for (const auto& [name, tensor] : model.state_dict())
+    bytes += 4 * static_cast<std::uint64_t>(tensor.numel()) * dtype_size(tensor.dtype()) + sizeof(std::int64_t);
+  return bytes;
 }
+
+// A metrics log holds a line of ~200 bytes an epoch; anything past this is not one.
+constexpr std::uint64_t max_metrics_log_bytes = std::uint64_t(1) << 28;
+
+// One epoch as the checkpoint's history and the metrics log hold it.
+nlohmann::json epoch_json(const EpochMetrics& metrics) {
+  return {{"epoch", metrics.epoch}, {"values", metrics.values}};
+}
+
+std::string log_line(const EpochMetrics& metrics) { return epoch_json(metrics).dump() + "\n"; }
 
 std::string summary_line(const EpochMetrics& metrics, std::int64_t epochs) {
   std::string line = fmt::format("epoch {}/{}", metrics.epoch, epochs);
@@ -89,7 +101,7 @@ std::string first_non_finite_gradient(const Module& model) {
 
 nlohmann::json history_to_json(const std::vector<EpochMetrics>& history) {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& m : history) out.push_back({{"epoch", m.epoch}, {"values", m.values}});
+  for (const auto& m : history) out.push_back(epoch_json(m));
   return out;
 }
 
@@ -140,7 +152,10 @@ bool Trainer::resume() {
   // Replica 0 reads the checkpoint and sends its bytes: the others may not share its disk, and
   // may be more or fewer than when it was written.
   const bool found = is_root() && std::filesystem::exists(path);
-  std::string bytes = found ? read_file(path) : std::string();
+  if (found && !std::filesystem::is_regular_file(path))
+    throw IOError(fmt::format("Trainer::resume: expected '{}' to be a regular file, it is not", path));
+  // Sized before it is read: a sparse or hostile file must not decide what is allocated.
+  std::string bytes = found ? data::read_text_file("Trainer::resume", path, max_checkpoint_bytes(model_)) : std::string();
   if (replicas_) {
     if (replicas_->sum({found ? 1.0 : 0.0})[0] == 0.0) return false;
     replicas_->broadcast(bytes);
@@ -187,10 +202,6 @@ bool Trainer::resume() {
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("Trainer::resume: '{}' has a malformed trainer state: {}", path, e.what()));
   }
-  // The log keeps exactly the epochs the checkpoint knows (a killed epoch's line is dropped).
-  std::string log;
-  for (const auto& m : result_.history) log += nlohmann::json({{"epoch", m.epoch}, {"values", m.values}}).dump() + "\n";
-  if (is_root()) write_file_atomically(options_.run_dir() + "/metrics.jsonl", log);
   return true;
 }
 
@@ -220,10 +231,34 @@ std::map<std::string, double> Trainer::average_over_replicas(const std::map<std:
   return out;
 }
 
+void Trainer::start_metrics_log() const {
+  if (options_.run_dir().empty() || !is_root()) return;
+  std::string log;
+  for (const auto& m : result_.history) log += log_line(m);
+  write_file_atomically(options_.run_dir() + "/metrics.jsonl", log);
+}
+
 void Trainer::append_metrics(const EpochMetrics& metrics) const {
   if (options_.run_dir().empty() || !is_root()) return;
-  std::ofstream log(options_.run_dir() + "/metrics.jsonl", std::ios::app);
-  log << nlohmann::json({{"epoch", metrics.epoch}, {"values", metrics.values}}).dump() << "\n";
+  append_to_file(options_.run_dir() + "/metrics.jsonl", log_line(metrics));
+}
+
+std::vector<EpochMetrics> read_metrics_log(const std::string& path) {
+  const std::string text = data::read_text_file("read_metrics_log", path, max_metrics_log_bytes);
+  std::vector<EpochMetrics> history;
+  std::size_t line_number = 0;
+  for (std::size_t start = 0; start < text.size(); ++line_number) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    try {
+      const auto line = nlohmann::json::parse(text.substr(start, end - start));
+      history.push_back({line.at("epoch").get<std::int64_t>(), line.at("values").get<std::map<std::string, double>>()});
+    } catch (const nlohmann::json::exception& e) {
+      throw IOError(fmt::format("read_metrics_log: {}:{}: expected {{\"epoch\": N, \"values\": {{...}}}}, got a "
+                                "malformed line: {}", path, line_number + 1, e.what()));
+    }
+    start = end + 1;
+  }
+  return history;
 }
 
 std::vector<Batch> time_chunks(const Batch& batch, std::int64_t steps, std::int64_t axis) {
@@ -275,6 +310,7 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     throw ValueError("Trainer: tbptt_steps cannot be combined with replicas (MPI) yet: each replica's batch may "
                      "cut into a different number of chunks, and every chunk is a collective step");
   if (replicas_) start_replicas();
+  start_metrics_log();
   const auto fit_start = Clock::now();
   for (std::int64_t epoch = epoch_ + 1; epoch <= options_.epochs(); ++epoch) {
     const auto start = Clock::now();
@@ -346,8 +382,9 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
       ++epochs_without_improvement_;
     }
     progress.finish(summary_line(metrics, options_.epochs()));
-    append_metrics(metrics);
+    // The checkpoint first: the log never names an epoch that a failed or killed save lost.
     if (!options_.run_dir().empty() && is_root()) save_checkpoint(options_.run_dir() + "/last.safetensors");
+    append_metrics(metrics);
     if (options_.early_stopping_patience() > 0 && epochs_without_improvement_ >= options_.early_stopping_patience()) {
       result_.stopped_early = true;
       break;

@@ -6,7 +6,7 @@
 set -uo pipefail
 loom=$1
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/tmpfs" 2> /dev/null; rm -rf "$work"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
@@ -21,6 +21,11 @@ for file in config.json vocab.txt best.safetensors last.safetensors metrics.json
 done
 grep -q '"test_accuracy_amazon"' "$run/metrics.json" || fail "metrics.json lacks the per-source accuracy"
 "$loom" eval "$run" | grep -q '"test_accuracy"' || fail "eval printed no accuracy"
+# eval recomputes the test figures only: the training figures and the learning curves stay.
+for field in best_epoch best_val_accuracy train_seconds; do
+  grep -q "\"$field\"" "$run/metrics.json" || fail "eval dropped $field from metrics.json"
+done
+grep -q "Learning curves" "$run/report.html" || fail "eval dropped the learning curves from report.html"
 predicted=$("$loom" predict "$run" "A wonderful film." "Awful.")
 [[ $(echo "$predicted" | wc -l) == 2 ]] || fail "predict printed '$predicted' for two texts"
 echo "$predicted" | grep -Eq '^(positive|negative) \([01]\.[0-9]{2}\)' || fail "predict output malformed: $predicted"
@@ -40,6 +45,54 @@ grep -q '"model": "bag"' "$work/bag/config.json" || fail "the bag run's config d
 grep -q "resuming" "$work/resume.err" || fail "the second run did not resume"
 [[ $(wc -l < "$run/metrics.jsonl") == 3 ]] || fail "the resumed run does not have 3 epochs in metrics.jsonl"
 expect_error 'holds a run trained with other options (hidden: 16 -> 32)' train sentiment --run-dir "$run" --hidden 32
+
+# A failed write stops the run with one error line and code 2, the last checkpoint intact.
+# expect_train_error PATTERN RUN_DIR ARGS...: `loom train sentiment --run-dir RUN_DIR ARGS...` must
+# exit with code 2, its last line on stderr matching PATTERN, and leave RUN_DIR's last checkpoint
+# and its 3-line metrics log as they were.
+expect_train_error() {
+  local pattern="$1" dir="$2" code=0
+  shift 2
+  cp "$dir/last.safetensors" "$work/last.before"
+  "$loom" train sentiment --run-dir "$dir" "$@" > /dev/null 2> "$work/err" || code=$?
+  [[ $code == 2 ]] || fail "train into $dir: exit code $code, expected 2"
+  tail -1 "$work/err" | grep -q -- "$pattern" || fail "train into $dir: expected '$pattern', got: $(tail -1 "$work/err")"
+  cmp -s "$dir/last.safetensors" "$work/last.before" || fail "train into $dir changed last.safetensors"
+  [[ $(wc -l 2> /dev/null < "$dir/metrics.jsonl") == 3 || -d "$dir/metrics.jsonl" ]] ||
+    fail "train into $dir left $(wc -l < "$dir/metrics.jsonl") lines in metrics.jsonl, expected 3"
+  ls "$dir" | grep -q '\.tmp\.' && fail "train into $dir left a temporary file: $(ls "$dir")"
+}
+cp -r "$run" "$work/blocked" && rm "$work/blocked/metrics.jsonl" && mkdir "$work/blocked/metrics.jsonl"
+expect_train_error "save: cannot rename onto '$work/blocked/metrics.jsonl': Is a directory" "$work/blocked" --epochs 5 --hidden 16
+# A full disk: room for the small files a run rewrites (vocabulary, config, log), not for a checkpoint.
+mkdir "$work/tmpfs"
+room=$(( $(du -sk "$run" | cut -f1) + $(du -k "$run/vocab.txt" | cut -f1) + 64 ))
+if mount -t tmpfs -o size=${room}k tmpfs "$work/tmpfs" 2> /dev/null; then
+  cp -r "$run" "$work/tmpfs/run"
+  expect_train_error "No space left on device" "$work/tmpfs/run" --epochs 5 --hidden 16
+else
+  echo "SKIP: the full-disk check needs to mount a tmpfs (mount -t tmpfs), which is not permitted here"
+fi
+
+# One trainer per run folder: a second one, and a reader, stop at once naming the holder.
+"$loom" train sentiment --model bag --run-dir "$work/locked" --epochs 1000 > /dev/null 2>&1 &
+holder=$!
+for _ in $(seq 300); do [[ -s "$work/locked/.lock" ]] && break; sleep 0.1; done
+[[ $(cat "$work/locked/.lock" 2> /dev/null) == "$holder" ]] || fail "the trainer did not write its PID $holder in .lock"
+expect_error "train: the run folder $work/locked is in use by process $holder (it holds $work/locked/.lock); wait for it to end or pass another --run-dir" \
+  train sentiment --model bag --run-dir "$work/locked"
+expect_error "predict: the run folder $work/locked is being trained by process $holder" predict "$work/locked" "Fine."
+kill -9 "$holder"
+wait "$holder" 2> /dev/null
+# The kernel released the killed trainer's lock: the folder trains again.
+"$loom" train sentiment --model bag --run-dir "$work/locked" --epochs 1 > /dev/null 2> "$work/relock.err" ||
+  fail "train after the holder was killed failed: $(tail -1 "$work/relock.err")"
+
+# Seeds are unsigned 64-bit integers; nothing else is read as one.
+expect_error "--seed: expected an integer in \[0, 18446744073709551615\], got '-1'" train sentiment --run-dir "$work/seed" --seed -1
+expect_error "got '18446744073709551616'" train sentiment --run-dir "$work/seed" --seed 18446744073709551616
+expect_error "got '12abc'" train sentiment --run-dir "$work/seed" --seed 12abc
+expect_error "--seed: expected an integer" generate "$run" --seed -5
 
 expect_error "A subcommand is required"
 expect_error "task is required" train

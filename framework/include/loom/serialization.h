@@ -11,11 +11,15 @@
 /// the target, so a crash or kill during a save leaves the previous checkpoint intact. Loads
 /// check everything before allocating: truncated files, absurd header lengths, offsets past the
 /// end, overlapping or gapped ranges, unknown dtypes and malformed JSON each raise an IOError.
+/// Weights holding NaN or inf are refused (a ValueError naming the file and the tensor) unless
+/// LoadOptions().allow_non_finite(true) says they are expected.
+#include <cstdint>
 #include <map>
 #include <string>
 
 #include "loom/errors.h"
 #include "loom/module.h"
+#include "loom/options.h"
 #include "loom/tensor.h"
 
 namespace loom {
@@ -26,6 +30,15 @@ class IOError : public Error {
   using Error::Error;
 };
 
+/// The JSON header of a safetensors file is at most this long: real ones are kilobytes.
+inline constexpr std::uint64_t max_safetensors_header_bytes = 100ull << 20;
+
+struct LoadOptions {
+  /// Accept floating tensors holding NaN or inf (by default a ValueError: such weights predict
+  /// nonsense silently).
+  LOOM_ARG(bool, allow_non_finite, false)
+};
+
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, std::string> metadata;
@@ -34,22 +47,26 @@ struct SafetensorsFile {
 /// Writes tensors (float32, float64 or int64) and string metadata, atomically.
 void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata = {});
-/// Reads a whole file, validating it first.
-SafetensorsFile load_safetensors(const std::string& path);
+/// Reads a whole (regular) file, validating it first.
+SafetensorsFile load_safetensors(const std::string& path, const LoadOptions& options = {});
 /// The same from the bytes of a file already in memory (e.g. sent by another process);
 /// `origin` names them in errors.
-SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin);
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin,
+                                  const LoadOptions& options = {});
 
 /// module.state_dict() to a file, atomically.
 void save(const Module& module, const std::string& path,
           const std::map<std::string, std::string>& metadata = {});
 /// A file into module.load_state_dict() (strict); returns the file's metadata.
-std::map<std::string, std::string> load(Module& module, const std::string& path);
+std::map<std::string, std::string> load(Module& module, const std::string& path, const LoadOptions& options = {});
 
 /// Writes `bytes` to `path` atomically (temporary file `path.tmp.PID`, flush, fsync, rename,
 /// fsync of the folder): for any file that must never be left half-written. A save also removes
 /// the temporary files of earlier saves of the same path whose process has died (killed
 /// mid-save); those of live processes are left alone.
 void write_file_atomically(const std::string& path, const std::string& bytes);
+/// Appends `bytes` to `path` (created when missing) and flushes them to disk; an IOError names
+/// the file and the system's reason (a full disk, no permission, a folder in the way).
+void append_to_file(const std::string& path, const std::string& bytes);
 
 }  // namespace loom

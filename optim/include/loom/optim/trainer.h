@@ -55,7 +55,9 @@ struct TrainerOptions {
   LOOM_ARG(std::int64_t, epochs, 10)
   /// Global gradient norm limit; 0 turns clipping off.
   LOOM_ARG(double, clip_grad_norm, 0.0)
-  /// Folder for last.safetensors, best.safetensors and metrics.jsonl; empty keeps nothing.
+  /// Folder for last.safetensors, best.safetensors and metrics.jsonl; empty keeps nothing. A
+  /// write that fails there (a full disk...) stops fit with an IOError; the last checkpoint
+  /// stays the previous good one.
   LOOM_ARG(std::string, run_dir, "")
   /// The metric that decides "best" and early stopping ("train_loss" or a validation metric).
   LOOM_ARG(std::string, monitor, "val_loss")
@@ -107,6 +109,10 @@ struct TrainResult {
   std::int64_t skipped_steps = 0;  ///< steps skipped for a non-finite loss or gradient (this process)
 };
 
+/// The epochs of a metrics log the trainer wrote (RUN_DIR/metrics.jsonl), in order; an IOError
+/// names a missing, oversized or malformed file and the line.
+std::vector<EpochMetrics> read_metrics_log(const std::string& path);
+
 /// A validation metric naming how many examples this replica's metrics cover: with replicas, the
 /// others are averaged weighted by it, and it is logged as the total.
 inline constexpr const char* validation_examples_key = "val_examples";
@@ -124,7 +130,8 @@ class Trainer {
   void set_replicas(Replicas* replicas) { replicas_ = replicas; }
 
   /// Loads run_dir/last.safetensors when it exists (model, optimizer, schedule, generators,
-  /// epoch, history); returns whether it did. Call before fit.
+  /// epoch, history); returns whether it did. Call before fit. A file larger than this model's
+  /// checkpoint can be, or holding NaN or inf, is an error.
   bool resume();
   /// Trains from the current epoch to options.epochs. `loss` runs in training mode and returns
   /// the scalar to minimise; `validate` (optional) runs in eval mode under no-grad.
@@ -142,6 +149,9 @@ class Trainer {
   std::optional<double> train_step(const Batch& batch, const LossFunction& loss, double replica_share,
                                    std::int64_t step, std::int64_t epoch, std::int64_t index);
   void save_checkpoint(const std::string& path) const;
+  // The log starts as exactly the epochs the trainer knows: none for a fresh run, the
+  // checkpoint's for a resumed one (lines of epochs killed before their checkpoint go).
+  void start_metrics_log() const;
   void append_metrics(const EpochMetrics& metrics) const;
   bool improved(double value) const;
   bool is_root() const { return !replicas_ || replicas_->rank() == 0; }
