@@ -22,6 +22,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -51,6 +52,15 @@ int fail(const char* message) {
 #endif
   std::fprintf(stderr, "loom: %s\n", message);
   return 2;
+}
+
+// Out of memory or address space: OpenBLAS's own threads may be stuck retrying the allocation of
+// their work buffers, and its exit handler would wait for them forever. So this leaves without the
+// exit handlers (the run folder's files are already written whole or not at all).
+[[noreturn]] int leave_out_of_memory(const char* message) {
+  const int code = fail(message);
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
 
 // Without MPI, N processes started by mpirun would each train alone and overwrite one another's
@@ -345,6 +355,10 @@ int main(int argc, char** argv) {
     loom::set_num_threads(saved.threads);
     if (*eval) return loom::tools::eval_text(saved);
     return loom::tools::predict_text(saved, inputs);
+  } catch (const loom::ResourceError& e) {
+    return leave_out_of_memory(e.what());
+  } catch (const std::bad_alloc&) {
+    return leave_out_of_memory(fmt::format("out of memory{}", loom::address_space_note()).c_str());
   } catch (const std::exception& e) {  // loom::Error and everything else
     return fail(e.what());
   }

@@ -1,7 +1,12 @@
 // Shared loop helpers and the BLAS entry point.
 #include <cblas.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
 #include <type_traits>
 
 #include "detail/kernels.h"
@@ -49,6 +54,48 @@ void blas_gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t 
        static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
+// OpenBLAS (0.3.x on x86-64) gives each call running at the same time a work buffer of 128 MiB
+// and a page of address space, mapped when a call first needs it and kept for the life of the
+// process. When the address-space limit (ulimit -v) leaves no room for one, its allocator retries
+// forever: the program spins without a word. So the first time GEMMs may run on `threads`
+// threads under such a limit, the room for their buffers is checked (a ResourceError says what
+// is missing) and, outside a parallel region, every thread maps its buffer at once with a small
+// product of its own, all at the same time, while the room is there. Without a limit: nothing.
+constexpr std::size_t kBlasBufferBytes = (std::size_t{128} << 20) + 4096;
+
+void reserve_blas_buffers(int threads) {
+  static std::atomic<int> reserved{0};
+  if (threads <= reserved.load(std::memory_order_acquire)) return;
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  const int have = reserved.load(std::memory_order_relaxed);
+  if (threads <= have) return;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    const std::size_t needed = static_cast<std::size_t>(threads - have) * kBlasBufferBytes;
+    void* room = mmap(nullptr, needed, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (room == MAP_FAILED)
+      throw ResourceError(fmt::format(
+          "gemm: OpenBLAS needs {} MiB more address space for its work buffers (128 MiB for each of {} "
+          "thread{}){}; raise the limit by at least that much (the job's tensors need more) or run fewer threads",
+          needed >> 20, threads, threads == 1 ? "" : "s", address_space_note()));
+    munmap(room, needed);
+    if (in_parallel_region()) return;  // checked only: the next GEMM outside a region maps them
+    std::atomic<int> arrived{0};
+    parallel_run(threads, [&](int) {
+      // Wait (briefly) for the others, so that the calls overlap and each maps a buffer.
+      arrived.fetch_add(1);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+      while (arrived.load() < threads && std::chrono::steady_clock::now() < give_up) {}
+      constexpr std::int64_t kSide = 256;  // above OpenBLAS's small-matrix paths, which map nothing
+      std::vector<float> square(kSide * kSide, 1.0f), product(kSide * kSide);
+      blas_gemm(false, false, kSide, kSide, kSide, 1.0f, square.data(), kSide, square.data(), kSide, 0.0f,
+                product.data(), kSide);
+    });
+  }
+  reserved.store(threads, std::memory_order_release);
+}
+
 }  // namespace
 
 // The product is cut into one block of C per thread, each a single-threaded BLAS call on Loom's
@@ -61,6 +108,7 @@ void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, st
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_rows(m, n, beta, c, ldc);
+  reserve_blas_buffers(get_num_threads());
   const bool split_rows = m >= n;
   const std::int64_t extent = split_rows ? m : n;
   const int threads = static_cast<int>(std::clamp<double>(

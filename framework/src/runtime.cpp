@@ -1,8 +1,11 @@
 // Thread control: Loom's workers are the only pool; OpenBLAS runs on whichever thread calls it.
 #include <cblas.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -34,5 +37,18 @@ void set_num_threads(int threads) {
 }
 
 int get_num_threads() { return thread_count().load(std::memory_order_relaxed); }
+
+std::string address_space_note() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return {};
+  std::ifstream status("/proc/self/status");
+  long used_kib = -1;
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmSize:", 0) == 0) used_kib = std::stol(line.substr(7));
+  const auto mib = [](double bytes) { return bytes / (1 << 20); };
+  return used_kib < 0 ? fmt::format("; the address-space limit (ulimit -v) is {:.0f} MiB", mib(limit.rlim_cur))
+                      : fmt::format("; the address-space limit (ulimit -v) is {:.0f} MiB, {:.0f} MiB of it in use",
+                                    mib(limit.rlim_cur), mib(used_kib * 1024.0));
+}
 
 }  // namespace loom

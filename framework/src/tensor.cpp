@@ -124,7 +124,9 @@ Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes
     release_cached_memory();
     data = std::aligned_alloc(alignment, capacity);
   }
-  if (!data) throw std::bad_alloc();
+  if (!data)
+    throw ResourceError(fmt::format("tensor storage: cannot allocate {:.1f} MiB{}",
+                                    static_cast<double>(capacity) / (1 << 20), address_space_note()));
 }
 
 Storage::~Storage() {

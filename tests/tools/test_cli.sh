@@ -114,5 +114,21 @@ expect_error "generate needs a charlm run" generate "$run"
 mkdir "$work/broken" && echo '{"task": "sentiment"' > "$work/broken/config.json"
 expect_error "malformed" eval "$work/broken"
 
+# Under an address-space limit (ulimit -v) too small for the job: exit 2 within seconds, the last
+# line saying what was needed (OpenBLAS retried its 128 MiB buffer forever, at 80% CPU, silent).
+# AddressSanitizer reserves terabytes of address space, so its build skips this.
+if ldd "$loom" | grep -q libasan; then
+  echo "SKIP: the address-space limits (AddressSanitizer build)"
+else
+  for limit_kib in 300000 150000; do
+    code=0
+    (ulimit -v $limit_kib && exec timeout 60 "$loom" train sentiment --run-dir "$work/limited" --epochs 1) \
+      > /dev/null 2> "$work/limited.err" || code=$?
+    [[ $code == 2 ]] || fail "ulimit -v $limit_kib: exit code $code, expected 2"
+    tail -1 "$work/limited.err" | grep -q "MiB more address space .* the address-space limit (ulimit -v) is" ||
+      fail "ulimit -v $limit_kib: expected a line on the missing address space, got: $(tail -2 "$work/limited.err")"
+  done
+fi
+
 if ((failures)); then echo "$failures failure(s)"; exit 1; fi
 echo "loom CLI: all checks passed"

@@ -39,6 +39,13 @@ class DtypeError : public Error {
   using Error::Error;
 };
 
+/// The process cannot get the memory or address space an operation needs (RAM, or the limit
+/// `ulimit -v` sets); the message says how much was asked for and what the limit leaves.
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// Autograd misuse (backward through a freed graph, a non-scalar without an explicit gradient).
 class AutogradError : public Error {
  public:

@@ -15,6 +15,8 @@
 /// afresh, are kept when freed (up to 1 GiB, oldest dropped first) for the next request of their
 /// size; `release_cached_memory()` frees them, e.g. after training when the shapes change.
 /// `LOOM_MALLOC_TUNING=0` keeps the program's own malloc settings and caches nothing.
+#include <string>
+
 namespace loom {
 
 /// Threads of Loom's pool: GEMMs, the fused LSTM's time loop and the larger loops.
@@ -23,5 +25,9 @@ int get_num_threads();
 
 /// Frees the large blocks kept for reuse (see "Memory" above).
 void release_cached_memory();
+
+/// For messages about a failed allocation: "; the address-space limit (ulimit -v) is 293 MiB,
+/// 262 MiB of it in use", or "" when the process has no such limit.
+std::string address_space_note();
 
 }  // namespace loom
