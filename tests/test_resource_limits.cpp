@@ -213,3 +213,15 @@ TEST_CASE("the measurement sees a reader that allocates what a file claims") {
   // Outside the sanitizers the address-space cap refuses it; under them the peak shows it.
   CHECK((outcome.error.find("bad_alloc") != std::string::npos || outcome.peak_growth_kib >= kAllowedGrowthKiB));
 }
+
+TEST_CASE("a tensor or a GEMM that the address-space limit has no room for is a ResourceError") {
+  if (kSanitized) return;  // the sanitizers reserve terabytes of address space: no cap is set
+  // 1 GiB of float32: the child's cap leaves 64 MiB.
+  expect_rejected_small([] { loom::zeros({std::int64_t{1} << 28}); },
+                        "tensor storage: cannot allocate 1024.0 MiB; the address-space limit (ulimit -v) is");
+  // A first GEMM needs room for OpenBLAS's 128 MiB work buffer (which it would retry forever).
+  expect_rejected_small([] {
+    loom::set_num_threads(1);
+    loom::matmul(loom::ones({300, 300}), loom::ones({300, 300}));
+  }, "gemm: OpenBLAS needs 128 MiB more address space for its work buffers");
+}
