@@ -6,6 +6,7 @@
 #include <loom/optim/optimizers.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <vector>
@@ -265,4 +266,9 @@ TEST_CASE("read_pgm and write_pgm: a round trip, comments, 16-bit values and bad
   CHECK(message_of<loom::IOError>([&] { loom::data::read_pgm(dir.path + "/d.pgm"); }).find("truncated") !=
         std::string::npos);
   CHECK_THROWS_AS(loom::data::read_pgm(dir.path + "/missing.pgm"), loom::IOError);
+  // A file too large for an image is refused by its size, before it is read.
+  std::ofstream(dir.path + "/huge.pgm") << "P5\n8192 8192\n65535\n";
+  std::filesystem::resize_file(dir.path + "/huge.pgm", std::uint64_t{200} << 20);  // sparse
+  CHECK(message_of<loom::IOError>([&] { loom::data::read_pgm(dir.path + "/huge.pgm"); }).find("is too large") !=
+        std::string::npos);
 }

@@ -213,6 +213,17 @@ bool fuzz_utf8_text(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// `loom caption`'s input images.
+bool fuzz_pgm(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("image.pgm", data, size);
+  return accepts([&] {
+    const auto image = loom::data::read_pgm(path);
+    if (image.numel() > static_cast<std::int64_t>(size)) std::abort();  // a pixel per byte at least
+    for (const double value : image.to_vector<double>())
+      if (!(value >= 0.0 && value <= 1.0)) std::abort();
+  });
+}
+
 bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
   write_input("config.json", data, size);
   return accepts([&] { loom::tools::load_config(scratch_dir()); });
@@ -226,7 +237,7 @@ const std::vector<Target>& targets() {
       {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config},
       {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
       {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},
-      {"utf8_text", fuzz_utf8_text}};
+      {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm}};
   return all;
 }
 

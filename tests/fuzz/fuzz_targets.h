@@ -18,7 +18,7 @@ struct Target {
 };
 
 /// safetensors, checkpoint, idx, delimited, vocabulary, run_config, and the tasks' data parsers:
-/// sentiment, spam, daily_closes, bible, cmudict, labelled_idx, utf8_text.
+/// sentiment, spam, daily_closes, bible, cmudict, labelled_idx, utf8_text; and pgm (captions' images).
 const std::vector<Target>& targets();
 /// The target with this name (std::invalid_argument when there is none).
 const Target& target(const std::string& name);

@@ -117,3 +117,5 @@ put("labelled_idx", "gzip", struct.pack(">H", len(fashion_images_gzip)) + fashio
     + gzip.compress(fashion_labels, mtime=0))
 put("utf8_text", "sentences", "The café was fine.\nA wonderful, touching film — 中文.\n")
 put("utf8_text", "empty", "")
+put("pgm", "scene_8bit", b"P5\n# a comment\n3 2\n255\n" + bytes([0, 64, 128, 192, 255, 7]))
+put("pgm", "wide_16bit", b"P5 2 1 1000\n" + struct.pack(">HH", 500, 1000))
