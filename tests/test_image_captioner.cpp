@@ -232,6 +232,9 @@ TEST_CASE("make_scenes: deterministic, only the given images, captions in cell o
   CHECK(loom::data::caption_text({"an", "ankle", "boot", "at", "the", "top", "left", ",", "a", "bag"}) ==
         "an ankle boot at the top left, a bag");
   CHECK_THROWS_AS(loom::data::make_scenes(loom::zeros({3, 28, 27}), labels.narrow(0, 0, 3), 1, 1), loom::ShapeError);
+  // A label past the classes: a typed error (it was std::out_of_range from the names' .at()).
+  CHECK_THROWS_AS(loom::data::make_scenes(loom::zeros({1, 28, 28}), loom::from_vector(std::vector<std::int64_t>{10}, {1}), 1, 1),
+                  loom::ValueError);
 }
 
 TEST_CASE("DenseToSequenceBatches: rows with teacher-forcing targets") {
