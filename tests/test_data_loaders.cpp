@@ -96,8 +96,10 @@ TEST_CASE("checked fields: integers in range, finite numbers and UTF-8, or an IO
   CHECK_NOTHROW(loom::data::check_utf8("plain, and caf\xc3\xa9", at));
   CHECK(io_error_of([&] { loom::data::check_utf8("ok\nstill ok\nbad \xff here", at); }) ==
         "load_x: labels.tsv:9: expected UTF-8 text, got the byte 0xff at column 5");
-  // A long field is quoted in part.
+  // A long field is quoted in part; a line end or a stray byte as \xNN, so the error stays one line.
   CHECK(io_error_of([&] { loom::data::parse_integer(std::string(500, '7'), 0, 1, at, "as the label"); }).size() < 150);
+  CHECK(loom::data::quote_field("caf\xc3\xa9\n\xff") == "'caf\xc3\xa9\\x0a\\xff'");
+  CHECK(loom::data::quote_field(std::string(39, 'a') + "\xc3\xa9" "b") == "'" + std::string(39, 'a') + "\xc3\xa9...'");
 }
 
 // ---- CSV / TSV ------------------------------------------------------------------------------------
@@ -410,7 +412,7 @@ TEST_CASE("load_cmudict keeps the first pronunciation of plain words and splits 
   for (const auto& p : dict.test) CHECK(loom::data::stable_hash(p.word) % 100 >= 95);
   CHECK_THROWS_AS(loom::data::load_cmudict(dir.path + "/missing"), loom::IOError);
   write_bytes(path, "ab EY B\nba B 1\n");
-  CHECK(io_error_of([&] { loom::data::load_cmudict(path); }).find("dict:2: expected a phone such as AH or AH1, got \"1\"") !=
+  CHECK(io_error_of([&] { loom::data::load_cmudict(path); }).find("dict:2: expected a phone such as AH or AH1, got '1'") !=
         std::string::npos);
   write_bytes(path, "ab EY B\nb\xff B IY\n");
   CHECK(io_error_of([&] { loom::data::load_cmudict(path); }).find("dict:2: expected UTF-8 text, got the byte 0xff at column 2") !=

@@ -78,8 +78,8 @@ BibleSplits load_bible_pairs(const std::string& path) {
     const auto first = line.find('\t');
     const auto second = first == std::string::npos ? first : line.find('\t', first + 1);
     if (second == std::string::npos || line.find('\t', second + 1) != std::string::npos)
-      throw_field_error(at, fmt::format("expected reference, English and Spanish separated by tabs, got \"{}\"",
-                                        line.substr(0, 80)));
+      throw_field_error(at, fmt::format("expected reference, English and Spanish separated by tabs, got {}",
+                                        quote_field(line)));
     VersePair pair{line.substr(0, first), line.substr(first + 1, second - first - 1), line.substr(second + 1)};
     try {
       verse_book(pair.reference);

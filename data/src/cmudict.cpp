@@ -47,11 +47,11 @@ CmuDict load_cmudict(const std::string& path) {
     for (std::string phone; fields >> phone;) {
       const std::string written = phone;
       while (!phone.empty() && std::isdigit(static_cast<unsigned char>(phone.back()))) phone.pop_back();  // stress
-      if (phone.empty()) throw_field_error(at, fmt::format("expected a phone such as AH or AH1, got \"{}\"", written));
+      if (phone.empty()) throw_field_error(at, fmt::format("expected a phone such as AH or AH1, got {}", quote_field(written)));
       entry.phones.push_back(phone);
     }
     if (entry.phones.empty())
-      throw_field_error(at, fmt::format("expected a word and its phones, got \"{}\"", line.substr(0, 80)));
+      throw_field_error(at, fmt::format("expected a word and its phones, got {}", quote_field(line)));
     const auto bucket = stable_hash(word) % 100;
     (bucket < 90 ? dict.train : bucket < 95 ? dict.validation : dict.test).push_back(std::move(entry));
   }

@@ -48,8 +48,8 @@ std::vector<SentimentSource> load_sentiment(const std::string& folder) {
       const auto& row = table.rows[r];
       const FieldSource at{"load_sentiment", path, table.line_numbers[r]};
       if (row.size() != 2 || row[1].empty())
-        throw_field_error(at, fmt::format("expected 'LABEL<TAB>SENTENCE', got {} field(s) starting '{}'",
-                                          row.size(), row[0].substr(0, 40)));
+        throw_field_error(at, fmt::format("expected 'LABEL<TAB>SENTENCE', got {} field(s) starting {}",
+                                          row.size(), quote_field(row[0])));
       source.labels.push_back(parse_integer(row[0], 0, 1, at, "as the label"));
       check_utf8(row[1], at);
       source.sentences.push_back(row[1]);

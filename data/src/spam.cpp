@@ -20,7 +20,7 @@ std::vector<SpamMail> load_spam(const std::string& path) {
     const std::string& name = row[group];
     if (name.size() < 2 || name[name.size() - 2] != '-' || (name.back() != '1' && name.back() != '2'))
       throw_field_error(at, fmt::format("expected a group ending in -1 (training) or -2 (test) in column 'group', "
-                                        "got '{}'", name.substr(0, 40)));
+                                        "got {}", quote_field(name)));
     check_utf8(row[text], at);
     mails.push_back({name, parse_integer(row[label], 0, 1, at, "in column 'label'"), row[text]});
   }

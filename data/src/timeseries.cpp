@@ -32,7 +32,7 @@ std::vector<double> read_daily_closes(const std::string& path) {
     const FieldSource at{"read_daily_closes", path, table.line_numbers[r]};
     const std::string& day = table.rows[r][date];
     if (!is_iso_date(day))
-      throw_field_error(at, fmt::format("expected a date YYYY-MM-DD in column 'date', got '{}'", day.substr(0, 40)));
+      throw_field_error(at, fmt::format("expected a date YYYY-MM-DD in column 'date', got {}", quote_field(day)));
     // Days out of order would mix the held-out days into training, as a repeated day would.
     if (r > 0 && day <= table.rows[r - 1][date])
       throw_field_error(at, fmt::format("expected a date after {} (one row per trading day, oldest first), got {}",

@@ -105,6 +105,6 @@ refuse fashion "$work/bad/fashion" "t10k-labels-idx1-ubyte.gz: expected labels i
 refuse caption "$work/bad/caption" "train-images-idx3-ubyte.gz: expected images of 28x28 pixels, got 2x2"
 refuse sp500 "$work/bad/sp500" "sp500-2000.csv:2: expected a finite number in column 'close', got 'nan'"
 refuse charlm "$work/bad/charlm.txt" "charlm.txt:121: expected UTF-8 text, got the byte 0xe9 at column 4"
-refuse g2p "$work/bad/g2p.dict" "g2p.dict:301: expected a phone such as AH or AH1, got \"1\""
+refuse g2p "$work/bad/g2p.dict" "g2p.dict:301: expected a phone such as AH or AH1, got '1'"
 refuse translate "$work/bad/web-es.tsv" "web-es.tsv:49: expected reference, English and Spanish separated by tabs"
 echo "tasks: all trained on tiny data and refused bad data"

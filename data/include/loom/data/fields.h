@@ -18,6 +18,10 @@ struct FieldSource {
   std::int64_t line;
 };
 
+/// A field as an error quotes it: in single quotes, its first 40 bytes and "..." when longer,
+/// control characters and bytes that are not UTF-8 written \xNN (so the error stays one line).
+std::string quote_field(const std::string& text);
+
 /// The IOError "FUNCTION: PATH:LINE: MESSAGE".
 [[noreturn]] void throw_field_error(const FieldSource& source, const std::string& message);
 
