@@ -16,7 +16,7 @@ struct SpamMail {
   std::string text;    ///< UTF-8
 
   /// The *-2 groups (the newer mail) test; the *-1 groups train.
-  bool is_test() const { return group.back() == '2'; }
+  bool is_test() const { return !group.empty() && group.back() == '2'; }
 };
 
 /// The mails of `path`. A label that is not 0 or 1, a group that does not end in -1 or -2, a text
