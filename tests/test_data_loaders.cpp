@@ -1,11 +1,14 @@
-// Loaders: CSV/TSV quoting and errors, gzip'ed IDX files (good, truncated, hostile), time-series
-// windows and the train-only standardizer, the embedded sentiment sentences and their split, the
-// CMU dictionary and the Bible verse pairs split by book.
+// Loaders: the checked fields every parser reads, CSV/TSV quoting and errors, gzip'ed IDX files
+// (good, truncated, hostile, labelled), daily closes, time-series windows and the train-only
+// standardizer, the embedded sentiment sentences and their split, spam mail, the CMU dictionary
+// and the Bible verse pairs split by book.
 #include <loom/data/bible.h>
 #include <loom/data/cmudict.h>
 #include <loom/data/delimited.h>
+#include <loom/data/fields.h>
 #include <loom/data/idx.h>
 #include <loom/data/sentiment.h>
+#include <loom/data/spam.h>
 #include <loom/data/timeseries.h>
 
 #include <algorithm>
@@ -71,6 +74,33 @@ std::string idx_images(std::uint32_t n, std::uint32_t rows, std::uint32_t cols, 
 }
 
 }  // namespace
+
+// ---- checked fields -------------------------------------------------------------------------------
+
+TEST_CASE("checked fields: integers in range, finite numbers and UTF-8, or an IOError naming file and line") {
+  const std::string path = "labels.tsv";
+  const loom::data::FieldSource at{"load_x", path, 7};
+  CHECK(loom::data::parse_integer("1", 0, 1, at, "as the label") == 1);
+  CHECK(loom::data::parse_integer("-12", -20, 0, at, "as the label") == -12);
+  CHECK(io_error_of([&] { loom::data::parse_integer("-1", 0, 1, at, "as the label"); }) ==
+        "load_x: labels.tsv:7: expected an integer in [0, 1] as the label, got '-1'");
+  for (const char* bad : {"", "-", "1.0", " 1", "1 ", "+1", "0x1", "abc", "1000000000", "-1000000000000",
+                          "99999999999999999999999"})
+    CHECK(io_error_of([&] { loom::data::parse_integer(bad, 0, 1, at, "as the label"); }).find("labels.tsv:7:") !=
+          std::string::npos);
+  CHECK(loom::data::parse_finite_number(" 2.5 ", at, "as the close") == 2.5);
+  for (const std::string bad : {"", "nan", "inf", "-inf", "1e999", "1,5"})
+    CHECK(io_error_of([&] { loom::data::parse_finite_number(bad, at, "as the close"); })
+              .find("labels.tsv:7: expected a finite number as the close") != std::string::npos);
+  CHECK(io_error_of([&] { loom::data::parse_finite_number(std::string("1\0", 2), at, "as the close"); }) != "no error");
+  CHECK_NOTHROW(loom::data::check_utf8("plain, and caf\xc3\xa9", at));
+  CHECK(io_error_of([&] { loom::data::check_utf8("ok\nstill ok\nbad \xff here", at); }) ==
+        "load_x: labels.tsv:9: expected UTF-8 text, got the byte 0xff at column 5");
+  // A long field is quoted in part; a line end or a stray byte as \xNN, so the error stays one line.
+  CHECK(io_error_of([&] { loom::data::parse_integer(std::string(500, '7'), 0, 1, at, "as the label"); }).size() < 150);
+  CHECK(loom::data::quote_field("caf\xc3\xa9\n\xff") == "'caf\xc3\xa9\\x0a\\xff'");
+  CHECK(loom::data::quote_field(std::string(39, 'a') + "\xc3\xa9" "b") == "'" + std::string(39, 'a') + "\xc3\xa9...'");
+}
 
 // ---- CSV / TSV ------------------------------------------------------------------------------------
 
@@ -192,7 +222,51 @@ TEST_CASE("bad, truncated and hostile IDX files are IOErrors") {
         std::string::npos);
 }
 
+TEST_CASE("read_idx_labelled checks the images' size, the label count and the label range") {
+  loom_test::TempDir dir;
+  const std::string images = dir.path + "/images", labels = dir.path + "/labels";
+  write_bytes(images, idx_images(3, 2, 2, std::string(12, '\x01')));
+  const auto write_labels = [&](const std::string& bytes) {
+    write_bytes(labels, big_endian(0x801) + big_endian(static_cast<std::uint32_t>(bytes.size())) + bytes);
+  };
+  write_labels(std::string("\x00\x09\x04", 3));
+  const auto good = loom::data::read_idx_labelled(images, labels, 2, 2, 10);
+  CHECK(good.labels.to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 9, 4});
+  CHECK(good.images.shape() == loom::Shape{3, 2, 2});
+  CHECK(io_error_of([&] { loom::data::read_idx_labelled(images, labels, 28, 28, 10); })
+            .find("expected images of 28x28 pixels, got 2x2") != std::string::npos);
+  write_labels(std::string("\x00\x0a\x04", 3));
+  CHECK(io_error_of([&] { loom::data::read_idx_labelled(images, labels, 2, 2, 10); })
+            .find("expected labels in [0, 10), got 10 at label 1") != std::string::npos);
+  write_labels(std::string("\x00\x01", 2));
+  CHECK(io_error_of([&] { loom::data::read_idx_labelled(images, labels, 2, 2, 10); })
+            .find("expected a label for each of the 3 images") != std::string::npos);
+}
+
 // ---- time series ----------------------------------------------------------------------------------
+
+TEST_CASE("read_daily_closes: dates in order, closes finite and above zero, or the line that is not") {
+  loom_test::TempDir dir;
+  const std::string path = dir.path + "/sp.csv";
+  write_bytes(path, "date,open,close\n2000-01-03,1,1455.22\n2000-01-04,1,1399.42\n");
+  CHECK(loom::data::read_daily_closes(path) == std::vector<double>{1455.22, 1399.42});
+  const auto error = [&](const std::string& rows) {
+    write_bytes(path, "date,close\n2000-01-03,10\n" + rows);
+    return io_error_of([&] { loom::data::read_daily_closes(path); });
+  };
+  CHECK(error("2000-01-04,0\n").find("sp.csv:3: expected a close above 0, got 0") != std::string::npos);
+  CHECK(error("2000-01-04,-5\n").find("sp.csv:3: expected a close above 0") != std::string::npos);
+  CHECK(error("2000-01-04,inf\n").find("sp.csv:3: expected a finite number in column 'close', got 'inf'") !=
+        std::string::npos);
+  CHECK(error("2000-01-03,11\n").find("sp.csv:3: expected a date after 2000-01-03") != std::string::npos);
+  CHECK(error("Jan 4 2000,11\n").find("sp.csv:3: expected a date YYYY-MM-DD in column 'date', got 'Jan 4 2000'") !=
+        std::string::npos);
+  CHECK(error("2000-13-01,11\n").find("sp.csv:3: expected a date") != std::string::npos);
+  write_bytes(path, "day,close\n2000-01-03,10\n");
+  CHECK(io_error_of([&] { loom::data::read_daily_closes(path); }).find("expected a column 'date'") !=
+        std::string::npos);
+}
+
 
 TEST_CASE("sliding_windows pairs each window with the horizon after it") {
   const auto windows = loom::data::sliding_windows({1, 2, 3, 4, 5, 6}, 3, 2);
@@ -278,7 +352,36 @@ TEST_CASE("stable_hash is 64-bit FNV-1a and hash_split holds out the asked fract
 TEST_CASE("a malformed sentiment row is an IOError naming the file and line") {
   loom_test::TempDir dir;
   write_bytes(dir.path + "/amazon.tsv", "1\tfine\n2\tbad label\n");
-  CHECK(io_error_of([&] { loom::data::load_sentiment(dir.path); }).find("amazon.tsv:2:") != std::string::npos);
+  CHECK(io_error_of([&] { loom::data::load_sentiment(dir.path); })
+            .find("amazon.tsv:2: expected an integer in [0, 1] as the label, got '2'") != std::string::npos);
+  write_bytes(dir.path + "/amazon.tsv", "1\tfine\n0\tnot \xe9 UTF-8\n");
+  CHECK(io_error_of([&] { loom::data::load_sentiment(dir.path); })
+            .find("amazon.tsv:2: expected UTF-8 text, got the byte 0xe9 at column 5") != std::string::npos);
+}
+
+TEST_CASE("load_spam reads group, label and text, and names the line of a bad label or group") {
+  loom_test::TempDir dir;
+  const std::string path = dir.path + "/spam.tsv";
+  write_bytes(path, "group\tlabel\ttext\nspam-1\t1\tbuy \"now\"\neasy-ham-2\t0\tlunch?\n");
+  const auto mails = loom::data::load_spam(path);
+  REQUIRE(mails.size() == 2);
+  CHECK(mails[0].label == 1);
+  CHECK(mails[0].text == "buy \"now\"");
+  CHECK_FALSE(mails[0].is_test());
+  CHECK(mails[1].is_test());
+  const auto error = [&](const std::string& row) {
+    write_bytes(path, "group\tlabel\ttext\nspam-1\t1\tok\n" + row);
+    return io_error_of([&] { loom::data::load_spam(path); });
+  };
+  for (const char* label : {"-1", "2", "1000000000", "-1000000000000", "abc", ""})
+    CHECK(error(std::string("spam-2\t") + label + "\tx\n")
+              .find("load_spam: " + path + ":3: expected an integer in [0, 1] in column 'label', got '" + label + "'") !=
+          std::string::npos);
+  for (const char* group : {"", "spam", "spam-3", "-"})
+    CHECK(error(std::string(group) + "\t1\tx\n").find(":3: expected a group ending in -1") != std::string::npos);
+  CHECK(error("spam-2\t1\tbad \xc3\n").find(":3: expected UTF-8 text, got the byte 0xc3 at column 5") !=
+        std::string::npos);
+  CHECK(error("spam-2\t1\n").find(":3: expected 3 fields") != std::string::npos);
 }
 
 TEST_CASE("load_cmudict keeps the first pronunciation of plain words and splits 90/5/5 by word") {
@@ -308,6 +411,12 @@ TEST_CASE("load_cmudict keeps the first pronunciation of plain words and splits 
   CHECK(dict.test.size() > 15);
   for (const auto& p : dict.test) CHECK(loom::data::stable_hash(p.word) % 100 >= 95);
   CHECK_THROWS_AS(loom::data::load_cmudict(dir.path + "/missing"), loom::IOError);
+  write_bytes(path, "ab EY B\nba B 1\n");
+  CHECK(io_error_of([&] { loom::data::load_cmudict(path); }).find("dict:2: expected a phone such as AH or AH1, got '1'") !=
+        std::string::npos);
+  write_bytes(path, "ab EY B\nb\xff B IY\n");
+  CHECK(io_error_of([&] { loom::data::load_cmudict(path); }).find("dict:2: expected UTF-8 text, got the byte 0xff at column 2") !=
+        std::string::npos);
 }
 
 TEST_CASE("Bible verse pairs split by whole books: no book in two splits") {
@@ -345,10 +454,13 @@ TEST_CASE("Bible verse pairs split by whole books: no book in two splits") {
   CHECK_THROWS_AS(loom::data::split_by_book(splits.train, {"Genesis"}, {"Genesis"}), loom::ValueError);
 
   write_bytes(path, "Genesis 1:1\tonly English\n");
-  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find("line 1: expected reference, English and Spanish") !=
+  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find(":1: expected reference, English and Spanish") !=
         std::string::npos);
   write_bytes(path, "Genesis\ta\tb\n");
-  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find("line 1") != std::string::npos);
+  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find(":1: ") != std::string::npos);
+  write_bytes(path, "Genesis 1:1\ta\tb\nGenesis 1:2\t\tb\n");
+  CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find(":2: expected an English and a Spanish verse, got an empty English one") !=
+        std::string::npos);
   write_bytes(path, "Genesis 1:1\ta\tb\n");  // no held-out book
   CHECK(io_error_of([&] { loom::data::load_bible_pairs(path); }).find("every split needs some") != std::string::npos);
   CHECK_THROWS_AS(loom::data::load_bible_pairs(dir.path + "/missing"), loom::IOError);

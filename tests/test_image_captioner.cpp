@@ -6,6 +6,7 @@
 #include <loom/optim/optimizers.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <vector>
@@ -231,6 +232,9 @@ TEST_CASE("make_scenes: deterministic, only the given images, captions in cell o
   CHECK(loom::data::caption_text({"an", "ankle", "boot", "at", "the", "top", "left", ",", "a", "bag"}) ==
         "an ankle boot at the top left, a bag");
   CHECK_THROWS_AS(loom::data::make_scenes(loom::zeros({3, 28, 27}), labels.narrow(0, 0, 3), 1, 1), loom::ShapeError);
+  // A label past the classes: a typed error (it was std::out_of_range from the names' .at()).
+  CHECK_THROWS_AS(loom::data::make_scenes(loom::zeros({1, 28, 28}), loom::from_vector(std::vector<std::int64_t>{10}, {1}), 1, 1),
+                  loom::ValueError);
 }
 
 TEST_CASE("DenseToSequenceBatches: rows with teacher-forcing targets") {
@@ -265,4 +269,9 @@ TEST_CASE("read_pgm and write_pgm: a round trip, comments, 16-bit values and bad
   CHECK(message_of<loom::IOError>([&] { loom::data::read_pgm(dir.path + "/d.pgm"); }).find("truncated") !=
         std::string::npos);
   CHECK_THROWS_AS(loom::data::read_pgm(dir.path + "/missing.pgm"), loom::IOError);
+  // A file too large for an image is refused by its size, before it is read.
+  std::ofstream(dir.path + "/huge.pgm") << "P5\n8192 8192\n65535\n";
+  std::filesystem::resize_file(dir.path + "/huge.pgm", std::uint64_t{200} << 20);  // sparse
+  CHECK(message_of<loom::IOError>([&] { loom::data::read_pgm(dir.path + "/huge.pgm"); }).find("is too large") !=
+        std::string::npos);
 }

@@ -38,18 +38,10 @@ struct CaptionData {
   data::Scenes train, validation, test;
 };
 
-std::string require_file(const RunConfig& config, const std::string& name) {
-  const std::string path = config.data_dir + "/" + name;
-  if (!std::filesystem::exists(path))
-    throw IOError(fmt::format("caption: {} is missing; run `bash scripts/fetch_data.sh fashion` first", path));
-  return path;
-}
-
 CaptionData load_scenes(const RunConfig& config, bool with_training) {
   CaptionData out;
   if (with_training) {
-    const Tensor images = data::read_idx_images(require_file(config, "train-images-idx3-ubyte.gz"));  // (60000, 28, 28)
-    const Tensor labels = data::read_idx_labels(require_file(config, "train-labels-idx1-ubyte.gz"));
+    const auto [images, labels] = read_fashion(config, "train");  // (60000, 28, 28), (60000)
     const std::int64_t validation_images = images.size(0) / 12;  // 5,000 of Fashion-MNIST's 60,000
     const std::int64_t train_images = images.size(0) - validation_images;
     out.train = data::make_scenes(images.narrow(0, 0, train_images), labels.narrow(0, 0, train_images),
@@ -58,9 +50,8 @@ CaptionData load_scenes(const RunConfig& config, bool with_training) {
                                        labels.narrow(0, train_images, validation_images),
                                        std::min(kValidationScenes, validation_images), kSceneSeed + 1);
   }
-  const Tensor test_images = data::read_idx_images(require_file(config, "t10k-images-idx3-ubyte.gz"));
-  out.test = data::make_scenes(test_images, data::read_idx_labels(require_file(config, "t10k-labels-idx1-ubyte.gz")),
-                               std::min(kTestScenes, test_images.size(0)), kSceneSeed + 2);
+  const auto [test_images, test_labels] = read_fashion(config, "t10k");
+  out.test = data::make_scenes(test_images, test_labels, std::min(kTestScenes, test_images.size(0)), kSceneSeed + 2);
   return out;
 }
 

@@ -31,7 +31,7 @@ std::string load_text(const RunConfig& config) {
   namespace fs = std::filesystem;
   std::string text;
   if (fs::is_regular_file(config.data_dir)) {
-    text = data::read_text_file("charlm", config.data_dir, kMaxTextBytes);
+    text = data::read_utf8_file("charlm", config.data_dir, kMaxTextBytes);
   } else {
     if (!fs::exists(config.data_dir + "/amazon.tsv"))
       throw IOError(fmt::format("charlm: --data-dir {} is neither a text file nor the embedded sentences' folder",

@@ -78,12 +78,14 @@ std::vector<std::int64_t> classify_images(FashionModel& model, const Tensor& ima
 
 int train_fashion(const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
-  const Tensor images = data::read_idx_images(require_file(config, "train-images-idx3-ubyte.gz"));  // (60000, 28, 28)
-  const Tensor labels = data::read_idx_labels(require_file(config, "train-labels-idx1-ubyte.gz"));  // (60000)
-  const Tensor test_images = data::read_idx_images(require_file(config, "t10k-images-idx3-ubyte.gz"));
-  const auto test_labels = data::read_idx_labels(require_file(config, "t10k-labels-idx1-ubyte.gz")).to_vector<std::int64_t>();
-  const std::int64_t validation = 5000;  // the last 5,000 training images choose the best epoch
+  const auto [images, labels] = read_fashion(config, "train");  // (60000, 28, 28), (60000)
+  const auto [test_images, test_label_tensor] = read_fashion(config, "t10k");
+  const auto test_labels = test_label_tensor.to_vector<std::int64_t>();
+  const std::int64_t validation = images.size(0) / 12;  // the last 5,000 of 60,000 choose the best epoch
   const std::int64_t train_count = images.size(0) - validation;
+  if (validation < 1 || test_labels.empty())
+    throw IOError(fmt::format("fashion: {} holds {} training and {} test images; it needs at least 12 and 1",
+                              config.data_dir, images.size(0), test_labels.size()));
   manual_seed(config.seed);
   FashionModel fashion;
   if (config.model == "cnn")
@@ -146,15 +148,20 @@ data::Windows relative_windows(const std::vector<double>& close) {
 
 int train_sp500(const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
-  const auto close = data::read_csv_column(require_file(config, "sp500-2000.csv"), "close");
+  const std::string path = require_file(config, "sp500-2000.csv");
+  const auto close = data::read_daily_closes(path);
   const auto test_start = static_cast<std::size_t>(std::llround(0.8 * static_cast<double>(close.size())));  // last 20% held out
   const auto validation_start = static_cast<std::size_t>(std::llround(0.7 * static_cast<double>(close.size())));
   // Window k predicts day k + 30: windows predicting days before validation_start train, those
   // in [validation_start, test_start) validate, the rest test.
-  const auto all = relative_windows(close);
   const std::int64_t train_count = static_cast<std::int64_t>(validation_start) - kWindow;
   const std::int64_t val_count = static_cast<std::int64_t>(test_start - validation_start);
-  const std::int64_t test_count = all.x.size(0) - train_count - val_count;
+  const std::int64_t test_count = static_cast<std::int64_t>(close.size()) - kWindow - train_count - val_count;
+  if (train_count < 1 || val_count < 1 || test_count < 1)
+    throw IOError(fmt::format("sp500: {} holds {} days: {} training, {} validation and {} test windows of {} days; "
+                              "every split needs some (44 days at least)", path, close.size(),
+                              train_count, val_count, test_count, kWindow));
+  const auto all = relative_windows(close);
   manual_seed(config.seed);
   models::Forecaster model(models::ForecasterOptions(1).cell(config.cell).hidden_size(config.hidden)
                                .num_layers(config.layers).dropout(config.dropout));

@@ -6,13 +6,23 @@
 #include <fmt/format.h>
 
 #include "loom/data/files.h"
-
+#include "loom/serialization.h"
 #ifdef LOOM_HAVE_DISTRIBUTED
 #include "loom/distributed.h"
-#include "loom/serialization.h"
 #endif
 
 namespace loom::tools {
+
+data::LabelledImages read_fashion(const RunConfig& config, const std::string& part) {
+  std::vector<std::string> paths;
+  for (const char* kind : {"-images-idx3-ubyte.gz", "-labels-idx1-ubyte.gz"}) {
+    paths.push_back(config.data_dir + "/" + part + kind);
+    if (!std::filesystem::exists(paths.back()))
+      throw IOError(fmt::format("{}: {} is missing; run `bash scripts/fetch_data.sh fashion` first", config.task,
+                                paths.back()));
+  }
+  return data::read_idx_labelled(paths[0], paths[1], 28, 28, 10);
+}
 
 Job job() {
 #ifdef LOOM_HAVE_DISTRIBUTED

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loom/data/idx.h"
 #include "loom/optim.h"
 #include "report.h"
 #include "run_config.h"
@@ -34,6 +35,10 @@ Job job();
 /// processes (loom::distributed::DataParallel); returns the group, to keep alive while training,
 /// or null.
 std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& model);
+
+/// The Fashion-MNIST images and labels of one part ("train" or "t10k") from the config's data
+/// folder, as the fashion and caption tasks read them: 28x28 pixels, labels below 10.
+data::LabelledImages read_fashion(const RunConfig& config, const std::string& part);
 
 /// `loom eval` of a saved run: `evaluate` adds fresh test figures to the run's metrics.json (its
 /// training figures are kept; a missing or malformed file starts empty, one over 1 MiB is an

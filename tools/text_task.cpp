@@ -60,16 +60,15 @@ Splits load_task(const RunConfig& config) {
     const std::string path = config.data_dir + "/spam.tsv";
     if (!std::filesystem::exists(path))
       throw IOError(fmt::format("spam: {} is missing; run `bash scripts/fetch_data.sh spam` first", path));
-    const auto table = data::read_delimited(path, '\t', true, false);
-    const std::size_t group = table.column("group"), label = table.column("label"), text = table.column("text");
-    for (const auto& row : table.rows) {
-      const std::string& name = row[group];
-      Example e{row[text], std::stoll(row[label]), name};
-      (name.back() == '2' ? s.test : s.train).push_back(e);  // older *-1 groups train, *-2 test
-    }
+    for (const auto& mail : data::load_spam(path))
+      (mail.is_test() ? s.test : s.train).push_back({mail.text, mail.label, mail.group});  // older *-1 groups train
     s.test_groups = {"all"};
   }
   carve_validation(s);
+  if (s.train.empty() || s.validation.empty() || s.test.empty())
+    throw IOError(fmt::format("{}: the data in {} gives {} training, {} validation and {} test examples; every split "
+                              "needs some", config.task, config.data_dir, s.train.size(), s.validation.size(),
+                              s.test.size()));
   return s;
 }
 

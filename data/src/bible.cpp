@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <sstream>
 
+#include "loom/data/fields.h"
 #include "loom/data/files.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
@@ -67,23 +68,28 @@ BibleSplits split_by_book(const std::vector<VersePair>& pairs, const std::vector
 }
 
 BibleSplits load_bible_pairs(const std::string& path) {
-  std::istringstream lines(read_text_file("load_bible_pairs", path, max_tsv_bytes));
+  std::istringstream lines(read_utf8_file("load_bible_pairs", path, max_tsv_bytes));
   std::vector<VersePair> pairs;
   std::string line;
   for (std::int64_t number = 1; std::getline(lines, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
+    const FieldSource at{"load_bible_pairs", path, number};
     const auto first = line.find('\t');
     const auto second = first == std::string::npos ? first : line.find('\t', first + 1);
     if (second == std::string::npos || line.find('\t', second + 1) != std::string::npos)
-      throw IOError(fmt::format("load_bible_pairs: {} line {}: expected reference, English and Spanish separated by "
-                                "tabs, got \"{}\"", path, number, line.substr(0, 80)));
+      throw_field_error(at, fmt::format("expected reference, English and Spanish separated by tabs, got {}",
+                                        quote_field(line)));
     VersePair pair{line.substr(0, first), line.substr(first + 1, second - first - 1), line.substr(second + 1)};
     try {
       verse_book(pair.reference);
     } catch (const ValueError& e) {
-      throw IOError(fmt::format("load_bible_pairs: {} line {}: {}", path, number, e.what()));
+      throw_field_error(at, e.what());
     }
+    // An empty side would be a pair with nothing to translate or nothing to learn.
+    if (pair.english.empty() || pair.spanish.empty())
+      throw_field_error(at, fmt::format("expected an English and a Spanish verse, got an empty {} one",
+                                        pair.english.empty() ? "English" : "Spanish"));
     pairs.push_back(std::move(pair));
   }
   auto splits = split_by_book(pairs, bible_validation_books(), bible_test_books());

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "loom/data/fields.h"
 #include "loom/data/files.h"
 #include "loom/data/sentiment.h"
 #include "loom/errors.h"
@@ -28,7 +29,7 @@ bool is_plain_word(const std::string& word) {
 }  // namespace
 
 CmuDict load_cmudict(const std::string& path) {
-  std::istringstream lines(read_text_file("load_cmudict", path, max_dictionary_bytes));
+  std::istringstream lines(read_utf8_file("load_cmudict", path, max_dictionary_bytes));
   CmuDict dict;
   std::unordered_set<std::string> seen;
   std::string line;
@@ -41,13 +42,16 @@ CmuDict load_cmudict(const std::string& path) {
     for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (const auto variant = word.find('('); variant != std::string::npos) word.erase(variant);  // "word(2)"
     if (!is_plain_word(word) || !seen.insert(word).second) continue;
+    const FieldSource at{"load_cmudict", path, number};
     Pronunciation entry{word, {}};
     for (std::string phone; fields >> phone;) {
+      const std::string written = phone;
       while (!phone.empty() && std::isdigit(static_cast<unsigned char>(phone.back()))) phone.pop_back();  // stress
+      if (phone.empty()) throw_field_error(at, fmt::format("expected a phone such as AH or AH1, got {}", quote_field(written)));
       entry.phones.push_back(phone);
     }
     if (entry.phones.empty())
-      throw IOError(fmt::format("load_cmudict: {} line {}: expected a word and its phones, got \"{}\"", path, number, line));
+      throw_field_error(at, fmt::format("expected a word and its phones, got {}", quote_field(line)));
     const auto bucket = stable_hash(word) % 100;
     (bucket < 90 ? dict.train : bucket < 95 ? dict.validation : dict.test).push_back(std::move(entry));
   }

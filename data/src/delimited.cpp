@@ -2,9 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
-#include <cstdlib>
-
+#include "loom/data/fields.h"
 #include "loom/data/files.h"
 #include "loom/serialization.h"
 
@@ -145,16 +143,10 @@ std::vector<double> read_csv_column(const std::string& path, const std::string& 
   const auto index = static_cast<std::size_t>(table.column(column));
   std::vector<double> values;
   values.reserve(table.rows.size());
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    const std::string& field = table.rows[r][index];
-    char* end = nullptr;
-    const double value = std::strtod(field.c_str(), &end);
-    while (end && (*end == ' ' || *end == '\t')) ++end;
-    if (end == field.c_str() || *end != '\0' || !std::isfinite(value))
-      throw IOError(fmt::format("read_csv_column: {}:{}: expected a finite number in column '{}', got '{}'",
-                                path, table.line_numbers[r], column, field));
-    values.push_back(value);
-  }
+  const std::string field = fmt::format("in column '{}'", column);
+  for (std::size_t r = 0; r < table.rows.size(); ++r)
+    values.push_back(parse_finite_number(table.rows[r][index], {"read_csv_column", path, table.line_numbers[r]},
+                                         field.c_str()));
   return values;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "loom/data/fields.h"
 #include "loom/serialization.h"
 
 namespace loom::data {
@@ -32,6 +33,12 @@ std::string read_text_file(const char* function, const std::string& path, std::u
   }
   if (in.bad()) throw IOError(fmt::format("{}: error while reading '{}'", function, path));
   return bytes;
+}
+
+std::string read_utf8_file(const char* function, const std::string& path, std::uint64_t max_bytes) {
+  std::string text = read_text_file(function, path, max_bytes);
+  check_utf8(text, {function, path, 1});
+  return text;
 }
 
 }  // namespace loom::data

@@ -150,4 +150,21 @@ Tensor read_idx_labels(const std::string& path) {
   return labels;
 }
 
+LabelledImages read_idx_labelled(const std::string& images_path, const std::string& labels_path, std::int64_t rows,
+                                 std::int64_t cols, std::int64_t classes) {
+  LabelledImages out{read_idx_images(images_path), read_idx_labels(labels_path)};
+  if (out.images.size(1) != rows || out.images.size(2) != cols)
+    throw IOError(fmt::format("read_idx_labelled: {}: expected images of {}x{} pixels, got {}x{}", images_path, rows,
+                              cols, out.images.size(1), out.images.size(2)));
+  if (out.labels.size(0) != out.images.size(0))
+    throw IOError(fmt::format("read_idx_labelled: {}: expected a label for each of the {} images of {}, got {} labels",
+                              labels_path, out.images.size(0), images_path, out.labels.size(0)));
+  const std::int64_t* labels = out.labels.data<std::int64_t>();
+  for (std::int64_t i = 0; i < out.labels.size(0); ++i)
+    if (labels[i] >= classes)  // unsigned bytes: never below 0
+      throw IOError(fmt::format("read_idx_labelled: {}: expected labels in [0, {}), got {} at label {} (from 0)",
+                                labels_path, classes, labels[i], i));
+  return out;
+}
+
 }  // namespace loom::data

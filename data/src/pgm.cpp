@@ -5,15 +5,17 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 
+#include "loom/data/files.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
 
 namespace loom::data {
 
 namespace {
+
+// A 16-bit image of 8192 x 8192 pixels is 128 MiB; a larger file is not read into memory.
+constexpr std::uint64_t max_pgm_bytes = std::uint64_t{128} << 20;
 
 // The next header number, skipping whitespace and '#' comments; -1 if there is none.
 long long header_number(const std::string& bytes, std::size_t& at) {
@@ -35,9 +37,7 @@ long long header_number(const std::string& bytes, std::size_t& at) {
 }  // namespace
 
 Tensor read_pgm(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError(fmt::format("read_pgm: cannot open '{}'", path));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_text_file("read_pgm", path, max_pgm_bytes);
   if (bytes.size() < 2 || bytes[0] != 'P' || bytes[1] != '5')
     throw IOError(fmt::format("read_pgm: '{}' is not a binary PGM image (it does not start with P5)", path));
   std::size_t at = 2;

@@ -39,6 +39,11 @@ Scenes make_scenes(const Tensor& images, const Tensor& labels, std::int64_t coun
                                  count, images.size(0)));
   const auto pixels = images.to_vector<float>();
   const auto label_of = labels.to_vector<std::int64_t>();
+  const auto classes = static_cast<std::int64_t>(fashion_classes().size());
+  for (std::size_t i = 0; i < label_of.size(); ++i)
+    if (label_of[i] < 0 || label_of[i] >= classes)
+      throw ValueError(fmt::format("make_scenes: expected labels in [0, {}), got {} for image {}", classes,
+                                   label_of[i], i));
   Generator generator(seed);
   Scenes scenes;
   std::vector<float> canvas(static_cast<std::size_t>(count * kSide * kSide), 0.0f);  // (N, 56, 56)
@@ -57,7 +62,7 @@ Scenes make_scenes(const Tensor& images, const Tensor& labels, std::int64_t coun
                     canvas.begin() + (k * kSide + top + y) * kSide + left);
       placed.push_back({cell, label_of[image], image});
       if (i > 0) caption.push_back(i + 1 == items ? "and" : ",");
-      const std::string& name = fashion_classes().at(static_cast<std::size_t>(label_of[image]));
+      const std::string& name = fashion_classes()[static_cast<std::size_t>(label_of[image])];
       caption.push_back(std::string("aeiou").find(name[0]) == std::string::npos ? "a" : "an");
       for (std::size_t start = 0; start <= name.size();) {  // "ankle boot" is two words
         const auto space = std::min(name.find(' ', start), name.size());

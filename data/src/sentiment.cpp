@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "loom/data/delimited.h"
+#include "loom/data/fields.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
 
@@ -45,11 +46,12 @@ std::vector<SentimentSource> load_sentiment(const std::string& folder) {
     source.name = name;
     for (std::size_t r = 0; r < table.rows.size(); ++r) {
       const auto& row = table.rows[r];
-      if (row.size() != 2 || (row[0] != "0" && row[0] != "1") || row[1].empty())
-        throw IOError(fmt::format("load_sentiment: {}:{}: expected 'LABEL<TAB>SENTENCE' with LABEL 0 "
-                                  "or 1, got {} field(s) starting '{}'", path, table.line_numbers[r],
-                                  row.size(), row[0]));
-      source.labels.push_back(row[0] == "1" ? 1 : 0);
+      const FieldSource at{"load_sentiment", path, table.line_numbers[r]};
+      if (row.size() != 2 || row[1].empty())
+        throw_field_error(at, fmt::format("expected 'LABEL<TAB>SENTENCE', got {} field(s) starting {}",
+                                          row.size(), quote_field(row[0])));
+      source.labels.push_back(parse_integer(row[0], 0, 1, at, "as the label"));
+      check_utf8(row[1], at);
       source.sentences.push_back(row[1]);
     }
     // Split each label apart, so the held-out part is balanced as the whole is (100 + 100).

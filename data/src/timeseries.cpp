@@ -4,9 +4,46 @@
 
 #include <cmath>
 
+#include "loom/data/delimited.h"
+#include "loom/data/fields.h"
 #include "loom/errors.h"
 
 namespace loom::data {
+
+namespace {
+
+// "2000-01-03": four digits, a month 01-12 and a day 01-31.
+bool is_iso_date(const std::string& text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return false;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (text[i] < '0' || text[i] > '9') return false;
+  const int month = (text[5] - '0') * 10 + (text[6] - '0'), day = (text[8] - '0') * 10 + (text[9] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+}  // namespace
+
+std::vector<double> read_daily_closes(const std::string& path) {
+  const Table table = read_delimited(path, ',', true);
+  const auto date = static_cast<std::size_t>(table.column("date"));
+  const auto close = static_cast<std::size_t>(table.column("close"));
+  std::vector<double> closes;
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const FieldSource at{"read_daily_closes", path, table.line_numbers[r]};
+    const std::string& day = table.rows[r][date];
+    if (!is_iso_date(day))
+      throw_field_error(at, fmt::format("expected a date YYYY-MM-DD in column 'date', got {}", quote_field(day)));
+    // Days out of order would mix the held-out days into training, as a repeated day would.
+    if (r > 0 && day <= table.rows[r - 1][date])
+      throw_field_error(at, fmt::format("expected a date after {} (one row per trading day, oldest first), got {}",
+                                        table.rows[r - 1][date], day));
+    const double value = parse_finite_number(table.rows[r][close], at, "in column 'close'");
+    // Percent changes divide by the close: zero or below is no price.
+    if (!(value > 0.0)) throw_field_error(at, fmt::format("expected a close above 0, got {}", value));
+    closes.push_back(value);
+  }
+  return closes;
+}
 
 Windows sliding_windows(const std::vector<double>& series, std::int64_t window, std::int64_t horizon) {
   if (window < 1 || horizon < 1)

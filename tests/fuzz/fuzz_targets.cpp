@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -137,6 +139,91 @@ bool fuzz_vocabulary(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// The same bytes as each of the three sources (amazon, imdb, yelp).
+bool fuzz_sentiment(const std::uint8_t* data, std::size_t size) {
+  std::filesystem::create_directories(scratch_dir() + "/sentiment");
+  for (const char* name : {"sentiment/amazon.tsv", "sentiment/imdb.tsv", "sentiment/yelp.tsv"})
+    write_input(name, data, size);
+  return accepts([&] {
+    for (const auto& source : loom::data::load_sentiment(scratch_dir() + "/sentiment"))
+      for (std::size_t i = 0; i < source.labels.size(); ++i)
+        if (source.labels[i] < 0 || source.labels[i] > 1 || source.sentences[i].empty()) std::abort();
+  });
+}
+
+bool fuzz_spam(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("spam.tsv", data, size);
+  return accepts([&] {
+    for (const auto& mail : loom::data::load_spam(path))
+      if (mail.label < 0 || mail.label > 1 || mail.group.empty() ||
+          loom::data::first_invalid_utf8(mail.text) != std::string::npos)
+        std::abort();
+  });
+}
+
+bool fuzz_daily_closes(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("closes.csv", data, size);
+  return accepts([&] {
+    for (double close : loom::data::read_daily_closes(path))
+      if (!(close > 0.0) || !std::isfinite(close)) std::abort();
+  });
+}
+
+bool fuzz_bible(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("web-es.tsv", data, size);
+  return accepts([&] {
+    const auto splits = loom::data::load_bible_pairs(path);
+    for (const auto* split : {&splits.train, &splits.validation, &splits.test})
+      for (const auto& pair : *split)
+        if (pair.english.empty() || pair.spanish.empty()) std::abort();
+  });
+}
+
+bool fuzz_cmudict(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("cmudict.dict", data, size);
+  return accepts([&] {
+    const auto dict = loom::data::load_cmudict(path);
+    for (const auto* split : {&dict.train, &dict.validation, &dict.test})
+      for (const auto& entry : *split)
+        for (const auto& phone : entry.phones)
+          if (entry.word.empty() || phone.empty()) std::abort();
+  });
+}
+
+// Bytes 0-1: the length of the image file (big-endian), then the image file, then the label
+// file; read as the fashion and caption tasks read Fashion-MNIST (28x28 pixels, 10 classes).
+bool fuzz_labelled_idx(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return false;
+  const std::size_t images_size = std::min<std::size_t>((std::size_t{data[0]} << 8) | data[1], size - 2);
+  const std::string images = write_input("images.idx", data + 2, images_size);
+  const std::string labels = write_input("labels.idx", data + 2 + images_size, size - 2 - images_size);
+  return accepts([&] {
+    const auto read = loom::data::read_idx_labelled(images, labels, 28, 28, 10);
+    for (const auto label : read.labels.to_vector<std::int64_t>())
+      if (label < 0 || label >= 10) std::abort();
+  });
+}
+
+// charlm's text file: UTF-8 whatever it holds.
+bool fuzz_utf8_text(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("text.txt", data, size);
+  return accepts([&] {
+    if (loom::data::first_invalid_utf8(loom::data::read_utf8_file("fuzz", path, 1 << 20)) != std::string::npos)
+      std::abort();
+  });
+}
+
+// `loom caption`'s input images.
+bool fuzz_pgm(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("image.pgm", data, size);
+  return accepts([&] {
+    const auto image = loom::data::read_pgm(path);
+    if (image.numel() > static_cast<std::int64_t>(size)) std::abort();  // a pixel per byte at least
+    for (const double value : image.to_vector<double>())
+      if (!(value >= 0.0 && value <= 1.0)) std::abort();
+  });
+}
+
 bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
   write_input("config.json", data, size);
   return accepts([&] { loom::tools::load_config(scratch_dir()); });
@@ -147,7 +234,10 @@ bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
 const std::vector<Target>& targets() {
   static const std::vector<Target> all = {
       {"safetensors", fuzz_safetensors}, {"checkpoint", fuzz_checkpoint}, {"idx", fuzz_idx},
-      {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config}};
+      {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config},
+      {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
+      {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},
+      {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm}};
   return all;
 }
 

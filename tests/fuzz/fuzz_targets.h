@@ -17,7 +17,8 @@ struct Target {
   bool (*run)(const std::uint8_t* data, std::size_t size);
 };
 
-/// safetensors, checkpoint, idx, delimited, vocabulary, run_config.
+/// safetensors, checkpoint, idx, delimited, vocabulary, run_config, and the tasks' data parsers:
+/// sentiment, spam, daily_closes, bible, cmudict, labelled_idx, utf8_text; and pgm (captions' images).
 const std::vector<Target>& targets();
 /// The target with this name (std::invalid_argument when there is none).
 const Target& target(const std::string& name);

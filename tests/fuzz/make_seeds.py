@@ -90,3 +90,32 @@ config = {"task": "sentiment", "data_dir": "data/sentiment", "model": "rows", "c
 put("run_config", "sentiment", json.dumps(config, indent=2) + "\n")
 put("run_config", "charlm", json.dumps(dict(config, task="charlm", cell="gru", hidden=256,
                                             bidirectional=False, seed=18446744073709551615)) + "\n")
+
+# The tasks' data files, each as the task reads it.
+put("sentiment", "sentences", '1\tSo "good" it hurts.\n0\tNot worth it\r\n1\tCafé crème, très bien\n')
+put("sentiment", "one_line", "0\tAwful.")
+put("spam", "groups", "group\tlabel\ttext\nspam-1\t1\tfrom: a@b.com subject: win \"now\"\n"
+                      "easy-ham-2\t0\tlunch? café\r\n")
+put("spam", "columns_reordered", "\ufefftext\tgroup\tlabel\nhi\thard-ham-1\t0\n")
+put("daily_closes", "sp500", "date,open,high,low,close,adjclose,volume\n2000-01-03,1469.25,1478,1438.36,1455.22,"
+                             "1455.22,931800000\n2000-01-04,1455.22,1455.22,1397.43,1399.42,1399.42,1009000000\n")
+put("daily_closes", "quoted", 'close,date\r\n" 2.5",2019-12-31\r\n1e3,2020-01-02\r\n')
+verses = [("Genesis 1:1", "In the beginning God created.", "En el principio crió Dios."),
+          ("Galatians 1:1", "Paul, an apostle", "Pablo, apóstol"),
+          ("I John 1:1", "That which was from the beginning", "Lo que era desde el principio")]
+put("bible", "three_books", "".join("\t".join(v) + "\n" for v in verses))
+put("bible", "crlf_blank", "\r\n".join("\t".join(v) for v in reversed(verses)) + "\r\n\r\n")
+put("cmudict", "pocketsphinx", "a AH\na(2) EY\nabandon AH B AE N D AH N\nzebra Z IY B R AH\nyes Y EH S\n")
+put("cmudict", "original", ";;; comment\nABANDON  AH0 B AE1 N D AH0 N\nHELLO  HH AH0 L OW1 # greeting\n"
+                           "WORLD  W ER1 L D\nDON'T  D OW1 N T\n")
+# Labelled IDX: bytes 0-1 the image file's length, then the image file and the label file.
+fashion_images = struct.pack(">IIII", 0x803, 2, 28, 28) + bytes(range(256)) * 6 + bytes(32)
+fashion_labels = struct.pack(">II", 0x801, 2) + bytes([0, 9])
+put("labelled_idx", "raw", struct.pack(">H", len(fashion_images)) + fashion_images + fashion_labels)
+fashion_images_gzip = gzip.compress(fashion_images, mtime=0)
+put("labelled_idx", "gzip", struct.pack(">H", len(fashion_images_gzip)) + fashion_images_gzip
+    + gzip.compress(fashion_labels, mtime=0))
+put("utf8_text", "sentences", "The café was fine.\nA wonderful, touching film — 中文.\n")
+put("utf8_text", "empty", "")
+put("pgm", "scene_8bit", b"P5\n# a comment\n3 2\n255\n" + bytes([0, 64, 128, 192, 255, 7]))
+put("pgm", "wide_16bit", b"P5 2 1 1000\n" + struct.pack(">HH", 500, 1000))

@@ -104,6 +104,16 @@ expect_error "--model: fashion expects rows or cnn, got 'bag'" train fashion --m
 expect_error "--model: charlm has no model choice, got 'rnn'" train charlm --model rnn
 expect_error "The following argument was not expected" train sentiment --no-such-option
 expect_error "spam.tsv is missing" train spam --data-dir "$work/nowhere" --run-dir "$work/spam"
+# A bad label in the user's spam.tsv is one line naming the file and line (it once freed memory
+# twice for -1, wrote far out of bounds for 10^9, and said only "stoll" for abc).
+mkdir -p "$work/spam-data"
+for label in -1 1000000000 -1000000000000 abc; do
+  printf 'group\tlabel\ttext\nspam-1\t1\tbuy now\neasy-ham-2\t%s\tlunch at noon?\n' "$label" > "$work/spam-data/spam.tsv"
+  expect_error "spam.tsv:3: expected an integer in \[0, 1\] in column 'label', got '$label'" \
+    train spam --data-dir "$work/spam-data" --run-dir "$work/spam"
+done
+printf 'date,close\n2000-01-03,1455.22\n2000-01-04,0\n' > "$work/sp500-2000.csv"
+expect_error "sp500-2000.csv:3: expected a close above 0, got 0" train sp500 --data-dir "$work" --run-dir "$work/sp500"
 expect_error "neither a text file" train charlm --data-dir "$work/nowhere.txt" --run-dir "$work/charlm"
 truncate -s 300M "$work/huge.txt"  # sparse: refused by its size before anything is read
 expect_error "is too large: expected at most 268435456 bytes, got 314572800" train charlm --data-dir "$work/huge.txt" --run-dir "$work/charlm"

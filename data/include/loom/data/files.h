@@ -10,4 +10,8 @@ namespace loom::data {
 // is checked with stat, and again while reading, for files that grow or have no size).
 std::string read_text_file(const char* function, const std::string& path, std::uint64_t max_bytes);
 
+// read_text_file for files of text: bytes that are not UTF-8 are an IOError naming the line and
+// column of the first (the tokenizers read UTF-8 alone).
+std::string read_utf8_file(const char* function, const std::string& path, std::uint64_t max_bytes);
+
 }  // namespace loom::data

@@ -12,7 +12,8 @@
 namespace loom::data {
 
 /// The image as float32 (height, width), values scaled from 0..maxval to [0, 1]. IOError if the
-/// file cannot be read, is not a binary PGM or is truncated.
+/// file cannot be read, is larger than 128 MiB (checked before it is read), is not a binary PGM
+/// or is truncated.
 Tensor read_pgm(const std::string& path);
 /// Writes a (height, width) tensor of values in [0, 1] (clamped) as an 8-bit binary PGM.
 void write_pgm(const std::string& path, const Tensor& image);

@@ -33,7 +33,8 @@ struct Scenes {
 };
 
 /// `count` scenes from images (M, 28, 28) and their labels (M) int64, drawn with `seed`.
-/// ShapeError for other shapes; ValueError for count < 0 or no images.
+/// ShapeError for other shapes; ValueError for count < 0, no images or a label that is not a
+/// class of fashion_classes().
 Scenes make_scenes(const Tensor& images, const Tensor& labels, std::int64_t count, std::uint64_t seed);
 
 /// A caption's tokens as text: words separated by spaces, "," attached to the word before it.

@@ -9,11 +9,17 @@
 ///     auto train = loom::data::sliding_windows(scaler.transform({close.begin(), close.begin() + split}), 30, 1);
 ///     auto prediction = scaler.inverse_transform(model.forward(train.x));  // back in prices
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "loom/tensor.h"
 
 namespace loom::data {
+
+/// The closes of a CSV of daily prices with a header naming the columns `date` and `close`
+/// (others are ignored), one trading day per row: dates YYYY-MM-DD and strictly increasing,
+/// closes finite and above zero. Anything else is an IOError naming the file and line.
+std::vector<double> read_daily_closes(const std::string& path);
 
 struct Windows {
   Tensor x;  // (N, window, 1) float32: series[i .. i+window)
