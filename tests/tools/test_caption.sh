@@ -8,20 +8,8 @@ loom="$1"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# IDX files of 24 training and 12 test images (28x28, image i filled with 10 * i) and labels i % 10.
-idx() {  # idx NAME COUNT
-  python3 - "$work/data/$1" "$2" <<'PY'
-import gzip, struct, sys
-path, n = sys.argv[1], int(sys.argv[2])
-with gzip.open(path + "-images-idx3-ubyte.gz", "wb") as f:
-    f.write(struct.pack(">IIII", 2051, n, 28, 28) + b"".join(bytes([10 * i % 256]) * 784 for i in range(n)))
-with gzip.open(path + "-labels-idx1-ubyte.gz", "wb") as f:
-    f.write(struct.pack(">II", 2049, n) + bytes(i % 10 for i in range(n)))
-PY
-}
-mkdir -p "$work/data"
-idx train 24
-idx t10k 12
+source "$(dirname "$0")/tiny_data.sh"
+tiny_images "$work/data" 24 12
 "$loom" train caption --data-dir "$work/data" --run-dir "$work/run" --epochs 1 --scenes 40 --hidden 8 \
   --embedding 8 --batch 20 > /dev/null 2>&1 || { echo "training on the tiny scenes failed"; exit 1; }
 for file in config.json vocab.txt best.safetensors last.safetensors metrics.jsonl metrics.json report.html \

@@ -31,31 +31,9 @@ same_bits() {  # same_bits RUN_A RUN_B WHAT: a mismatch is counted and the check
 
 # ---- tiny data ----
 cut -f2 "$here/../../data/sentiment/amazon.tsv" > "$work/text.txt"  # 1,000 sentences, 79 distinct characters
-for a in a b c d e f g h i j k l m n o p q r s t; do  # 300 made-up words spelt by their phones
-  for b in a e i o u l n r s t m k p d g; do echo "$a$b$a ${a^^} ${b^^} ${a^^}"; done
-done > "$work/tiny.dict"
-# IDX files of 5,100 training images (fashion validates on the last 5,000) and 60 test images,
-# 28x28 with a class-dependent stripe, labels i % 10.
-mkdir -p "$work/images"
-python3 - "$work/images" <<'PY'
-import gzip, struct, sys
-folder = sys.argv[1]
-def write(name, n):
-    pixels = bytearray()
-    for i in range(n):
-        label = i % 10
-        image = bytearray(784)
-        for r in range(28):
-            for c in range(28):
-                image[28 * r + c] = 200 if (r + label * 2) % 10 < 3 else (37 * i + c) % 50
-        pixels += image
-    with gzip.open(f"{folder}/{name}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 2051, n, 28, 28) + bytes(pixels))
-    with gzip.open(f"{folder}/{name}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 2049, n) + bytes(i % 10 for i in range(n)))
-write("train", 5100)
-write("t10k", 60)
-PY
+source "$here/tiny_data.sh"
+tiny_dictionary "$work/tiny.dict"
+tiny_images "$work/images" 600 60
 
 families=(
   "text:sentiment --hidden 16"

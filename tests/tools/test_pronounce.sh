@@ -7,12 +7,8 @@ loom="$1"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# 300 made-up words whose phones are their letters upper-cased.
-for a in a b c d e f g h i j k l m n o p q r s t; do
-  for b in a e i o u l n r s t m k p d g; do
-    echo "$a$b$a ${a^^} ${b^^} ${a^^}"
-  done
-done > "$work/tiny.dict"
+source "$(dirname "$0")/tiny_data.sh"
+tiny_dictionary "$work/tiny.dict"
 "$loom" train g2p --data-dir "$work/tiny.dict" --run-dir "$work/run" --epochs 1 --hidden 8 --embedding 8 \
   --layers 1 > /dev/null 2>&1 || { echo "training on the tiny dictionary failed"; exit 1; }
 test -s "$work/run/report.html" && test -s "$work/run/metrics.json" && test -s "$work/run/phones.txt"

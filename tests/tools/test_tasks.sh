@@ -24,7 +24,7 @@ train() {  # train TASK DATA [OPTIONS...]: one epoch, metrics.json written
 }
 
 python3 - "$work" <<'PY'
-import gzip, math, os, struct, sys
+import math, os, sys
 work = sys.argv[1]
 words = "good bad fine awful great poor lovely dull nice broken".split()
 
@@ -46,17 +46,11 @@ write(f"{work}/sp500/sp500-2000.csv", "date,open,high,low,close,volume\n" + "".j
     f"2000-{1 + d // 28:02d}-{1 + d % 28:02d},1,1,1,{1400 + 50 * math.sin(d / 5):.2f},100\n" for d in range(80)))
 # charlm: 3,000 characters of text, some of it beyond ASCII.
 write(f"{work}/charlm.txt", "".join(f"The café {words[i % 10]} number {i}.\n" for i in range(120)))
-# g2p: 300 made-up words whose phones are their letters upper-cased.
-write(f"{work}/g2p.dict", "".join(f"{a}{b}{a} {a.upper()} {b.upper()} {a.upper()}\n"
-                                  for a in "abcdefghijklmnopqrst" for b in "aeioulnrstmkpdg"))
-# fashion and caption: 24 training and 12 test images of 28x28 pixels, labels i % 10.
-os.makedirs(f"{work}/fashion")
-for part, n in (("train", 24), ("t10k", 12)):
-    with gzip.open(f"{work}/fashion/{part}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 2051, n, 28, 28) + b"".join(bytes([10 * i % 256]) * 784 for i in range(n)))
-    with gzip.open(f"{work}/fashion/{part}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 2049, n) + bytes(i % 10 for i in range(n)))
 PY
+
+source "$(dirname "$0")/tiny_data.sh"
+tiny_dictionary "$work/g2p.dict"
+tiny_images "$work/fashion" 24 12  # fashion and caption
 
 train sentiment "$work/sentiment" --embedding 8 --min-frequency 1
 train spam "$work/spam" --embedding 8 --min-frequency 1
