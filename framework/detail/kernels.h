@@ -57,15 +57,6 @@ void simd_map(std::int64_t n, T* out, F f, const In*... in) {
   std::copy(result.begin(), result.begin() + rest, out + i);
 }
 
-/// simd_map split between Loom's threads for large n (the split cannot change any result).
-template <class T, class F, class... In>
-void parallel_simd_map(std::int64_t n, T* out, F f, const In*... in) {
-  constexpr std::int64_t kValuesPerThread = 1 << 15;
-  parallel_for(n, kValuesPerThread, [&](std::int64_t begin, std::int64_t end) {
-    simd_map(end - begin, out + begin, f, (in + begin)...);
-  });
-}
-
 /// The strides (in elements) of `shape` read as broadcast to `out_shape`: 0 on broadcast axes.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
 
@@ -193,6 +184,15 @@ template <class Body>
 void parallel_rows(std::int64_t rows, std::int64_t row_length, Body&& body, std::int64_t min_rows = 1) {
   constexpr std::int64_t kValuesPerThread = 1 << 15;
   parallel_for(rows, std::max(min_rows, kValuesPerThread / std::max<std::int64_t>(row_length, 1)), body);
+}
+
+/// simd_map split between Loom's threads for large n, as rows of one value (the split cannot
+/// change any result).
+template <class T, class F, class... In>
+void parallel_simd_map(std::int64_t n, T* out, F f, const In*... in) {
+  parallel_rows(n, 1, [&](std::int64_t begin, std::int64_t end) {
+    simd_map(end - begin, out + begin, f, (in + begin)...);
+  });
 }
 
 /// Copies `row` (n values) into each of the `rows` rows of `out`: the bias rows a GEMM then adds
