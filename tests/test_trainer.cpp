@@ -1,21 +1,29 @@
-// The training loop: falling loss, logs and checkpoints, early stopping, NaN detection, and a
-// run killed with SIGKILL then resumed ending bit for bit where an uninterrupted run ends.
+// The training loop: falling loss, logs and checkpoints, early stopping, NaN detection, a run
+// killed with SIGKILL then resumed ending bit for bit where an uninterrupted run ends, and the
+// progress display on a terminal and in a log.
 #include <loom/optim/optimizers.h>
 #include <loom/optim/trainer.h>
 
+#include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
 
+#include "detail/progress.h"
 #include "test_util.h"
 
 using loom_test::TempDir;
@@ -67,8 +75,8 @@ struct LineRun {
   optim::SGD sgd{model.named_parameters(), optim::SGDOptions(0.5)};
   optim::Trainer trainer;
   Line data;
-  LineRun(const std::string& run_dir, int epochs)
-      : trainer(model, sgd, optim::TrainerOptions().epochs(epochs).run_dir(run_dir).monitor("train_loss").progress(false)) {}
+  LineRun(const std::string& run_dir, int epochs, bool progress = false)
+      : trainer(model, sgd, optim::TrainerOptions().epochs(epochs).run_dir(run_dir).monitor("train_loss").progress(progress)) {}
   optim::TrainResult fit(const optim::Trainer::Validation& validate = {}) {
     return trainer.fit(
         data, [&](const optim::Batch& b) { return loom::mse_loss(loom::matmul(b[0], model.w), b[1]); }, validate);
@@ -78,6 +86,30 @@ struct LineRun {
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// What `show` writes to a temporary file.
+std::string written(const std::function<void(std::FILE*)>& show) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::tmpfile(), std::fclose);
+  REQUIRE(file != nullptr);
+  show(file.get());
+  std::rewind(file.get());
+  std::string text;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
+  return text;
+}
+
+// What `run` writes to stderr (file descriptor 2) while it runs with `stderr_fd` in its place.
+void with_stderr(int stderr_fd, const std::function<void()>& run) {
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  REQUIRE(saved >= 0);
+  ::dup2(stderr_fd, 2);
+  run();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
 }
 
 std::vector<std::int64_t> logged_epochs(const std::string& run_dir) {
@@ -363,4 +395,71 @@ TEST_CASE("a run killed with SIGKILL and resumed ends bit for bit like an uninte
     CHECK(loom_test::values(tensor) == loom_test::values(b.at(name)));  // bit for bit
   }
   CHECK(count_lines(log) == static_cast<std::size_t>(epochs));
+}
+
+TEST_CASE("progress on a terminal: one line redrawn with epoch, step, examples/s, running loss and ETA") {
+  using loom::detail::Progress;
+  const auto start = Progress::Clock::time_point{} + std::chrono::hours(1);
+  const std::string text = written([&](std::FILE* out) {
+    Progress progress(out, true, 2, 5, 40, start);
+    progress.update(10, 320, 0.5, start + std::chrono::seconds(1));  // 320 examples in 1 s; 30 steps left at 10 a second
+    progress.update(11, 352, 0.49, start + std::chrono::milliseconds(1050));  // 50 ms after the last: not drawn
+    progress.update(40, 1280, 0.25, start + std::chrono::milliseconds(1100));  // the last step always is
+    progress.finish("epoch 2/5  train_loss 0.25");
+  });
+  CHECK(text == "\repoch 2/5 [=====               ] step 10/40  320 examples/s  loss 0.5000  ETA 3s\033[K"
+                "\repoch 2/5 [====================] step 40/40  1164 examples/s  loss 0.2500  ETA 0s\033[K"
+                "\r\033[Kepoch 2/5  train_loss 0.25\n");
+}
+
+TEST_CASE("progress elsewhere: a plain line every 20 s, then the epoch's summary; nothing when off") {
+  using loom::detail::Progress;
+  const auto start = Progress::Clock::time_point{} + std::chrono::hours(1);
+  const std::string text = written([&](std::FILE* out) {
+    Progress progress(out, false, 1, 3, 1000, start);
+    progress.update(100, 3200, 0.9, start + std::chrono::seconds(5));     // under 20 s: nothing
+    progress.update(500, 16000, 0.7, start + std::chrono::seconds(20));   // 800 examples/s; 500 steps left at 25/s
+    progress.update(600, 19200, 0.6, start + std::chrono::seconds(30));   // 10 s after the last line: nothing
+    progress.update(1000, 32000, 0.5, start + std::chrono::seconds(39));  // the last step too: the summary follows
+    progress.finish("epoch 1/3  train_loss 0.5");
+  });
+  CHECK(text == "epoch 1/3  step 500/1000  800 examples/s  loss 0.7000  ETA 20s\nepoch 1/3  train_loss 0.5\n");
+  Progress off(nullptr, true, 1, 1, 1);
+  off.update(1, 8, 0.1);
+  off.finish("not shown");
+  CHECK(loom::detail::short_duration(59.4) == "59s");
+  CHECK(loom::detail::short_duration(185) == "3m05s");
+  CHECK(loom::detail::short_duration(7620) == "2h07m");
+}
+
+TEST_CASE("the trainer draws its bar on a terminal and plain lines in a file, and trains the same bits either way") {
+  int master = -1, slave = -1;
+  REQUIRE(::openpty(&master, &slave, nullptr, nullptr, nullptr) == 0);
+  LineRun on_terminal("", 2, true);
+  with_stderr(slave, [&] { on_terminal.fit(); });
+  ::close(slave);
+  ::fcntl(master, F_SETFL, O_NONBLOCK);
+  std::string terminal;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(master, buffer, sizeof buffer)) > 0;) terminal.append(buffer, static_cast<std::size_t>(n));
+  ::close(master);
+  // Line: 4 batches of 8 rows an epoch.
+  CHECK(terminal.find("\repoch 1/2 [====================] step 4/4  ") != std::string::npos);
+  CHECK(terminal.find(" examples/s  loss ") != std::string::npos);
+  CHECK(terminal.find("\r\033[Kepoch 2/2  lr 0.5  seconds ") != std::string::npos);
+  CHECK(terminal.find("(best so far)") != std::string::npos);
+
+  LineRun in_file("", 2, true);
+  const std::string log = written([&](std::FILE* file) { with_stderr(::fileno(file), [&] { in_file.fit(); }); });
+  CHECK(log.find('\r') == std::string::npos);
+  CHECK(log.find("examples/s") == std::string::npos);  // two short epochs: no line before their summaries
+  CHECK(std::count(log.begin(), log.end(), '\n') == 2);
+  CHECK(log.rfind("epoch 1/2  lr 0.5  seconds ", 0) == 0);
+  CHECK(log.find("\nepoch 2/2  lr 0.5  seconds ") != std::string::npos);
+
+  LineRun quiet("", 2, false);
+  quiet.fit();
+  const float* w = quiet.model.w.data<float>();
+  CHECK(std::memcmp(w, on_terminal.model.w.data<float>(), sizeof *w) == 0);
+  CHECK(std::memcmp(w, in_file.model.w.data<float>(), sizeof *w) == 0);
 }

@@ -156,6 +156,7 @@ void evaluate(const RunConfig& config, models::ImageCaptioner& model, const data
   page.tables.push_back({fmt::format("Test captions ({} scenes from the test images)", test.captions.size()),
                          {"decoding", "BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "exact match"},
                          {score_row(fmt::format("beam search, beam {}", config.beam), beam), score_row("greedy", greedy)}});
+  page.pictures_title = "Captions (mistakes first)";
   const auto pixels = test.images.to_vector<double>();
   std::size_t right = 0;
   for (std::size_t i = 0; i < test.captions.size() && page.pictures.size() < 36; ++i) {

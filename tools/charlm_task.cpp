@@ -117,7 +117,7 @@ int train_charlm(const RunConfig& config) {
   report::Report page;
   page.title = fmt::format("loom charlm: {}", config.run_dir);
   page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(result.history)) page.curves.push_back({name, values});
+  add_learning_curves(page, result.history, result.best_epoch);
   for (double temperature : {0.5, 1.0})
     page.text_samples.push_back(fmt::format("temperature {}:\n{}", temperature,
                                             generate_text(model, vocab, "The ", 300, temperature, 0, config.seed)));

@@ -123,9 +123,14 @@ int train_fashion(const RunConfig& config) {
   page.confusion = report.confusion;
   std::vector<bool> correct;
   for (std::size_t i = 0; i < predicted.size(); ++i) correct.push_back(predicted[i] == test_labels[i]);
-  for (std::size_t i : report::pick_samples(correct, 24, 6))
-    page.samples.push_back({fmt::format("test image {}", i), kFashionClasses[predicted[i]], kFashionClasses[test_labels[i]],
-                            correct[i]});
+  page.pictures_title = "Test images (mistakes first)";
+  for (std::size_t i : report::pick_samples(correct, 24, 6)) {
+    const auto pixels = test_images.narrow(0, static_cast<std::int64_t>(i), 1).to_vector<double>();
+    page.pictures.push_back({test_images.size(2), test_images.size(1), pixels,
+                             {"predicted: " + kFashionClasses[predicted[i]], "true: " + kFashionClasses[test_labels[i]],
+                              fmt::format("test image {}", i)},
+                             correct[i]});
+  }
   finish_run(config, metrics, page, result);
   return 0;
 }

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 
+#include <zlib.h>
+
 #include "loom/data/utf8.h"
 #include "loom/errors.h"
 #include "loom/serialization.h"
@@ -46,40 +48,96 @@ std::string escape(const std::string& text) {
 
 const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
 
-// A line chart of several series sharing the x axis (index 1..n) and one y axis.
-std::string line_chart(const std::vector<Series>& series, const std::string& x_label) {
-  constexpr double width = 640, height = 300, left = 60, right = 150, top = 15, bottom = 40;
+constexpr std::size_t kNoMark = std::numeric_limits<std::size_t>::max();
+
+// A tick step of 1, 2 or 5 times a power of ten that cuts `span` into at most `count` steps.
+double tick_step(double span, int count) {
+  const double rough = span / count, power = std::pow(10.0, std::floor(std::log10(rough)));
+  for (double factor : {1.0, 2.0, 5.0})
+    if (factor * power >= rough) return factor * power;
+  return 10 * power;
+}
+
+// A line chart of series sharing the x axis (1..n) and one y axis, titled, with a legend when it
+// draws several series and a dashed line at x = marked + 1 (the best epoch) unless kNoMark. Each
+// polyline carries its series' name and values (data-name, data-values): what a test compares the
+// drawing with. Up to 60 points a series also get a dot each, with the value as its tooltip, so a
+// one-epoch run shows a point.
+std::string line_chart(const std::vector<Series>& series, const std::string& title, const std::string& x_label,
+                       std::size_t marked) {
+  constexpr double width = 470, height = 270, left = 62, right = 16, top = 46, bottom = 40;
   double low = std::numeric_limits<double>::infinity(), high = -low;
   std::size_t length = 0;
-  for (const auto& s : series)
+  for (const auto& s : series) {
+    length = std::max(length, s.values.size());
     for (double v : s.values)
-      if (std::isfinite(v)) low = std::min(low, v), high = std::max(high, v), length = std::max(length, s.values.size());
-  if (length == 0) return "<p>(no data)</p>";
-  if (high - low < 1e-12) low -= 0.5, high += 0.5;
+      if (std::isfinite(v)) low = std::min(low, v), high = std::max(high, v);
+  }
+  if (!std::isfinite(low)) return "<p>(no data for " + escape(title) + ")</p>";
+  if (!std::isfinite(high - low)) return "<p>(" + escape(title) + ": values too far apart to draw)</p>";
+  const double margin = high - low > 0 ? 0.05 * (high - low) : std::abs(high) > 0 ? 0.1 * std::abs(high) : 1.0;
+  low -= margin, high += margin;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
   auto x_at = [&](std::size_t i) { return left + (length > 1 ? plot_w * i / (length - 1) : plot_w / 2); };
   auto y_at = [&](double v) { return top + plot_h * (high - v) / (high - low); };
-  std::string svg = fmt::format(R"(<svg class="chart" viewBox="0 0 {} {}" width="{}" height="{}" role="img">)",
-                                width, height, width, height);
+  std::string svg = fmt::format(R"(<svg class="chart" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}"{}>)",
+                                width, height, width, height, escape(title),
+                                marked < length ? fmt::format(R"( data-best="{}")", marked + 1) : "");
+  svg += fmt::format(R"(<text x="{}" y="16" font-size="14" font-weight="bold">{}</text>)", left, escape(title));
   svg += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#999"/>)", left, top, plot_w, plot_h);
-  for (int tick = 0; tick <= 4; ++tick) {  // y ticks
-    const double v = low + (high - low) * tick / 4.0;
-    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" font-size="11">{:.4g}</text>)", left - 5, y_at(v) + 4, v);
+  const double y_step = tick_step(high - low, 6);
+  // Enough significant digits that neighbouring tick labels differ.
+  const double magnitude = std::max(std::abs(low), std::abs(high));
+  const int digits = std::clamp(static_cast<int>(std::ceil(std::log10(magnitude / y_step))) + 1, 2, 12);
+  // Ticks counted, not summed: a step below the values' precision would never move a sum.
+  const double first_tick = std::ceil(low / y_step);
+  for (int tick = 0; tick <= 12; ++tick) {
+    const double v = (first_tick + tick) * y_step;
+    if (v > high) break;
+    svg += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" font-size="11">{:.{}g}</text>)", left - 5,
+                       y_at(v) + 4, std::abs(v) < 1e-9 * y_step ? 0.0 : v, digits);
     svg += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#eee"/>)", left, left + plot_w, y_at(v), y_at(v));
   }
-  svg += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle" font-size="12">{} (1 to {})</text>)",
-                     left + plot_w / 2, height - 8, escape(x_label), length);
+  const auto x_step = std::max<std::size_t>(1, static_cast<std::size_t>(tick_step(static_cast<double>(length), 8)));
+  for (std::size_t x = 1; x <= length; x += (x == 1 && x_step > 1 ? x_step - 1 : x_step))
+    svg += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle" font-size="11">{}</text>)", x_at(x - 1),
+                       top + plot_h + 14, x);
+  svg += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle" font-size="12">{}</text>)", left + plot_w / 2,
+                     height - 6, escape(x_label));
+  if (marked < length) {
+    const double x = x_at(marked);
+    svg += fmt::format(R"(<line class="best" x1="{0:.1f}" x2="{0:.1f}" y1="{1}" y2="{2}" stroke="#555" stroke-dasharray="4 3"/>)",
+                       x, top, top + plot_h);
+    svg += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="{}" font-size="11" fill="#555">best: {} {}</text>)",
+                       x + (x > left + plot_w / 2 ? -4 : 4), top + 12, x > left + plot_w / 2 ? "end" : "start",
+                       escape(x_label), marked + 1);
+  }
+  double legend_x = left;
   for (std::size_t k = 0; k < series.size(); ++k) {
     const char* color = kColors[k % std::size(kColors)];
-    std::string points;
-    for (std::size_t i = 0; i < series[k].values.size(); ++i)
-      if (std::isfinite(series[k].values[i])) points += fmt::format("{:.1f},{:.1f} ", x_at(i), y_at(series[k].values[i]));
-    svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)", color, points);
-    svg += fmt::format(R"(<rect x="{}" y="{}" width="12" height="3" fill="{}"/><text x="{}" y="{}" font-size="12">{}</text>)",
-                       width - right + 10, top + 12 + 18 * k, color, width - right + 28, top + 17 + 18 * k,
-                       escape(series[k].name));
+    const auto& values = series[k].values;
+    std::string points, data, dots;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      data += fmt::format("{}{:.6g}", i ? " " : "", values[i]);
+      if (!std::isfinite(values[i])) continue;
+      points += fmt::format("{:.1f},{:.1f} ", x_at(i), y_at(values[i]));
+      if (length <= 60)
+        dots += fmt::format(R"(<circle cx="{:.1f}" cy="{:.1f}" r="2.5" fill="{}"><title>{} {}: {:.6g}</title></circle>)",
+                            x_at(i), y_at(values[i]), color, escape(x_label), i + 1, values[i]);
+    }
+    svg += fmt::format(R"(<polyline class="series" data-name="{}" data-values="{}" fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)",
+                       escape(series[k].name), data, color, points) + dots;
+    if (series.size() > 1) {
+      svg += fmt::format(R"(<rect x="{:.1f}" y="26" width="12" height="3" fill="{}"/><text x="{:.1f}" y="31" font-size="12">{}</text>)",
+                         legend_x, color, legend_x + 16, escape(series[k].name));
+      legend_x += 30 + 7.0 * static_cast<double>(series[k].name.size());
+    }
   }
   return svg + "</svg>";
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string confusion_table(const Report& r) {
@@ -103,6 +161,20 @@ std::string confusion_table(const Report& r) {
 }
 
 }  // namespace
+
+std::vector<std::vector<Series>> curve_panels(const std::vector<Series>& curves) {
+  std::vector<std::vector<Series>> panels(1);  // the losses first
+  for (const auto& series : curves) {
+    const std::string& name = series.name;
+    if (ends_with(name, "_examples") || ends_with(name, "_steps") || ends_with(name, "_count")) continue;
+    if (ends_with(name, "loss"))
+      panels.front().push_back(series);
+    else
+      panels.push_back({series});
+  }
+  if (panels.front().empty()) panels.erase(panels.begin());
+  return panels;
+}
 
 std::vector<std::size_t> pick_samples(const std::vector<bool>& correct, std::size_t mistakes, std::size_t right) {
   const auto correct_count = static_cast<std::size_t>(std::count(correct.begin(), correct.end(), true));
@@ -174,8 +246,9 @@ std::string pictures_grid(const std::vector<Picture>& pictures) {
   std::stable_partition(ordered.begin(), ordered.end(), [](const Picture& p) { return !p.correct; });
   std::string html;
   for (const auto& p : ordered) {
-    html += fmt::format(R"(<figure class="picture {}"><img alt="scene" width="{}" height="{}" src="data:image/png;base64,{}"><figcaption>)",
-                        p.correct ? "right" : "wrong", 3 * p.width, 3 * p.height,
+    html += fmt::format(R"(<figure class="picture {}" style="width:{}px"><img alt="{}" width="{}" height="{}" src="data:image/png;base64,{}"><figcaption>)",
+                        p.correct ? "right" : "wrong", std::max<std::int64_t>(3 * p.width, 140),
+                        escape(p.lines.empty() ? "picture" : p.lines.front()), 3 * p.width, 3 * p.height,
                         base64(grayscale_png(p.width, p.height, p.pixels)));
     for (const auto& line : p.lines) html += "<div>" + escape(line) + "</div>";
     html += "</figcaption></figure>";
@@ -197,46 +270,38 @@ std::string samples_table(const std::vector<Sample>& samples) {
 }  // namespace
 
 std::string grayscale_png(std::int64_t width, std::int64_t height, const std::vector<double>& pixels) {
-  if (width <= 0 || height <= 0 || static_cast<std::int64_t>(pixels.size()) != width * height)
-    throw ValueError(fmt::format("grayscale_png: expected {} x {} = {} pixels, got {}", width, height, width * height,
-                                 pixels.size()));
+  constexpr std::int64_t png_limit = 0x7fffffff;
+  if (width <= 0 || height <= 0 || width > png_limit || height > png_limit ||  // then width * height fits
+      static_cast<std::int64_t>(pixels.size()) != width * height)
+    throw ValueError(fmt::format("grayscale_png: expected {} x {} pixels (each side 1 to 2^31 - 1), got {} values",
+                                 width, height, pixels.size()));
   auto u32 = [](std::uint32_t v) {  // big-endian
     return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
                        static_cast<char>(v)};
   };
-  auto crc32 = [](const std::string& bytes) {
-    std::uint32_t crc = 0xffffffffu;
-    for (unsigned char byte : bytes) {
-      crc ^= byte;
-      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-    }
-    return crc ^ 0xffffffffu;
-  };
   auto chunk = [&](const std::string& type, const std::string& data) {
-    return u32(static_cast<std::uint32_t>(data.size())) + type + data + u32(crc32(type + data));
+    const std::string body = type + data;
+    const auto crc = ::crc32(::crc32(0, nullptr, 0), reinterpret_cast<const Bytef*>(body.data()),
+                             static_cast<uInt>(body.size()));
+    return u32(static_cast<std::uint32_t>(data.size())) + body + u32(static_cast<std::uint32_t>(crc));
   };
-  std::string raw;  // each row: filter type 0, then its bytes
+  std::string rows;  // each row: filter type 0 (none), then its bytes
+  rows.reserve(pixels.size() + static_cast<std::size_t>(height));
   for (std::int64_t y = 0; y < height; ++y) {
-    raw += '\0';
+    rows += '\0';
     for (std::int64_t x = 0; x < width; ++x)
-      raw += static_cast<char>(std::lround(255.0 * std::clamp(pixels[y * width + x], 0.0, 1.0)));
+      rows += static_cast<char>(std::lround(255.0 * std::clamp(pixels[y * width + x], 0.0, 1.0)));
   }
-  std::string zlib = "\x78\x01";  // deflate, no compression: stored blocks of at most 65535 bytes
-  for (std::size_t start = 0; start < raw.size() || start == 0; start += 65535) {
-    const auto length = static_cast<std::uint16_t>(std::min<std::size_t>(65535, raw.size() - start));
-    const bool last = start + length >= raw.size();
-    zlib += static_cast<char>(last ? 1 : 0);
-    zlib += {static_cast<char>(length & 0xff), static_cast<char>(length >> 8),
-             static_cast<char>(~length & 0xff), static_cast<char>((~length >> 8) & 0xff)};
-    zlib += raw.substr(start, length);
-    if (last) break;
-  }
-  std::uint32_t a = 1, b = 0;  // Adler-32 of the uncompressed data
-  for (unsigned char byte : raw) a = (a + byte) % 65521, b = (b + a) % 65521;
-  zlib += u32((b << 16) | a);
+  uLongf size = ::compressBound(static_cast<uLong>(rows.size()));
+  std::string compressed(size, '\0');
+  if (::compress2(reinterpret_cast<Bytef*>(compressed.data()), &size, reinterpret_cast<const Bytef*>(rows.data()),
+                  static_cast<uLong>(rows.size()), Z_BEST_COMPRESSION) != Z_OK)
+    throw ResourceError(fmt::format("grayscale_png: zlib could not compress the {} x {} image (out of memory)",
+                                    width, height));
+  compressed.resize(size);
   const std::string header = u32(static_cast<std::uint32_t>(width)) + u32(static_cast<std::uint32_t>(height)) +
-                             std::string{8, 0, 0, 0, 0};  // 8-bit grayscale, no interlace
-  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", "");
+                             std::string{8, 0, 0, 0, 0};  // 8-bit grayscale, deflate, no interlace
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", header) + chunk("IDAT", compressed) + chunk("IEND", "");
 }
 
 std::string render_html(const Report& r) {
@@ -247,7 +312,8 @@ std::string render_html(const Report& r) {
           ".confusion td{text-align:right;min-width:3em}.diagonal{font-weight:bold}"
           ".samples .wrong td:first-child{color:#c00}.samples .right td:first-child{color:#080}"
           ".heatmap{display:inline-block;margin:0 1.5em 1em 0}"
-          ".picture{display:inline-block;vertical-align:top;width:220px;margin:0 1em 1em 0;font-size:13px}"
+          ".panels{display:flex;flex-wrap:wrap;gap:8px}"
+          ".picture{display:inline-block;vertical-align:top;margin:0 1em 1em 0;font-size:13px}"
           ".picture img{image-rendering:pixelated;border:1px solid #ccc}.picture.wrong div:first-child{color:#c00}"
           "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style></head><body>";
   html += "<h1>" + escape(r.title) + "</h1>";
@@ -256,15 +322,23 @@ std::string render_html(const Report& r) {
     for (const auto& [key, value] : r.summary) html += "<tr><th>" + escape(key) + "</th><td>" + escape(value) + "</td></tr>";
     html += "</table>";
   }
-  if (!r.curves.empty()) html += "<h2>Learning curves</h2>" + line_chart(r.curves, "epoch");
+  const auto panels = curve_panels(r.curves);
+  if (!panels.empty()) {
+    html += "<h2>Learning curves</h2><div class=\"panels\">";
+    const auto best = r.best_epoch > 0 ? static_cast<std::size_t>(r.best_epoch - 1) : kNoMark;
+    for (const auto& panel : panels)
+      html += line_chart(panel, ends_with(panel[0].name, "loss") ? "loss" : panel[0].name, "epoch", best);
+    html += "</div>";
+  }
   for (const auto& table : r.tables) html += figures_table(table);
   if (!r.confusion.empty()) html += "<h2>Confusion matrix</h2>" + confusion_table(r);
-  if (!r.forecast.empty()) html += "<h2>Forecast on held-out data</h2>" + line_chart(r.forecast, "day");
+  if (!r.forecast.empty())
+    html += "<h2>Forecast on held-out data</h2>" + line_chart(r.forecast, "forecast", "day", kNoMark);
   if (!r.heatmaps.empty()) {
     html += "<h2>Attention (rows: output steps, columns: input positions)</h2>";
     for (const auto& heatmap : r.heatmaps) html += heatmap_svg(heatmap);
   }
-  if (!r.pictures.empty()) html += "<h2>Captions (mistakes first)</h2>" + pictures_grid(r.pictures);
+  if (!r.pictures.empty()) html += "<h2>" + escape(r.pictures_title) + "</h2>" + pictures_grid(r.pictures);
   if (!r.samples.empty()) html += "<h2>Sample predictions (mistakes first)</h2>" + samples_table(r.samples);
   if (!r.text_samples.empty()) {
     html += "<h2>Samples</h2>";

@@ -63,12 +63,14 @@ optim::TrainerOptions trainer_options(const RunConfig& c, const std::string& mon
       .progress(c.progress);
 }
 
-std::map<std::string, std::vector<double>> learning_curves(const std::vector<optim::EpochMetrics>& history) {
+void add_learning_curves(report::Report& page, const std::vector<optim::EpochMetrics>& history,
+                         std::int64_t best_epoch) {
   std::map<std::string, std::vector<double>> curves;
   for (const auto& epoch : history)
     for (const auto& [name, value] : epoch.values)
       if (name != "seconds" && name != "lr") curves[name].push_back(value);
-  return curves;
+  for (auto& [name, values] : curves) page.curves.push_back({name, std::move(values)});
+  page.best_epoch = best_epoch;
 }
 
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics) {
@@ -85,7 +87,7 @@ void finish_run(const RunConfig& config, const nlohmann::ordered_json& metrics, 
   write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
   if (page.title.empty()) page.title = fmt::format("loom {}: {}", config.task, config.run_dir);
   page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(result.history)) page.curves.push_back({name, values});
+  add_learning_curves(page, result.history, result.best_epoch);
   report::write_html(page, config.run_dir + "/report.html");
   std::printf("%s\nreport: %s/report.html\n", metrics.dump(2).c_str(), config.run_dir.c_str());
 }

@@ -20,8 +20,9 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const RunConfig& config, Module
 /// Epochs, time limit, run folder, seed and progress from the config; best epoch by `monitor`.
 optim::TrainerOptions trainer_options(const RunConfig& config, const std::string& monitor,
                                       const std::string& mode);
-/// Each logged metric over the epochs (train_loss, val_*), for the report's learning curves.
-std::map<std::string, std::vector<double>> learning_curves(const std::vector<optim::EpochMetrics>& history);
+/// Adds each logged metric over the epochs (train_loss, val_*; not the seconds or the learning
+/// rate) to the report's learning curves, with the best epoch (0: none) to mark.
+void add_learning_curves(report::Report& page, const std::vector<optim::EpochMetrics>& history, std::int64_t best_epoch);
 
 /// This process's place in an `mpirun` job: rank 0 of 1 without one, or when Loom was built
 /// without MPI.

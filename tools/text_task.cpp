@@ -101,8 +101,8 @@ std::string shorten(const std::string& text, std::size_t limit = 160) {
   return text.substr(0, limit) + "...";
 }
 
-// The test figures into `metrics` (which holds the training figures to keep) and report.html,
-// with the learning curves of `history`, for a trained model.
+// The test figures into `metrics` (which holds the training figures to keep, best_epoch among
+// them) and report.html, with the learning curves of `history`, for a trained model.
 void evaluate(const RunConfig& config, models::SequenceClassifier& model, const data::Vocabulary& vocab,
               const Splits& splits, const std::vector<optim::EpochMetrics>& history, nlohmann::ordered_json& metrics) {
   model.eval();
@@ -122,7 +122,9 @@ void evaluate(const RunConfig& config, models::SequenceClassifier& model, const 
                    : fmt::format("loom {}: {} ({} {}{})", config.task, config.run_dir, config.bidirectional ? "bi" : "",
                                  config.cell, config.layers > 1 ? fmt::format(" x{}", config.layers) : "");
   page.summary = summary_rows(metrics);
-  for (auto& [name, values] : learning_curves(history)) page.curves.push_back({name, values});
+  const auto best_epoch = metrics.find("best_epoch");  // an edited metrics.json may lack it
+  add_learning_curves(page, history,
+                      best_epoch != metrics.end() && best_epoch->is_number_integer() ? best_epoch->get<std::int64_t>() : 0);
   page.class_names = splits.class_names;
   page.confusion = report.confusion;
   std::vector<bool> correct;

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "detail/progress.h"
 #include "loom/autograd.h"
 #include "loom/data/files.h"
 #include "loom/optim/clip.h"
@@ -23,41 +24,6 @@ namespace loom::optim {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Redraws one progress line at most every 0.1 s on a terminal; elsewhere prints nothing until
-// the epoch's summary line, so logs stay readable.
-class Progress {
- public:
-  Progress(bool enabled, std::int64_t epoch, std::int64_t epochs, std::int64_t batches)
-      : printing_(enabled), drawing_(enabled && ::isatty(::fileno(stderr))), epoch_(epoch), epochs_(epochs),
-        batches_(batches) {}
-
-  void update(std::int64_t done, double running_loss) {
-    if (!drawing_) return;
-    const auto now = Clock::now();
-    if (done < batches_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
-    last_draw_ = now;
-    const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(batches_ - done) / rate : 0.0;
-    constexpr int width = 24;
-    const int filled = batches_ ? static_cast<int>(width * done / batches_) : width;
-    std::fprintf(stderr, "\repoch %ld/%ld [%s%s] %ld/%ld  %.1f batch/s  ETA %.0fs  loss %.4f ",
-                 static_cast<long>(epoch_), static_cast<long>(epochs_), std::string(filled, '=').c_str(),
-                 std::string(width - filled, ' ').c_str(), static_cast<long>(done), static_cast<long>(batches_),
-                 rate, eta, running_loss);
-    std::fflush(stderr);
-  }
-
-  void finish(const std::string& summary) {
-    if (printing_) std::fprintf(stderr, "%s%s\n", drawing_ ? "\r\033[K" : "", summary.c_str());
-  }
-
- private:
-  bool printing_, drawing_;
-  std::int64_t epoch_, epochs_, batches_;
-  Clock::time_point start_ = Clock::now(), last_draw_{};
-};
 
 // The most a checkpoint of `model` may hold: its state, three optimizer buffers the size of each
 // tensor (Adam keeps two) with a step count, and the largest header (the trainer state).
@@ -78,10 +44,10 @@ nlohmann::json epoch_json(const EpochMetrics& metrics) {
 
 std::string log_line(const EpochMetrics& metrics) { return epoch_json(metrics).dump() + "\n"; }
 
-std::string summary_line(const EpochMetrics& metrics, std::int64_t epochs) {
+std::string summary_line(const EpochMetrics& metrics, std::int64_t epochs, bool best) {
   std::string line = fmt::format("epoch {}/{}", metrics.epoch, epochs);
   for (const auto& [name, value] : metrics.values) line += fmt::format("  {} {:.5g}", name, value);
-  return line;
+  return best ? line + "  (best so far)" : line;
 }
 
 // The name of the first parameter whose gradient holds NaN or inf, or "" when all are finite.
@@ -317,17 +283,17 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     model_.train();
     train.start_epoch(epoch, generator_);
     const std::int64_t batches = train.num_batches();
-    Progress progress(options_.progress() && is_root(), epoch, options_.epochs(), batches);
+    detail::Progress progress(options_.progress() && is_root() ? stderr : nullptr, ::isatty(::fileno(stderr)) != 0,
+                              epoch, options_.epochs(), batches);
     double total = 0.0;     // this replica's batch losses, for its progress line
+    std::int64_t examples = 0;  // this replica's rows, for its progress line
     double weighted = 0.0;  // the same weighted by this replica's share of each batch
     std::int64_t batches_taken = 0, steps_skipped = 0;
     for (std::int64_t i = 0; i < batches; ++i) {
       const Batch batch = train.batch(i);
+      const std::int64_t rows = batch.empty() || batch[0].dim() == 0 ? 0 : batch[0].size(0);
       double share = 1.0;  // this replica's part of the global batch
-      if (replicas_) {
-        const double rows = batch.empty() ? 0.0 : static_cast<double>(batch[0].size(0));
-        share = rows / replicas_->sum({rows})[0];
-      }
+      if (replicas_) share = static_cast<double>(rows) / replicas_->sum({static_cast<double>(rows)})[0];
       const std::vector<Batch> chunks = time_chunks(batch, options_.tbptt_steps(), options_.tbptt_axis());
       double batch_loss = 0.0;  // the mean over the chunks taken
       std::int64_t chunks_taken = 0;
@@ -347,7 +313,8 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
       total += batch_loss;
       weighted += batch_loss * share;
       ++batches_taken;
-      progress.update(i + 1, total / static_cast<double>(batches_taken));
+      examples += rows;
+      progress.update(i + 1, examples, total / static_cast<double>(batches_taken));
     }
     if (replicas_) weighted = replicas_->sum({weighted})[0];
     result_.skipped_steps += steps_skipped;
@@ -381,7 +348,7 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
     } else {
       ++epochs_without_improvement_;
     }
-    progress.finish(summary_line(metrics, options_.epochs()));
+    progress.finish(summary_line(metrics, options_.epochs(), result_.best_epoch == epoch));
     // The checkpoint first: the log never names an epoch that a failed or killed save lost.
     if (!options_.run_dir().empty() && is_root()) save_checkpoint(options_.run_dir() + "/last.safetensors");
     append_metrics(metrics);

@@ -3,17 +3,18 @@
 # tests/tools/data), through the same parsers and training code as on the real data sets, which
 # CI does not fetch; then refuses a bad file of its own, with one line naming the file and line
 # and exit code 2. Under the ASan+UBSan build (.ci/run) this is what finds a task's memory errors.
+# Every report's charts are checked in headless Chromium (report_charts.sh).
 # Usage: test_tasks.sh PATH/TO/loom
 set -euo pipefail
 loom="$1"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-small=(--epochs 1 --hidden 8 --batch 8)
+small=(--hidden 8 --batch 8)
 
-train() {  # train TASK DATA [OPTIONS...]: one epoch, metrics.json written
+train() {  # [epochs=N] train TASK DATA [OPTIONS...]: one epoch (or N), metrics.json written
   local task=$1 data=$2
   shift 2
-  if ! "$loom" train "$task" --data-dir "$data" --run-dir "$work/runs/$task" "${small[@]}" "$@" \
+  if ! "$loom" train "$task" --data-dir "$data" --run-dir "$work/runs/$task" --epochs "${epochs:-1}" "${small[@]}" "$@" \
     > "$work/$task.out" 2> "$work/$task.err"; then
     echo "train $task on tiny data failed:"
     tail -20 "$work/$task.err"
@@ -54,12 +55,24 @@ tiny_images "$work/fashion" 24 12  # fashion and caption
 
 train sentiment "$work/sentiment" --embedding 8 --min-frequency 1
 train spam "$work/spam" --embedding 8 --min-frequency 1
-train fashion "$work/fashion"
+epochs=3 train fashion "$work/fashion"  # curves of more than one point
 train sp500 "$work/sp500"
 train charlm "$work/charlm.txt" --embedding 8
 train g2p "$work/g2p.dict" --embedding 8 --layers 1
 train translate "$(dirname "$0")/data/web-es-sample.tsv" --embedding 8 --min-frequency 1 --beam 2
 train caption "$work/fashion" --embedding 8 --scenes 40
+
+# Every chart of every report draws (the fashion one's falling loss over more than one value).
+if command -v chromium > /dev/null; then
+  bash "$(dirname "$0")/report_charts.sh" "$work"/runs/*/report.html > "$work/charts" ||
+    { cat "$work/charts"; echo "a report's charts did not render as their data say"; exit 1; }
+  grep -q "fashion/report.html: ok loss (470x270): train_loss 3 points, 3 distinct, .*; best epoch" "$work/charts" ||
+    { cat "$work/charts"; echo "the fashion report has no loss curve of 3 points"; exit 1; }
+  echo "reports: $(grep -c ': ok ' "$work/charts") charts of $(ls "$work"/runs/*/report.html | wc -l) reports render"
+elif [ "${CI:-}" = true ]; then
+  echo "chromium is required under CI (scripts/setup.sh installs it)"
+  exit 1
+fi
 
 # The same files with one bad field each.
 python3 - "$work" "$(dirname "$0")/data/web-es-sample.tsv" <<'PY'
@@ -90,7 +103,7 @@ with open(verses) as f, open(f"{bad}/web-es.tsv", "w") as out:
 PY
 source "$(dirname "$0")/expect_error.sh"
 refuse() {  # refuse TASK DATA PATTERN: one error line matching PATTERN, exit code 2
-  expect_error "$3" train "$1" --data-dir "$2" --run-dir "$work/bad-runs/$1" "${small[@]}"
+  expect_error "$3" train "$1" --data-dir "$2" --run-dir "$work/bad-runs/$1" --epochs 1 "${small[@]}"
   echo "$1: bad data refused"
 }
 refuse sentiment "$work/bad/sentiment" "imdb.tsv:21: expected an integer in \[0, 1\] as the label, got '2'"
