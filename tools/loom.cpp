@@ -193,8 +193,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(limits::tasks));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
   train->add_option("--data-dir", config.data_dir,
-                    "The task's own data folder, or a file for charlm, g2p and translate (default: in $LOOM_DATA_DIR, "
-                    "else Loom's data folder, and fetched data sets also in ~/.cache/loom)");
+                    "The task's own data folder, or a file for charlm, g2p and translate (default: the task's folder "
+                    "in $LOOM_DATA_DIR, else in Loom's data folder; fetched data sets also in ~/.cache/loom/TASK)");
   train->add_option("--model", config.model,
                     "fashion: rows (row-by-row LSTM) or cnn (CNN features); sentiment, spam: rnn (recurrent) or bag "
                     "(bag of words; spam's default)")
