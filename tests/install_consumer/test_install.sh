@@ -30,7 +30,7 @@ version=$(pkg-config --modversion "$prefix/lib/pkgconfig/loom.pc")
 # The main job, on the data installed in share/loom/data.
 "$loom" train sentiment --epochs 1 --hidden 16 --run-dir run > train.out 2> train.err ||
   fail "the installed loom train sentiment failed: $(tail -3 train.err)"
-test -s run/metrics.json && test -s run/best.safetensors || fail "the run folder lacks metrics.json or best.safetensors"
+[[ -s run/metrics.json && -s run/best.safetensors ]] || fail "the run folder lacks metrics.json or best.safetensors"
 grep -q "\"data_dir\": \"$prefix/share/loom/data/sentiment\"" run/config.json ||
   fail "the run did not read the installed data: $(grep data_dir run/config.json)"
 
