@@ -285,9 +285,9 @@ const Task& caption_task() {
   static const Task task{
       "caption",
       "captions of scenes of 1-3 Fashion-MNIST items on a 2x2 grid: a CNN encoder and an attentional LSTM",
-      "cache/fashion",
-      "fashion",
-      {},
+      /*data=*/"cache/fashion",
+      /*fetch=*/"fashion",
+      /*models=*/{},
       [](RunConfig& config, const IsUnset& unset) {  // 20,000 scenes of 56x56 pixels, captions of 7-23 words
         if (unset("hidden")) config.hidden = 256;
         if (unset("dropout")) config.dropout = 0.1;

@@ -156,9 +156,9 @@ const Task& charlm_task() {
   static const Task task{
       "charlm",
       "a character language model of any UTF-8 text (by default the sentiment sentences); `loom generate` samples it",
-      "sentiment",
-      "",
-      {},
+      /*data=*/"sentiment",
+      /*fetch=*/"",
+      /*models=*/{},
       [](RunConfig& config, const IsUnset& unset) {  // 200k characters of sentences
         if (unset("hidden")) config.hidden = 256;
         if (unset("bidirectional")) config.bidirectional = false;
@@ -168,7 +168,7 @@ const Task& charlm_task() {
         if (unset("batch")) config.batch = 32;
       },
       train_charlm,
-      nullptr,
+      /*eval=*/nullptr,
       &generate_command};
   return task;
 }

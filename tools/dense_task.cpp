@@ -214,9 +214,9 @@ const Task& fashion_task() {
   static const Task task{
       "fashion",
       "10 kinds of clothing in Fashion-MNIST images, read row by row (rows) or by a CNN (cnn)",
-      "cache/fashion",
-      "fashion",
-      {"rows", "cnn"},
+      /*data=*/"cache/fashion",
+      /*fetch=*/"fashion",
+      /*models=*/{"rows", "cnn"},
       [](RunConfig& config, const IsUnset& unset) {  // 28 rows of 28 pixels, 55,000 training images
         if (unset("hidden")) config.hidden = 128;
         if (unset("bidirectional")) config.bidirectional = false;
@@ -226,8 +226,8 @@ const Task& fashion_task() {
         if (unset("batch")) config.batch = 128;
       },
       train_fashion,
-      nullptr,
-      nullptr};
+      /*eval=*/nullptr,
+      /*inference=*/nullptr};
   return task;
 }
 
@@ -235,9 +235,9 @@ const Task& sp500_task() {
   static const Task task{
       "sp500",
       "the next day's close of the S&P 500 from the last 30 days (2000-2020)",
-      "cache/sp500",
-      "sp500",
-      {},
+      /*data=*/"cache/sp500",
+      /*fetch=*/"sp500",
+      /*models=*/{},
       [](RunConfig& config, const IsUnset& unset) {  // 30 days in, the next close out
         if (unset("hidden")) config.hidden = 32;
         if (unset("bidirectional")) config.bidirectional = false;
@@ -247,8 +247,8 @@ const Task& sp500_task() {
         if (unset("lr")) config.lr = 1e-3;
       },
       train_sp500,
-      nullptr,
-      nullptr};
+      /*eval=*/nullptr,
+      /*inference=*/nullptr};
   return task;
 }
 

@@ -222,9 +222,9 @@ const Task& g2p_task() {
   static const Task task{
       "g2p",
       "the phones of English words (CMU Pronouncing Dictionary) with an attentional encoder-decoder",
-      "cache/g2p",
-      "g2p",
-      {},
+      /*data=*/"cache/g2p",
+      /*fetch=*/"g2p",
+      /*models=*/{},
       [](RunConfig& config, const IsUnset& unset) {  // 112k words of a few letters each
         if (unset("hidden")) config.hidden = 256;
         if (unset("dropout")) config.dropout = 0.2;

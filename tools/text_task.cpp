@@ -228,9 +228,9 @@ const Task& sentiment_task() {
   static const Task task{
       "sentiment",
       "positive or negative: UCI sentences from Amazon, IMDb and Yelp reviews (the default job)",
-      "sentiment",
-      "",
-      {"rnn", "bag"},
+      /*data=*/"sentiment",
+      /*fetch=*/"",
+      /*models=*/{"rnn", "bag"},
       [](RunConfig& config, const IsUnset& unset) {
         if (unset("model")) config.model = "rnn";
       },
@@ -244,9 +244,9 @@ const Task& spam_task() {
   static const Task task{
       "spam",
       "spam or ham: SpamAssassin mail, tested on a later group of mailboxes",
-      "cache/spam",
-      "spam",
-      {"rnn", "bag"},
+      /*data=*/"cache/spam",
+      /*fetch=*/"spam",
+      /*models=*/{"rnn", "bag"},
       [](RunConfig& config, const IsUnset& unset) {
         if (unset("model")) config.model = "bag";
         if (config.model == "bag") {

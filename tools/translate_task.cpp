@@ -266,9 +266,9 @@ const Task& translate_task() {
   static const Task task{
       "translate",
       "English -> Spanish Bible verses (World English Bible -> Reina-Valera 1909), words, attentional encoder-decoder",
-      "cache/translate",
-      "translate",
-      {},
+      /*data=*/"cache/translate",
+      /*fetch=*/"translate",
+      /*models=*/{},
       [](RunConfig& config, const IsUnset& unset) {  // 29,700 verse pairs; the budget is two hours
         if (unset("embedding_dim")) config.embedding_dim = 256;
         if (unset("hidden")) config.hidden = 256;
