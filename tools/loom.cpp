@@ -111,8 +111,7 @@ TrainCommand add_train_command(CLI::App& app, RunConfig& config) {
     train.options[key] = added;
     return added;
   };
-  option("task", "task", config.task, fmt::format("{} (`loom tasks` says what each is)",
-                                                  fmt::join(loom::tools::task_names(), ", ")))
+  option("task", "task", config.task, "The task (`loom tasks` says what each is)")
       ->required()
       ->check(CLI::IsMember(loom::tools::task_names()));
   command->add_option("--config", train.config_file,
