@@ -21,6 +21,7 @@
 #include "loom/serialization.h"
 #include "report.h"
 #include "task_common.h"
+#include "task_registry.h"
 
 namespace loom::tools {
 
@@ -273,6 +274,33 @@ int caption_images(const RunConfig& config, const std::vector<std::string>& path
   for (std::size_t i = 0; i < paths.size(); ++i)
     std::printf("%s\t%s\n", paths[i].c_str(), data::caption_text(vocab.decode(hypotheses[i].tokens)).c_str());
   return 0;
+}
+
+namespace {
+const InferenceCommand caption_command = inputs_command(
+    "caption", "Caption 56x56 binary PGM scenes with a trained caption run", "images",
+    "Binary PGM (P5) images of 56x56 pixels, e.g. RUN_DIR/examples/scene-0.pgm", false, caption_images);
+}  // namespace
+
+const Task& caption_task() {
+  static const Task task{
+      "caption",
+      "captions of scenes of 1-3 Fashion-MNIST items on a 2x2 grid: a CNN encoder and an attentional LSTM",
+      /*data=*/"",
+      /*fetch=*/"fashion",
+      /*models=*/{},
+      [](RunConfig& config, const IsUnset& unset) {  // 20,000 scenes of 56x56 pixels, captions of 7-23 words
+        if (unset("hidden")) config.hidden = 256;
+        if (unset("dropout")) config.dropout = 0.1;
+        if (unset("weight_decay")) config.weight_decay = 0.0;
+        if (unset("epochs")) config.epochs = 4;
+        if (unset("batch")) config.batch = 64;
+        if (unset("beam")) config.beam = 3;
+      },
+      train_caption,
+      eval_caption,
+      &caption_command};
+  return task;
 }
 
 }  // namespace loom::tools

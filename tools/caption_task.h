@@ -21,4 +21,8 @@ int eval_caption(const RunConfig& config);
 /// file, a file that is not a binary PGM, or another size.
 int caption_images(const RunConfig& config, const std::vector<std::string>& paths);
 
+struct Task;
+/// The task, for the task registry: train_caption, eval_caption, and `loom caption RUN_DIR IMAGE...`.
+const Task& caption_task();
+
 }  // namespace loom::tools

@@ -3,11 +3,13 @@
 // of the text, and one-to-many generation with temperature and top-k (`loom generate`).
 #include "charlm_task.h"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -17,6 +19,7 @@
 #include "loom/optim.h"
 #include "report.h"
 #include "task_common.h"
+#include "task_registry.h"
 
 namespace loom::tools {
 
@@ -134,6 +137,40 @@ int generate(const RunConfig& config, const GenerateOptions& options) {
   std::printf("%s\n", generate_text(model, vocab, options.prefix, options.length, options.temperature,
                                     options.top_k, options.seed).c_str());
   return 0;
+}
+
+namespace {
+const InferenceCommand generate_command{
+    "generate", "Generate text with a trained charlm run", [](CLI::App& command) -> Runner {
+      auto options = std::make_shared<GenerateOptions>();
+      command.add_option("--prefix", options->prefix, "Text to start from");
+      command.add_option("--length", options->length, "Characters to generate")->check(CLI::Range(1, 1000000));
+      command.add_option("--temperature", options->temperature, "Sampling temperature")->check(CLI::Range(1e-3, 100.0));
+      command.add_option("--top-k", options->top_k, "Sample among the k likeliest (0: all)")->check(CLI::Range(0, 1000000));
+      add_seed_option(command, options->seed);
+      return [options](const RunConfig& run) { return generate(run, *options); };
+    }};
+}  // namespace
+
+const Task& charlm_task() {
+  static const Task task{
+      "charlm",
+      "a character language model of any UTF-8 text (by default the sentiment sentences); `loom generate` samples it",
+      /*data=*/"sentiment",
+      /*fetch=*/"",
+      /*models=*/{},
+      [](RunConfig& config, const IsUnset& unset) {  // 200k characters of sentences
+        if (unset("hidden")) config.hidden = 256;
+        if (unset("bidirectional")) config.bidirectional = false;
+        if (unset("dropout")) config.dropout = 0.1;
+        if (unset("weight_decay")) config.weight_decay = 0.0;
+        if (unset("epochs")) config.epochs = 10;
+        if (unset("batch")) config.batch = 32;
+      },
+      train_charlm,
+      /*eval=*/nullptr,
+      &generate_command};
+  return task;
 }
 
 }  // namespace loom::tools

@@ -21,4 +21,8 @@ int train_charlm(const RunConfig& config);
 /// Prints `length` characters generated after the prefix.
 int generate(const RunConfig& config, const GenerateOptions& options);
 
+struct Task;
+/// The task, for the task registry: train_charlm, and `loom generate RUN_DIR`.
+const Task& charlm_task();
+
 }  // namespace loom::tools

@@ -72,10 +72,10 @@ std::string data_root(const DataSearch& search) {
                                           : fmt::format("{}", fmt::join(tried, " or "))));
 }
 
-std::string default_task_data_dir(const std::string& task, const DataSearch& search) {
+std::string default_task_data_dir(const std::string& task, const std::string& embedded, const std::string& name,
+                                  const DataSearch& search) {
   const std::string root = data_root(search);
-  if (task == "sentiment" || task == "charlm") return root + "/sentiment";
-  const std::string name = task == "caption" ? "fashion" : task;
+  if (name.empty()) return root + "/" + embedded;
   std::vector<std::string> tried{root + "/cache/" + name};
   if (!search.user_cache.empty()) tried.push_back(search.user_cache + "/" + name);
   std::error_code error;

@@ -30,9 +30,10 @@ DataSearch data_search(const char* argv0);
 /// LOOM_DATA_DIR is not a folder.
 std::string data_root(const DataSearch& search);
 
-/// The default `--data-dir` of `task`: ROOT/sentiment for sentiment and charlm, else the folder of
-/// its fetched data set (caption reads fashion's); IOError naming the folders tried and the fetch
-/// command when the data set is not fetched.
-std::string default_task_data_dir(const std::string& task, const DataSearch& search);
+/// The default `--data-dir` of `task`: ROOT/EMBEDDED for data in the repository (`fetched` empty),
+/// else the folder of the fetched data set `fetched` (caption reads fashion's); IOError naming the
+/// folders tried and the fetch command when the data set is not fetched.
+std::string default_task_data_dir(const std::string& task, const std::string& embedded, const std::string& fetched,
+                                  const DataSearch& search);
 
 }  // namespace loom::tools

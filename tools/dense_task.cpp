@@ -18,6 +18,7 @@
 #include "loom/optim.h"
 #include "report.h"
 #include "task_common.h"
+#include "task_registry.h"
 
 namespace loom::tools {
 
@@ -214,8 +215,46 @@ int train_sp500(const RunConfig& config) {
 
 }  // namespace
 
-int train_dense(const RunConfig& config) {
-  return config.task == "fashion" ? train_fashion(config) : train_sp500(config);
+const Task& fashion_task() {
+  static const Task task{
+      "fashion",
+      "10 kinds of clothing in Fashion-MNIST images, read row by row (rows) or by a CNN (cnn)",
+      /*data=*/"",
+      /*fetch=*/"fashion",
+      /*models=*/{"rows", "cnn"},
+      [](RunConfig& config, const IsUnset& unset) {  // 28 rows of 28 pixels, 55,000 training images
+        if (unset("hidden")) config.hidden = 128;
+        if (unset("bidirectional")) config.bidirectional = false;
+        if (unset("dropout")) config.dropout = config.model == "cnn" ? 0.3 : 0.0;
+        if (unset("weight_decay")) config.weight_decay = 0.0;
+        if (unset("epochs")) config.epochs = config.model == "cnn" ? 5 : 8;
+        if (unset("batch")) config.batch = 128;
+      },
+      train_fashion,
+      /*eval=*/nullptr,
+      /*inference=*/nullptr};
+  return task;
+}
+
+const Task& sp500_task() {
+  static const Task task{
+      "sp500",
+      "the next day's close of the S&P 500 from the last 30 days (2000-2020)",
+      /*data=*/"",
+      /*fetch=*/"sp500",
+      /*models=*/{},
+      [](RunConfig& config, const IsUnset& unset) {  // 30 days in, the next close out
+        if (unset("hidden")) config.hidden = 32;
+        if (unset("bidirectional")) config.bidirectional = false;
+        if (unset("dropout")) config.dropout = 0.0;
+        if (unset("weight_decay")) config.weight_decay = 0.0;
+        if (unset("epochs")) config.epochs = 30;
+        if (unset("lr")) config.lr = 1e-3;
+      },
+      train_sp500,
+      /*eval=*/nullptr,
+      /*inference=*/nullptr};
+  return task;
 }
 
 }  // namespace loom::tools

@@ -4,8 +4,10 @@
 
 namespace loom::tools {
 
-/// Trains, keeps the best validation epoch, writes metrics.json and report.html; returns the
-/// exit code.
-int train_dense(const RunConfig& config);
+struct Task;
+/// The two tasks, for the task registry. Each trains, keeps the best validation epoch, and writes
+/// metrics.json and report.html.
+const Task& fashion_task();
+const Task& sp500_task();
 
 }  // namespace loom::tools

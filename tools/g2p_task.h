@@ -17,4 +17,8 @@ int eval_g2p(const RunConfig& config);
 /// character the model has not seen.
 int pronounce(const RunConfig& config, const std::vector<std::string>& words);
 
+struct Task;
+/// The task, for the task registry: train_g2p, eval_g2p, and `loom pronounce RUN_DIR WORD...`.
+const Task& g2p_task();
+
 }  // namespace loom::tools

@@ -1,5 +1,8 @@
 // The `loom` command-line program:
+//   loom tasks                     list the tasks and where their data comes from
 //   loom train TASK [options]      train a model; everything goes to the run folder
+//   loom train TASK --config FILE  options from a JSON file of config.json's keys (the command line wins)
+//   loom train TASK --dump-config  print the options a run would have (config.json) and exit
 //   loom eval RUN_DIR              recompute the held-out figures of a run
 //   loom predict RUN_DIR TEXT...   classify texts with a trained run
 //   loom generate RUN_DIR          generate text with a trained charlm run
@@ -7,10 +10,8 @@
 //   loom translate RUN_DIR TEXT... Spanish translations of English sentences with a translate run
 //   loom caption RUN_DIR IMAGE...  captions of 56x56 binary PGM scenes with a trained caption run
 //   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
-// Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion,
-// sp500, g2p, caption (Fashion-MNIST scenes) and translate (English -> Spanish Bible verses)
-// after `bash scripts/fetch_data.sh NAME` (caption: NAME fashion).
-// Bad options or paths print one line and exit with code 2.
+// The tasks and their commands are those of the task registry (task_registry.h); this file knows
+// none by name. Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
 
 #include <loom/loom.h>
@@ -19,25 +20,21 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <filesystem>
-#include <limits>
+#include <functional>
+#include <map>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "caption_task.h"
-#include "charlm_task.h"
 #include "data_root.h"
-#include "dense_task.h"
-#include "g2p_task.h"
 #include "run_config.h"
 #include "task_common.h"
-#include "text_task.h"
-#include "translate_task.h"
+#include "task_registry.h"
 
 #ifdef LOOM_HAVE_DISTRIBUTED
 #include <loom/distributed.h>
@@ -74,105 +71,200 @@ void refuse_mpirun_without_mpi() {
 #endif
 }
 
-// --seed as an unsigned 64-bit integer, checked here: CLI11 reads "-1" as 2^64 - 1.
-std::uint64_t parse_seed(const std::string& text) {
-  std::uint64_t seed = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seed);
-  if (error != std::errc() || end != text.data() + text.size())
-    throw loom::ValueError(fmt::format("--seed: expected an integer in [0, {}], got '{}'",
-                                       std::numeric_limits<std::uint64_t>::max(), text));
-  return seed;
-}
-
 namespace limits = loom::tools::limits;
+using loom::tools::RunConfig;
+using loom::tools::Task;
 
 // A command-line check for one of the ranges a saved config is held to as well.
 CLI::Range range(loom::tools::Range r) { return CLI::Range(r.min, r.max); }
 
-// What suits each task when the command line does not say otherwise.
-void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) {
-  auto unset = [&](const char* option) { return train.count(option) == 0; };
-  const bool text = loom::tools::is_text_task(config.task);
-  if (text && unset("--model")) config.model = config.task == "spam" ? "bag" : "rnn";
-  const std::vector<std::string> models = text ? std::vector<std::string>{"rnn", "bag"}
-                                          : config.task == "fashion" ? std::vector<std::string>{"rows", "cnn"}
-                                                                     : std::vector<std::string>{};
-  if (!unset("--model") && std::find(models.begin(), models.end(), config.model) == models.end())
-    throw loom::ValueError(
-        models.empty() ? fmt::format("--model: {} has no model choice, got '{}'", config.task, config.model)
-                       : fmt::format("--model: {} expects {}, got '{}'", config.task, fmt::join(models, " or "), config.model));
-  if (config.task == "fashion") {  // 28 rows of 28 pixels, 55,000 training images
-    if (unset("--hidden")) config.hidden = 128;
-    if (unset("--bidirectional")) config.bidirectional = false;
-    if (unset("--dropout")) config.dropout = 0.0;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = config.model == "cnn" ? 5 : 8;
-    if (unset("--batch")) config.batch = 128;
-    if (config.model == "cnn" && unset("--dropout")) config.dropout = 0.3;
-  } else if (config.task == "sp500") {  // 30 days in, the next close out
-    if (unset("--hidden")) config.hidden = 32;
-    if (unset("--bidirectional")) config.bidirectional = false;
-    if (unset("--dropout")) config.dropout = 0.0;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 30;
-    if (unset("--lr")) config.lr = 1e-3;
-  } else if (config.task == "charlm") {  // 200k characters of sentences
-    if (unset("--hidden")) config.hidden = 256;
-    if (unset("--bidirectional")) config.bidirectional = false;
-    if (unset("--dropout")) config.dropout = 0.1;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 10;
-    if (unset("--batch")) config.batch = 32;
-  } else if (config.task == "g2p") {  // 112k words of a few letters each
-    if (unset("--hidden")) config.hidden = 256;
-    if (unset("--dropout")) config.dropout = 0.2;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 12;  // validation WER still fell at 8 (30.5% test)
-    if (unset("--batch")) config.batch = 128;
-  } else if (config.task == "caption") {  // 20,000 scenes of 56x56 pixels, captions of 7-23 words
-    if (unset("--hidden")) config.hidden = 256;
-    if (unset("--dropout")) config.dropout = 0.1;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--epochs")) config.epochs = 4;
-    if (unset("--batch")) config.batch = 64;
-    if (unset("--beam")) config.beam = 3;
-  } else if (config.task == "translate") {  // 29,700 verse pairs, words; the budget is two hours
-    if (unset("--embedding")) config.embedding_dim = 256;
-    if (unset("--hidden")) config.hidden = 256;
-    if (unset("--dropout")) config.dropout = 0.25;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--lr")) config.lr = 2e-3;
-    if (unset("--epochs")) config.epochs = 30;
-    if (unset("--batch")) config.batch = 64;
-    if (unset("--min-frequency")) config.min_frequency = 2;
-    if (unset("--max-tokens")) config.max_tokens = 40;  // training pairs longer on either side are left out
-    if (unset("--time-limit")) config.time_limit = 120;
-  } else if (config.task == "spam" && config.model == "bag") {
-    // Logistic regression over the presence of the first 200 words (From, Subject, text); the
-    // README has its test figures. A zero-initialised embedding of 2 with no dropout or decay is
-    // plain logistic regression; lr 1e-2 reached 0.968-0.981 over seeds 0-7, 3e-3 0.973-0.977
-    // (validation picks the epoch, and a slower descent gives it more to pick from). The balanced
-    // loss matches the test groups' 50% spam (training has 15%).
-    if (unset("--embedding")) config.embedding_dim = 2;
-    if (unset("--dropout")) config.dropout = 0.0;
-    if (unset("--weight-decay")) config.weight_decay = 0.0;
-    if (unset("--lr")) config.lr = 3e-3;
-    if (unset("--class-weights")) config.class_weights = "balanced";
-    if (unset("--epochs")) config.epochs = 10;
-    if (unset("--min-frequency")) config.min_frequency = 2;
-    if (unset("--max-tokens")) config.max_tokens = 200;
-  } else if (config.task == "spam") {  // --model rnn
-    // Test accuracy on the *-2 mail over seeds 0-4: 32 units with balanced weights 0.939-0.962
-    // (mean 0.953); 64 units unweighted 0.935-0.939 (seeds 0-2). A smaller GRU memorises less of
-    // the older mail, and the balanced loss matches the test groups' 50% spam (training has 15%).
-    if (unset("--cell")) config.cell = "gru";
-    if (unset("--embedding")) config.embedding_dim = 32;
-    if (unset("--hidden")) config.hidden = 32;
-    if (unset("--class-weights")) config.class_weights = "balanced";
-    if (unset("--epochs")) config.epochs = 10;
-    if (unset("--min-frequency")) config.min_frequency = 2;
-    if (unset("--max-tokens")) config.max_tokens = 200;  // mails are long: subject and opening lines
+// `loom train`: its options write straight into the config; each is known by its config.json key
+// too, so that a --config file and the task's defaults give way to the command line.
+struct TrainCommand {
+  CLI::App* command = nullptr;
+  std::map<std::string, const CLI::Option*> options;  // by config.json key
+  std::string config_file;
+  bool dump_config = false;
+
+  bool given(const std::string& key) const {
+    const auto option = options.find(key);
+    if (option == options.end()) throw std::logic_error(fmt::format("loom train has no option for the key '{}'", key));
+    return option->second->count() > 0;
   }
+};
+
+TrainCommand add_train_command(CLI::App& app, RunConfig& config) {
+  TrainCommand train;
+  CLI::App* command = train.command = app.add_subcommand("train", "Train a model on a task");
+  const auto option = [&](const char* key, const std::string& name, auto& field, const std::string& help) {
+    CLI::Option* added = command->add_option(name, field, help);
+    train.options[key] = added;
+    return added;
+  };
+  option("task", "task", config.task, "The task (`loom tasks` says what each is)")
+      ->required()
+      ->check(CLI::IsMember(loom::tools::task_names()));
+  command->add_option("--config", train.config_file,
+                      "Options from a JSON file with the keys of a run's config.json; the command line overrides them");
+  command->add_flag("--dump-config", train.dump_config,
+                    "Print the run's options (those of config.json, after the task's defaults) and exit");
+  command->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
+  option("data_dir", "--data-dir", config.data_dir,
+         "The task's own data folder, or a file for charlm, g2p and translate (default: the task's folder "
+         "in $LOOM_DATA_DIR, else in Loom's data folder; fetched data sets also in ~/.cache/loom/TASK)");
+  option("model", "--model", config.model,
+         "fashion: rows (row-by-row LSTM) or cnn (CNN features); sentiment, spam: rnn (recurrent) or bag "
+         "(bag of words; spam's default)")
+      ->check(CLI::IsMember(limits::models));
+  option("cell", "--cell", config.cell, "lstm or gru")->check(CLI::IsMember(limits::cells));
+  option("embedding_dim", "--embedding", config.embedding_dim, "Embedding size")->check(range(limits::embedding_dim));
+  option("hidden", "--hidden", config.hidden, "Hidden units per direction")->check(range(limits::hidden));
+  option("layers", "--layers", config.layers, "Recurrent layers")->check(range(limits::layers));
+  option("bidirectional", "--bidirectional", config.bidirectional, "true or false");
+  option("dropout", "--dropout", config.dropout, "Dropout")->check(range(limits::dropout));
+  option("pooling", "--pooling", config.pooling, "last, mean or max")->check(CLI::IsMember(limits::poolings));
+  option("optimizer", "--optimizer", config.optimizer, "adam or sgd")->check(CLI::IsMember(limits::optimizers));
+  option("lr", "--lr", config.lr, "Learning rate")->check(range(limits::lr));
+  option("weight_decay", "--weight-decay", config.weight_decay, "Weight decay")->check(range(limits::weight_decay));
+  option("epochs", "--epochs", config.epochs, "Epochs")->check(range(limits::epochs));
+  option("batch", "--batch", config.batch, "Batch size")->check(range(limits::batch));
+  option("min_frequency", "--min-frequency", config.min_frequency, "Rarer words become <unk>")
+      ->check(range(limits::min_frequency));
+  option("max_tokens", "--max-tokens", config.max_tokens,
+         "Text tasks: read only the first N words; translate: leave out training pairs longer than N "
+         "words on either side (0: all)")
+      ->check(range(limits::max_tokens));
+  option("word_dropout", "--word-dropout", config.word_dropout,
+         "Text tasks: read each token as <unk> with this probability in training")
+      ->check(range(limits::word_dropout));
+  option("class_weights", "--class-weights", config.class_weights,
+         "Text tasks: none, or balanced (the loss weighs each class by 1 / its training frequency)")
+      ->check(CLI::IsMember(limits::class_weights));
+  option("attention", "--attention", config.attention, "g2p, translate: luong or bahdanau; caption: luong or none")
+      ->check(CLI::IsMember(limits::attentions));
+  option("beam", "--beam", config.beam, "g2p, translate, caption: beam size for decoding the test set (1: greedy)")
+      ->check(range(limits::beam));
+  option("scenes", "--scenes", config.scenes, "caption: training scenes")->check(range(limits::scenes));
+  option("encoder", "--encoder", config.encoder, "caption: start the CNN from a `fashion --model cnn` run folder")
+      ->check(CLI::ExistingDirectory);
+  train.options["freeze_encoder"] = command->add_flag(
+      "--freeze-encoder", config.freeze_encoder, "caption: keep the --encoder CNN fixed (its features are computed once)");
+  option("time_limit", "--time-limit", config.time_limit,
+         "Minutes of training: stop after the epoch that passes them (0: no limit; translate: 120)")
+      ->check(range(limits::time_limit));
+  train.options["seed"] = loom::tools::add_seed_option(*command, config.seed);
+  option("threads", "--threads", config.threads, "threads (GEMMs and the larger loops)")->check(range(limits::threads));
+  return train;
+}
+
+// `loom train TASK`: the command line over the --config file over the task's defaults.
+int train_run(const TrainCommand& train, RunConfig& config, const char* argv0) {
+  refuse_mpirun_without_mpi();
+  const Task& task = loom::tools::find_task(config.task, "train");
+  std::vector<std::string> file_keys;
+  if (!train.config_file.empty()) {
+    const auto file = loom::tools::read_config_file(train.config_file);
+    if (std::find(file.keys.begin(), file.keys.end(), "task") != file.keys.end())
+      loom::tools::find_task(file.values.task, train.config_file);  // known, though TASK overrides it
+    loom::tools::apply_config_file(file, config, [&](const std::string& key) { return train.given(key); });
+    file_keys = file.keys;
+  }
+  loom::tools::apply_task_defaults(task, config, [&](const char* key) {
+    return !train.given(key) && std::find(file_keys.begin(), file_keys.end(), key) == file_keys.end();
+  });
+  if (config.data_dir.empty()) try {
+      config.data_dir = loom::tools::default_task_data_dir(task.name, task.data, task.fetch, loom::tools::data_search(argv0));
+    } catch (const loom::IOError&) {
+      if (!train.dump_config) throw;  // a dump of a task not yet fetched leaves it empty: training looks again
+    }
+  if (train.dump_config) {
+    std::fputs(loom::tools::config_json(config).c_str(), stdout);
+    return 0;
+  }
+  if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
+  std::filesystem::create_directories(config.run_dir);
+  // Rank 0 alone writes the run folder, so it alone holds it, until the process ends.
+  std::optional<loom::tools::RunFolderLock> training;
+  if (loom::tools::job().root()) training.emplace(config.run_dir, loom::tools::RunFolderLock::Mode::exclusive, "train");
+  loom::set_num_threads(config.threads);
+  config.progress = true;
+  if (std::filesystem::exists(config.run_dir + "/last.safetensors")) {  // a resume: the same options only
+    const auto changes = loom::tools::changed_options(loom::tools::load_config(config.run_dir), config);
+    if (!changes.empty())
+      throw loom::ValueError(fmt::format("{} holds a run trained with other options ({}); resume it with its "
+                                         "own options or pass another --run-dir",
+                                         config.run_dir, fmt::join(changes, ", ")));
+  }
+  if (loom::tools::job().root()) loom::tools::save_config(config);
+  return task.train(config);
+}
+
+// `loom tasks`: each task, what it is, and where its data comes from.
+int list_tasks() {
+  for (const Task* task : loom::tools::all_tasks())
+    fmt::print("{:<10} {}\n{:<10} data: {}\n", task->name, task->description, "",
+               task->fetch.empty() ? "in the repository" : "bash scripts/fetch_data.sh " + task->fetch);
+  return 0;
+}
+
+// `body` on the trained run in `run_dir` (eval, predict...): the folder locked against trainers,
+// its config loaded and its task found, at the run's thread count.
+int with_run(const std::string& command, const std::string& run_dir,
+             const std::function<int(const Task&, const RunConfig&)>& body) {
+  const loom::tools::RunFolderLock reading(run_dir, loom::tools::RunFolderLock::Mode::shared, command);
+  const auto saved = loom::tools::load_config(run_dir);
+  const Task& task = loom::tools::find_task(saved.task, run_dir + "/config.json");
+  loom::set_num_threads(saved.threads);
+  return body(task, saved);
+}
+
+int eval_run(const std::string& run_dir) {
+  return with_run("eval", run_dir, [&](const Task& task, const RunConfig& saved) {
+    if (!task.eval)
+      throw loom::ValueError(fmt::format("eval: a {} run keeps its held-out figures, final, in {}/metrics.json",
+                                         task.name, run_dir));
+    return task.eval(saved);
+  });
+}
+
+// A subcommand that runs a trained model, and what runs it once its arguments are parsed.
+struct Inference {
+  const loom::tools::InferenceCommand* command;
+  CLI::App* subcommand;
+  loom::tools::Runner run;
+};
+
+// The names of the tasks whose runs `command` reads: "sentiment or spam".
+std::string tasks_of(const loom::tools::InferenceCommand* command) {
+  std::vector<std::string> names;
+  for (const Task* task : loom::tools::all_tasks())
+    if (task->inference == command) names.push_back(task->name);
+  return fmt::format("{}", fmt::join(names, " or "));
+}
+
+std::vector<Inference> add_inference_commands(CLI::App& app, std::string& run_dir) {
+  std::vector<Inference> commands;
+  for (const Task* task : loom::tools::all_tasks()) {
+    const auto* command = task->inference;
+    const bool added = std::any_of(commands.begin(), commands.end(), [&](const Inference& c) { return c.command == command; });
+    if (!command || added) continue;
+    CLI::App* subcommand = app.add_subcommand(command->name, command->description);
+    subcommand->add_option("run_dir", run_dir, fmt::format("A {} run folder", tasks_of(command)))->required();
+    commands.push_back({command, subcommand, command->declare(*subcommand)});
+  }
+  return commands;
+}
+
+int infer(const Inference& inference, const std::string& run_dir) {
+  const std::string& name = inference.command->name;
+  if (!std::filesystem::is_directory(run_dir))
+    throw loom::IOError(fmt::format("{}: the run folder '{}' does not exist", name, run_dir));
+  return with_run(name, run_dir, [&](const Task& task, const RunConfig& saved) {
+    if (task.inference != inference.command)
+      throw loom::ValueError(fmt::format("{} needs a {} run; {} is a {} run", name, tasks_of(inference.command), run_dir,
+                                         task.name));
+    return inference.run(saved);
+  });
 }
 
 }  // namespace
@@ -185,87 +277,15 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", fmt::format("loom {}{}", LOOM_VERSION_STRING,
                                                 *LOOM_GIT_COMMIT ? fmt::format(" (commit {})", LOOM_GIT_COMMIT) : ""));
-  loom::tools::RunConfig config;
-
-  CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm, g2p, caption or translate")
-      ->required()
-      ->check(CLI::IsMember(limits::tasks));
-  train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
-  train->add_option("--data-dir", config.data_dir,
-                    "The task's own data folder, or a file for charlm, g2p and translate (default: the task's folder "
-                    "in $LOOM_DATA_DIR, else in Loom's data folder; fetched data sets also in ~/.cache/loom/TASK)");
-  train->add_option("--model", config.model,
-                    "fashion: rows (row-by-row LSTM) or cnn (CNN features); sentiment, spam: rnn (recurrent) or bag "
-                    "(bag of words; spam's default)")
-      ->check(CLI::IsMember(limits::models));
-  train->add_option("--cell", config.cell, "lstm or gru")->check(CLI::IsMember(limits::cells));
-  train->add_option("--embedding", config.embedding_dim, "Embedding size")->check(range(limits::embedding_dim));
-  train->add_option("--hidden", config.hidden, "Hidden units per direction")->check(range(limits::hidden));
-  train->add_option("--layers", config.layers, "Recurrent layers")->check(range(limits::layers));
-  train->add_option("--bidirectional", config.bidirectional, "true or false");
-  train->add_option("--dropout", config.dropout, "Dropout")->check(range(limits::dropout));
-  train->add_option("--pooling", config.pooling, "last, mean or max")->check(CLI::IsMember(limits::poolings));
-  train->add_option("--optimizer", config.optimizer, "adam or sgd")->check(CLI::IsMember(limits::optimizers));
-  train->add_option("--lr", config.lr, "Learning rate")->check(range(limits::lr));
-  train->add_option("--weight-decay", config.weight_decay, "Weight decay")->check(range(limits::weight_decay));
-  train->add_option("--epochs", config.epochs, "Epochs")->check(range(limits::epochs));
-  train->add_option("--batch", config.batch, "Batch size")->check(range(limits::batch));
-  train->add_option("--min-frequency", config.min_frequency, "Rarer words become <unk>")->check(range(limits::min_frequency));
-  train->add_option("--max-tokens", config.max_tokens,
-                    "Text tasks: read only the first N words; translate: leave out training pairs longer than N "
-                    "words on either side (0: all)")
-      ->check(range(limits::max_tokens));
-  train->add_option("--word-dropout", config.word_dropout, "Text tasks: read each token as <unk> with this probability in training")
-      ->check(range(limits::word_dropout));
-  train->add_option("--class-weights", config.class_weights,
-                    "Text tasks: none, or balanced (the loss weighs each class by 1 / its training frequency)")
-      ->check(CLI::IsMember(limits::class_weights));
-  train->add_option("--attention", config.attention, "g2p, translate: luong or bahdanau; caption: luong or none")
-      ->check(CLI::IsMember(limits::attentions));
-  train->add_option("--beam", config.beam, "g2p, translate, caption: beam size for decoding the test set (1: greedy)")
-      ->check(range(limits::beam));
-  train->add_option("--scenes", config.scenes, "caption: training scenes")->check(range(limits::scenes));
-  train->add_option("--encoder", config.encoder, "caption: start the CNN from a `fashion --model cnn` run folder")
-      ->check(CLI::ExistingDirectory);
-  train->add_flag("--freeze-encoder", config.freeze_encoder,
-                  "caption: keep the --encoder CNN fixed (its features are computed once)");
-  train->add_option("--time-limit", config.time_limit,
-                    "Minutes of training: stop after the epoch that passes them (0: no limit; translate: 120)")
-      ->check(range(limits::time_limit));
-  std::string seed;
-  train->add_option("--seed", seed, "Random seed (0 to 2^64 - 1)");
-  train->add_option("--threads", config.threads, "threads (GEMMs and the larger loops)")->check(range(limits::threads));
-
+  RunConfig config;
+  const TrainCommand train_command = add_train_command(app, config);
+  CLI::App* tasks = app.add_subcommand("tasks", "List the tasks: what each is and where its data comes from");
   std::string run_dir;
-  CLI::App* eval = app.add_subcommand("eval", "Recompute the held-out figures of a run");
-  eval->add_option("run_dir", run_dir, "A run folder written by `loom train`")->required()->check(CLI::ExistingDirectory);
-  CLI::App* predict = app.add_subcommand("predict", "Classify texts with a trained run");
-  std::vector<std::string> inputs;
-  predict->add_option("run_dir", run_dir, "A run folder written by `loom train`")->required()->check(CLI::ExistingDirectory);
-  predict->add_option("text", inputs, "Texts to classify (put -- before them when one starts with a dash)")->required();
-
-  CLI::App* generate = app.add_subcommand("generate", "Generate text with a trained charlm run");
-  loom::tools::GenerateOptions generation;
-  generate->add_option("run_dir", run_dir, "A charlm run folder")->required()->check(CLI::ExistingDirectory);
-  generate->add_option("--prefix", generation.prefix, "Text to start from");
-  generate->add_option("--length", generation.length, "Characters to generate")->check(CLI::Range(1, 1000000));
-  generate->add_option("--temperature", generation.temperature, "Sampling temperature")->check(CLI::Range(1e-3, 100.0));
-  generate->add_option("--top-k", generation.top_k, "Sample among the k likeliest (0: all)")->check(CLI::Range(0, 1000000));
-  generate->add_option("--seed", seed, "Random seed (0 to 2^64 - 1)");
-
-  CLI::App* pronounce = app.add_subcommand("pronounce", "Phones of words with a trained g2p run");
-  pronounce->add_option("run_dir", run_dir, "A g2p run folder")->required();
-  pronounce->add_option("words", inputs, "Words to pronounce");
-
-  CLI::App* translate = app.add_subcommand("translate", "Translate English sentences into Spanish with a translate run");
-  translate->add_option("run_dir", run_dir, "A translate run folder")->required();
-  translate->add_option("sentences", inputs, "English sentences, each one argument (put -- before them when one starts with a dash)");
-
-  CLI::App* caption = app.add_subcommand("caption", "Caption 56x56 binary PGM scenes with a trained caption run");
-  caption->add_option("run_dir", run_dir, "A caption run folder")->required();
-  caption->add_option("images", inputs, "Binary PGM (P5) images of 56x56 pixels, e.g. RUN_DIR/examples/scene-0.pgm");
-
+  CLI::App* eval_command = app.add_subcommand("eval", "Recompute the held-out figures of a run");
+  eval_command->add_option("run_dir", run_dir, "A run folder written by `loom train`")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  const auto inference_commands = add_inference_commands(app, run_dir);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -275,76 +295,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (*train) {
-      refuse_mpirun_without_mpi();
-      if (config.run_dir.empty()) config.run_dir = "runs/" + config.task;
-      apply_task_defaults(*train, config);
-      if (config.data_dir.empty())
-        config.data_dir = loom::tools::default_task_data_dir(config.task, loom::tools::data_search(argv[0]));
-      if (!seed.empty()) config.seed = parse_seed(seed);
-      std::filesystem::create_directories(config.run_dir);
-      // Rank 0 alone writes the run folder, so it alone holds it, until the process ends.
-      std::optional<loom::tools::RunFolderLock> training;
-      if (loom::tools::job().root())
-        training.emplace(config.run_dir, loom::tools::RunFolderLock::Mode::exclusive, "train");
-      loom::set_num_threads(config.threads);
-      config.progress = true;
-      if (std::filesystem::exists(config.run_dir + "/last.safetensors")) {  // a resume: the same options only
-        const auto changes = loom::tools::changed_options(loom::tools::load_config(config.run_dir), config);
-        if (!changes.empty())
-          throw loom::ValueError(fmt::format("{} holds a run trained with other options ({}); resume it with its "
-                                             "own options or pass another --run-dir",
-                                             config.run_dir, fmt::join(changes, ", ")));
-      }
-      if (loom::tools::job().root()) loom::tools::save_config(config);
-      if (config.task == "charlm") return loom::tools::train_charlm(config);
-      if (config.task == "g2p") return loom::tools::train_g2p(config);
-      if (config.task == "caption") return loom::tools::train_caption(config);
-      if (config.task == "translate") return loom::tools::train_translate(config);
-      return loom::tools::is_text_task(config.task) ? loom::tools::train_text(config) : loom::tools::train_dense(config);
-    }
-    if (*pronounce && !std::filesystem::is_directory(run_dir))
-      throw loom::IOError(fmt::format("pronounce: the run folder '{}' does not exist", run_dir));
-    if (*translate && !std::filesystem::is_directory(run_dir))
-      throw loom::IOError(fmt::format("translate: the run folder '{}' does not exist", run_dir));
-    if (*caption && !std::filesystem::is_directory(run_dir))
-      throw loom::IOError(fmt::format("caption: the run folder '{}' does not exist", run_dir));
-    if (*generate && !seed.empty()) generation.seed = parse_seed(seed);
-    // No trainer may rewrite the folder while it is read.
-    const loom::tools::RunFolderLock reading(run_dir, loom::tools::RunFolderLock::Mode::shared,
-                                             app.get_subcommands().front()->get_name());
-    const auto saved = loom::tools::load_config(run_dir);
-    if (*caption || (*eval && saved.task == "caption")) {
-      if (saved.task != "caption")
-        throw loom::ValueError(fmt::format("caption needs a caption run; {} is a {} run", run_dir, saved.task));
-      loom::set_num_threads(saved.threads);
-      return *eval ? loom::tools::eval_caption(saved) : loom::tools::caption_images(saved, inputs);
-    }
-    if (*pronounce || (*eval && saved.task == "g2p")) {
-      if (saved.task != "g2p")
-        throw loom::ValueError(fmt::format("pronounce needs a g2p run; {} is a {} run", run_dir, saved.task));
-      loom::set_num_threads(saved.threads);
-      return *eval ? loom::tools::eval_g2p(saved) : loom::tools::pronounce(saved, inputs);
-    }
-    if (*translate || (*eval && saved.task == "translate")) {
-      if (saved.task != "translate")
-        throw loom::ValueError(fmt::format("translate needs a translate run; {} is a {} run", run_dir, saved.task));
-      loom::set_num_threads(saved.threads);
-      return *eval ? loom::tools::eval_translate(saved) : loom::tools::translate_sentences(saved, inputs);
-    }
-    if (*generate) {
-      if (saved.task != "charlm")
-        throw loom::ValueError(fmt::format("generate needs a charlm run; {} is a {} run", run_dir, saved.task));
-      loom::set_num_threads(saved.threads);
-      return loom::tools::generate(saved, generation);
-    }
-    if (!loom::tools::is_text_task(saved.task))
-      throw loom::ValueError(fmt::format("{} and {} are for the text tasks; a {} run keeps its held-out figures "
-                                         "in {}/metrics.json", *eval ? "eval" : "predict", *eval ? "predict" : "eval",
-                                         saved.task, run_dir));
-    loom::set_num_threads(saved.threads);
-    if (*eval) return loom::tools::eval_text(saved);
-    return loom::tools::predict_text(saved, inputs);
+    if (*tasks) return list_tasks();
+    if (*train_command.command) return train_run(train_command, config, argv[0]);
+    if (*eval_command) return eval_run(run_dir);
+    for (const auto& inference : inference_commands)
+      if (*inference.subcommand) return infer(inference, run_dir);
+    throw loom::ValueError("no command to run");  // require_subcommand(1) leaves none unhandled
   } catch (const loom::ResourceError& e) {
     return leave_out_of_memory(e.what());
   } catch (const std::bad_alloc&) {

@@ -86,7 +86,6 @@ void check_choice(const std::string& path, const char* key, const std::string& v
 }
 
 void check_limits(const RunConfig& c, const std::string& path) {
-  check_choice(path, "task", c.task, limits::tasks);
   check_choice(path, "model", c.model, limits::models);
   check_choice(path, "cell", c.cell, limits::cells);
   check_choice(path, "pooling", c.pooling, limits::poolings);
@@ -110,16 +109,65 @@ void check_limits(const RunConfig& c, const std::string& path) {
   check_range(path, "threads", c.threads, limits::threads);
 }
 
-
 nlohmann::ordered_json to_json(RunConfig config) {
   nlohmann::ordered_json json;
   fields(json, config, [](auto& j, const char* key, auto& value) { j[key] = value; });
   return json;
 }
+
+IOError malformed(const std::string& path, const nlohmann::json::exception& e) {
+  return IOError(fmt::format("{} is malformed: {}", path, e.what()));
+}
+
+nlohmann::json parse_config(const std::string& path, const std::string& text) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw malformed(path, e);
+  }
+}
+
+// The values `json` gives, read into `config`; a field it lacks keeps its value.
+void read_fields(const std::string& path, const nlohmann::json& json, RunConfig& config) {
+  try {
+    fields(json, config, [&](const auto& j, const char* key, auto& value) {
+      if (j.contains(key)) read_field(path, j.at(key), key, value);
+    });
+  } catch (const nlohmann::json::exception& e) {  // a value of another type
+    throw malformed(path, e);
+  }
+}
 }  // namespace
 
-void save_config(const RunConfig& config) {
-  write_file_atomically(config.run_dir + "/config.json", to_json(config).dump(2) + "\n");
+std::string config_json(const RunConfig& config) { return to_json(config).dump(2) + "\n"; }
+
+void save_config(const RunConfig& config) { write_file_atomically(config.run_dir + "/config.json", config_json(config)); }
+
+ConfigFile read_config_file(const std::string& path) {
+  const nlohmann::json json = parse_config(path, data::read_text_file("--config", path, max_config_bytes));
+  if (!json.is_object())
+    throw IOError(fmt::format("{}: expected an object of config.json's keys, got {}", path, json.type_name()));
+  const auto known = to_json(RunConfig{});
+  ConfigFile file;
+  for (const auto& [key, value] : json.items()) {
+    if (!known.contains(key)) {
+      std::vector<std::string> keys;
+      for (const auto& [name, unused] : known.items()) keys.push_back(name);
+      throw IOError(fmt::format("{}: unknown key '{}'; the keys are those of a run's config.json: {}", path, key,
+                                fmt::join(keys, ", ")));
+    }
+    file.keys.push_back(key);
+  }
+  read_fields(path, json, file.values);
+  check_limits(file.values, path);
+  return file;
+}
+
+void apply_config_file(const ConfigFile& file, RunConfig& config, const std::function<bool(const std::string& key)>& keep) {
+  const auto json = to_json(file.values);
+  fields(json, config, [&](const auto& j, const char* key, auto& value) {
+    if (std::find(file.keys.begin(), file.keys.end(), key) != file.keys.end() && !keep(key)) j.at(key).get_to(value);
+  });
 }
 
 std::vector<std::string> changed_options(const RunConfig& before, const RunConfig& after) {
@@ -178,15 +226,8 @@ RunConfig load_config(const std::string& run_dir) {
   const std::string text = data::read_text_file("load_config", path, max_config_bytes);
   RunConfig config;
   config.run_dir = run_dir;
-  try {
-    const nlohmann::json json = nlohmann::json::parse(text);
-    // A field the file lacks keeps its default: run folders written before it existed still load.
-    fields(json, config, [&](const auto& j, const char* key, auto& value) {
-      if (j.contains(key)) read_field(path, j.at(key), key, value);
-    });
-  } catch (const nlohmann::json::exception& e) {
-    throw IOError(fmt::format("{} is malformed: {}", path, e.what()));
-  }
+  // A field the file lacks keeps its default: run folders written before it existed still load.
+  read_fields(path, parse_config(path, text), config);
   // Text runs saved before they had a model choice say "rows" (the field's default): recurrent.
   if (is_text_task(config.task) && config.model == "rows") config.model = "rnn";
   check_limits(config, path);

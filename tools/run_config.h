@@ -2,6 +2,7 @@
 // The options of one `loom train` run: parsed from the command line, saved as
 // RUN_DIR/config.json, and read back by `loom eval` and `loom predict`.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,18 +52,32 @@ namespace limits {
 inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, dropout{0.0, 0.95}, lr{1e-7, 10.0},
     weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
     word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
-inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate"},
-    models{"rows", "cnn", "rnn", "bag"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
-    class_weights{"none", "balanced"}, attentions{"luong", "bahdanau", "none"};
+inline const std::vector<std::string> models{"rows", "cnn", "rnn", "bag"}, cells{"lstm", "gru"},
+    poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"}, class_weights{"none", "balanced"},
+    attentions{"luong", "bahdanau", "none"};
 }  // namespace limits
 
 /// sentiment and spam: the tasks whose runs hold a SequenceClassifier over a word vocabulary.
 inline bool is_text_task(const std::string& task) { return task == "sentiment" || task == "spam"; }
 
+/// The config as config.json holds it (every key but run_dir and progress), as indented JSON.
+std::string config_json(const RunConfig& config);
 /// Writes RUN_DIR/config.json atomically.
 void save_config(const RunConfig& config);
+/// A --config file: the keys of config.json, each optional.
+struct ConfigFile {
+  RunConfig values;               // the file's values; defaults for the keys it lacks
+  std::vector<std::string> keys;  // the keys it holds
+};
+/// Reads a --config file (at most 1 MiB). An IOError names the file and a key it does not know, a
+/// value of the wrong type or one outside its range. Its task is not checked here: the tasks are
+/// the loom program's.
+ConfigFile read_config_file(const std::string& path);
+/// Copies into `config` each value the file gives, except those of the keys `keep` names.
+void apply_config_file(const ConfigFile& file, RunConfig& config, const std::function<bool(const std::string& key)>& keep);
 /// Reads RUN_DIR/config.json (at most 1 MiB, checked before reading); an IOError names what is missing, malformed or
-/// outside its range.
+/// outside its range. Keys it does not know are left alone (a later loom may have added them), and so is its task
+/// (the tasks are the loom program's).
 RunConfig load_config(const std::string& run_dir);
 /// A lock on a run folder (flock(2) on RUN_DIR/.lock), held until it is destroyed or the process
 /// ends, however it ends. `loom train` holds it exclusively and writes its PID in the file, so a

@@ -7,6 +7,11 @@
 
 namespace loom::tools {
 
+struct Task;
+/// The two tasks, for the task registry.
+const Task& sentiment_task();
+const Task& spam_task();
+
 /// Trains, keeps the best epoch, writes metrics.json and report.html; returns the exit code.
 int train_text(const RunConfig& config);
 /// Recomputes the held-out figures of a run folder.

@@ -25,6 +25,7 @@
 #include "report.h"
 #include "seq2seq_task_common.h"
 #include "task_common.h"
+#include "task_registry.h"
 
 namespace loom::tools {
 
@@ -253,6 +254,37 @@ int translate_sentences(const RunConfig& config, const std::vector<std::string>&
   const auto hypotheses = decode_all(model, encoded, config.beam);
   for (const auto& h : hypotheses) std::printf("%s\n", detokenize(spanish.decode(h.tokens, true)).c_str());
   return 0;
+}
+
+namespace {
+const InferenceCommand translate_command = inputs_command(
+    "translate", "Translate English sentences into Spanish with a translate run", "sentences",
+    "English sentences, each one argument (put -- before them when one starts with a dash)", false, translate_sentences);
+}  // namespace
+
+const Task& translate_task() {
+  static const Task task{
+      "translate",
+      "English -> Spanish Bible verses (World English Bible -> Reina-Valera 1909), words, attentional encoder-decoder",
+      /*data=*/"",
+      /*fetch=*/"translate",
+      /*models=*/{},
+      [](RunConfig& config, const IsUnset& unset) {  // 29,700 verse pairs; the budget is two hours
+        if (unset("embedding_dim")) config.embedding_dim = 256;
+        if (unset("hidden")) config.hidden = 256;
+        if (unset("dropout")) config.dropout = 0.25;
+        if (unset("weight_decay")) config.weight_decay = 0.0;
+        if (unset("lr")) config.lr = 2e-3;
+        if (unset("epochs")) config.epochs = 30;
+        if (unset("batch")) config.batch = 64;
+        if (unset("min_frequency")) config.min_frequency = 2;
+        if (unset("max_tokens")) config.max_tokens = 40;  // training pairs longer on either side are left out
+        if (unset("time_limit")) config.time_limit = 120;
+      },
+      train_translate,
+      eval_translate,
+      &translate_command};
+  return task;
 }
 
 }  // namespace loom::tools

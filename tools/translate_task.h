@@ -19,4 +19,8 @@ int eval_translate(const RunConfig& config);
 /// as <unk> and named in one line on stderr; ValueError (one line) for no sentence or an empty one.
 int translate_sentences(const RunConfig& config, const std::vector<std::string>& sentences);
 
+struct Task;
+/// The task, for the task registry: train_translate, eval_translate, and `loom translate RUN_DIR TEXT...`.
+const Task& translate_task();
+
 }  // namespace loom::tools

@@ -224,9 +224,13 @@ bool fuzz_pgm(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// A run folder's config.json, and the same bytes as a `loom train --config` file, which is held to
+// the same rules and refuses keys it does not know as well.
 bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
-  write_input("config.json", data, size);
-  return accepts([&] { loom::tools::load_config(scratch_dir()); });
+  const std::string path = write_input("config.json", data, size);
+  const bool accepted = accepts([&] { loom::tools::load_config(scratch_dir()); });
+  if (accepts([&] { loom::tools::read_config_file(path); }) && !accepted) std::abort();
+  return accepted;
 }
 
 }  // namespace

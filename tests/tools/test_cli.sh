@@ -94,6 +94,65 @@ expect_error "got '18446744073709551616'" train sentiment --run-dir "$work/seed"
 expect_error "got '12abc'" train sentiment --run-dir "$work/seed" --seed 12abc
 expect_error "--seed: expected an integer" generate "$run" --seed -5
 
+# The task registry: `loom tasks` lists every task and where its data comes from.
+"$loom" tasks > "$work/tasks.out" || fail "loom tasks failed"
+for task in sentiment spam fashion sp500 charlm g2p caption translate; do
+  grep -q "^$task " "$work/tasks.out" || fail "loom tasks does not list $task: $(cat "$work/tasks.out")"
+done
+grep -q "data: bash scripts/fetch_data.sh spam" "$work/tasks.out" || fail "loom tasks does not say how to fetch spam's data"
+# A run's options come from --config (the keys of config.json), under the command line, over the
+# task's defaults; --dump-config prints them and trains nothing.
+for task in sentiment spam fashion charlm translate; do
+  "$loom" train $task --run-dir "$work/dumped" --dump-config > "$work/$task.json" || fail "$task --dump-config failed"
+  "$loom" train $task --config "$work/$task.json" --dump-config > "$work/$task.again.json" ||
+    fail "$task --config of its own dump failed"
+  cmp -s "$work/$task.json" "$work/$task.again.json" ||
+    fail "$task: --dump-config fed back to --config gives another config: $(diff "$work/$task.json" "$work/$task.again.json")"
+done
+[[ -e "$work/dumped" ]] && fail "--dump-config created the run folder"
+grep -q '"hidden": 128,' "$work/fashion.json" || fail "fashion's dump lacks its default of 128 hidden units"
+grep -q '"model": "bag",' "$work/spam.json" || fail "spam's dump lacks its default model"
+grep -q '"time_limit": 120.0,' "$work/translate.json" || fail "translate's dump lacks its default time limit"
+"$loom" train fashion --config "$work/fashion.json" --hidden 17 --seed 9 --dump-config > "$work/override.json"
+[[ $(diff "$work/fashion.json" "$work/override.json" | grep -c '^>') == 2 ]] &&
+  grep -q '"hidden": 17,' "$work/override.json" && grep -q '"seed": 9,' "$work/override.json" ||
+  fail "the command line did not override --hidden and --seed alone: $(diff "$work/fashion.json" "$work/override.json")"
+echo '{"hidden": 40, "model": "cnn"}' > "$work/partial.json"  # a key the file gives is not the task's to set
+"$loom" train fashion --config "$work/partial.json" --dump-config > "$work/partial.out"
+grep -q '"hidden": 40,' "$work/partial.out" && grep -q '"epochs": 5,' "$work/partial.out" ||
+  fail "a partial --config: expected the file's hidden 40 and cnn's 5 epochs, got: $(cat "$work/partial.out")"
+# Training with --config: the run's config.json holds the file's values, and takes the place of the file.
+echo '{"epochs": 1, "hidden": 8, "embedding_dim": 8, "seed": 18446744073709551615}' > "$work/small.json"
+"$loom" train sentiment --config "$work/small.json" --run-dir "$work/configured" > /dev/null 2> "$work/configured.err" ||
+  fail "train sentiment --config failed: $(tail -2 "$work/configured.err")"
+grep -q '"hidden": 8,' "$work/configured/config.json" && grep -q '"seed": 18446744073709551615,' "$work/configured/config.json" ||
+  fail "the run trained with --config does not hold the file's options: $(cat "$work/configured/config.json")"
+[[ $(wc -l < "$work/configured/metrics.jsonl") == 1 ]] || fail "the run trained with --config did not train 1 epoch"
+"$loom" train sentiment --config "$work/configured/config.json" --dump-config | cmp -s - "$work/configured/config.json" ||
+  fail "a run's config.json fed to --config gives another config"
+# Bad files: one line naming the file and what is wrong.
+printf '{"hidden": 32, "hiden": 3}' > "$work/bad.json"
+expect_error "$work/bad.json: unknown key 'hiden'; the keys are those of a run's config.json: task, data_dir" \
+  train sentiment --config "$work/bad.json"
+for bad in '"hidden": 0/bad.json: expected hidden in \[1, 8192\], got 0' \
+  '"epochs": 1.5/bad.json: expected epochs to be an integer' \
+  '"cell": "transformer"/bad.json: expected cell to be one of lstm, gru' \
+  '"task": "nope"/bad.json: expected task to be one of sentiment' \
+  '"bidirectional": "yes"/bad.json is malformed: .*type must be boolean'; do
+  echo "{${bad%%/*}}" > "$work/bad.json"
+  expect_error "${bad#*/}" train sentiment --config "$work/bad.json"
+done
+echo '[1, 2]' > "$work/bad.json"
+expect_error "bad.json: expected an object of config.json's keys, got array" train sentiment --config "$work/bad.json"
+expect_error "cannot open '$work/none.json'" train sentiment --config "$work/none.json"
+# A run folder of a task the run's command does not serve, or of no task loom knows.
+mkdir "$work/other" && echo '{"task": "charlm"}' > "$work/other/config.json"
+expect_error "predict needs a sentiment or spam run; $work/other is a charlm run" predict "$work/other" "Fine."
+expect_error "eval: a charlm run keeps its held-out figures, final, in $work/other/metrics.json" eval "$work/other"
+expect_error "predict: the run folder '$work/nowhere' does not exist" predict "$work/nowhere" "Fine."
+echo '{"task": "chess"}' > "$work/other/config.json"
+expect_error "$work/other/config.json: expected task to be one of sentiment, spam" eval "$work/other"
+
 expect_error "A subcommand is required"
 expect_error "task is required" train
 expect_error "not in {sentiment" train unknown-task

@@ -74,23 +74,23 @@ TEST_CASE("task data: the embedded sentences, then fetched data in the root's ca
   DataSearch search = layout(top.path);
   search.program_dir = search.build_dir;
   const std::string root = search.source_root;
-  CHECK(loom::tools::default_task_data_dir("sentiment", search) == root + "/sentiment");
-  CHECK(loom::tools::default_task_data_dir("charlm", search) == root + "/sentiment");
+  CHECK(loom::tools::default_task_data_dir("sentiment", "sentiment", "", search) == root + "/sentiment");
+  CHECK(loom::tools::default_task_data_dir("charlm", "sentiment", "", search) == root + "/sentiment");
 
-  const auto error = message_of<loom::IOError>([&] { loom::tools::default_task_data_dir("caption", search); });
+  const auto error = message_of<loom::IOError>([&] { loom::tools::default_task_data_dir("caption", "", "fashion", search); });
   CHECK(error == "train caption: the fashion data set is not fetched (looked in " + root + "/cache/fashion and " +
                      search.user_cache + "/fashion); fetch it with `bash scripts/fetch_data.sh fashion`");
 
   fs::create_directories(search.user_cache + "/fashion");
-  CHECK(loom::tools::default_task_data_dir("fashion", search) == search.user_cache + "/fashion");
-  CHECK(loom::tools::default_task_data_dir("caption", search) == search.user_cache + "/fashion");
+  CHECK(loom::tools::default_task_data_dir("fashion", "", "fashion", search) == search.user_cache + "/fashion");
+  CHECK(loom::tools::default_task_data_dir("caption", "", "fashion", search) == search.user_cache + "/fashion");
   fs::create_directories(root + "/cache/fashion");  // the root's copy wins
-  CHECK(loom::tools::default_task_data_dir("fashion", search) == root + "/cache/fashion");
+  CHECK(loom::tools::default_task_data_dir("fashion", "", "fashion", search) == root + "/cache/fashion");
 
   // The fetch command names the script beside the data folder when there is one.
   fs::create_directories(top.path + "/src/scripts");
   std::ofstream(top.path + "/src/scripts/fetch_data.sh") << "#!/bin/sh\n";
-  CHECK(message_of<loom::IOError>([&] { loom::tools::default_task_data_dir("sp500", search); })
+  CHECK(message_of<loom::IOError>([&] { loom::tools::default_task_data_dir("sp500", "", "sp500", search); })
             .find("fetch it with `bash " + top.path + "/src/scripts/fetch_data.sh sp500`") != std::string::npos);
 }
 
