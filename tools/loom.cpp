@@ -6,10 +6,12 @@
 //   loom pronounce RUN_DIR WORD... phones of words with a trained g2p run
 //   loom translate RUN_DIR TEXT... Spanish translations of English sentences with a translate run
 //   loom caption RUN_DIR IMAGE...  captions of 56x56 binary PGM scenes with a trained caption run
+//   loom recognize RUN_DIR LINE... digits of 28-pixel-high PGM lines with a handwriting run
 //   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
 // Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion,
-// sp500, g2p, caption (Fashion-MNIST scenes) and translate (English -> Spanish Bible verses)
-// after `bash scripts/fetch_data.sh NAME` (caption: NAME fashion).
+// sp500, g2p, caption (Fashion-MNIST scenes), translate (English -> Spanish Bible verses) and
+// handwriting (lines of MNIST digits) after `bash scripts/fetch_data.sh NAME` (caption: NAME
+// fashion; handwriting: NAME mnist).
 // Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
 
@@ -33,6 +35,7 @@
 #include "charlm_task.h"
 #include "dense_task.h"
 #include "g2p_task.h"
+#include "handwriting_task.h"
 #include "run_config.h"
 #include "task_common.h"
 #include "text_task.h"
@@ -146,6 +149,12 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--epochs")) config.epochs = 4;
     if (unset("--batch")) config.batch = 64;
     if (unset("--beam")) config.beam = 3;
+  } else if (config.task == "handwriting") {  // 12,000 lines of 1-8 digits, 28 pixels high
+    if (unset("--hidden")) config.hidden = 128;
+    if (unset("--dropout")) config.dropout = 0.2;
+    if (unset("--weight-decay")) config.weight_decay = 0.0;
+    if (unset("--epochs")) config.epochs = 10;
+    if (unset("--batch")) config.batch = 32;
   } else if (config.task == "translate") {  // 29,700 verse pairs, words; the budget is two hours
     if (unset("--embedding")) config.embedding_dim = 256;
     if (unset("--hidden")) config.hidden = 256;
@@ -196,7 +205,7 @@ int main(int argc, char** argv) {
   loom::tools::RunConfig config;
 
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm, g2p, caption or translate")
+  train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm, g2p, caption, translate or handwriting")
       ->required()
       ->check(CLI::IsMember(limits::tasks));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
@@ -273,6 +282,10 @@ int main(int argc, char** argv) {
   caption->add_option("run_dir", run_dir, "A caption run folder")->required();
   caption->add_option("images", inputs, "Binary PGM (P5) images of 56x56 pixels, e.g. RUN_DIR/examples/scene-0.pgm");
 
+  CLI::App* recognize = app.add_subcommand("recognize", "Read the digits of handwritten lines with a handwriting run");
+  recognize->add_option("run_dir", run_dir, "A handwriting run folder")->required();
+  recognize->add_option("lines", inputs, "Binary PGM (P5) lines 28 pixels high, e.g. RUN_DIR/examples/line-0.pgm");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -290,6 +303,7 @@ int main(int argc, char** argv) {
         config.data_dir = default_data_root(argv[0]) +
                           (config.task == "sentiment" || config.task == "charlm" ? "/sentiment"
                            : config.task == "caption"                           ? "/cache/fashion"
+                           : config.task == "handwriting"                       ? "/cache/mnist"
                                                                                 : "/cache/" + config.task);
       if (!seed.empty()) config.seed = parse_seed(seed);
       std::filesystem::create_directories(config.run_dir);
@@ -311,6 +325,7 @@ int main(int argc, char** argv) {
       if (config.task == "g2p") return loom::tools::train_g2p(config);
       if (config.task == "caption") return loom::tools::train_caption(config);
       if (config.task == "translate") return loom::tools::train_translate(config);
+      if (config.task == "handwriting") return loom::tools::train_handwriting(config);
       return loom::tools::is_text_task(config.task) ? loom::tools::train_text(config) : loom::tools::train_dense(config);
     }
     if (*pronounce && !std::filesystem::is_directory(run_dir))
@@ -319,6 +334,8 @@ int main(int argc, char** argv) {
       throw loom::IOError(fmt::format("translate: the run folder '{}' does not exist", run_dir));
     if (*caption && !std::filesystem::is_directory(run_dir))
       throw loom::IOError(fmt::format("caption: the run folder '{}' does not exist", run_dir));
+    if (*recognize && !std::filesystem::is_directory(run_dir))
+      throw loom::IOError(fmt::format("recognize: the run folder '{}' does not exist", run_dir));
     if (*generate && !seed.empty()) generation.seed = parse_seed(seed);
     // No trainer may rewrite the folder while it is read.
     const loom::tools::RunFolderLock reading(run_dir, loom::tools::RunFolderLock::Mode::shared,
@@ -329,6 +346,12 @@ int main(int argc, char** argv) {
         throw loom::ValueError(fmt::format("caption needs a caption run; {} is a {} run", run_dir, saved.task));
       loom::set_num_threads(saved.threads);
       return *eval ? loom::tools::eval_caption(saved) : loom::tools::caption_images(saved, inputs);
+    }
+    if (*recognize || (*eval && saved.task == "handwriting")) {
+      if (saved.task != "handwriting")
+        throw loom::ValueError(fmt::format("recognize needs a handwriting run; {} is a {} run", run_dir, saved.task));
+      loom::set_num_threads(saved.threads);
+      return *eval ? loom::tools::eval_handwriting(saved) : loom::tools::recognize_lines(saved, inputs);
     }
     if (*pronounce || (*eval && saved.task == "g2p")) {
       if (saved.task != "g2p")

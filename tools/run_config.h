@@ -8,7 +8,7 @@
 namespace loom::tools {
 
 struct RunConfig {
-  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption, translate
+  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption, translate, handwriting
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
   // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features); sentiment, spam: "rnn" (a recurrent
@@ -51,7 +51,8 @@ namespace limits {
 inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, dropout{0.0, 0.95}, lr{1e-7, 10.0},
     weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
     word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
-inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate"},
+inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate",
+                                            "handwriting"},
     models{"rows", "cnn", "rnn", "bag"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
     class_weights{"none", "balanced"}, attentions{"luong", "bahdanau", "none"};
 }  // namespace limits
