@@ -330,6 +330,9 @@ Tensor line_tensor(const Lines& lines, std::size_t i) {
 
 int train_handwriting(const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
+  if (job().size > 1)  // its batches are not sharded between replicas
+    throw ValueError(fmt::format("handwriting: trains in one process (use --threads), not under mpirun with {} "
+                                 "processes", job().size));
   const auto lines = load_lines(config, true);
   std::filesystem::create_directories(config.run_dir + "/examples");
   std::string references;  // inputs to try `loom recognize` on, with their digits
