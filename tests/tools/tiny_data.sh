@@ -1,16 +1,19 @@
 # Sourced by the loom program's tests: tiny stand-ins for the data sets CI does not fetch.
 
-# tiny_images DIR TRAIN TEST: Fashion-MNIST's files in DIR (train-* and t10k-*, gzip'ed IDX) with
+# tiny_images DIR TRAIN TEST [mnist]: Fashion-MNIST's files in DIR (train-* and t10k-*, gzip'ed
+# IDX), or with `mnist` those of scripts/fetch_data.sh mnist (train-* and test-*, raw IDX), with
 # TRAIN and TEST images of 28x28 pixels, image i filled with the value 10 * i (mod 256), label i % 10.
 tiny_images() {
   mkdir -p "$1"
   python3 - "$@" <<'PY'
 import gzip, struct, sys
-folder, counts = sys.argv[1], {"train": int(sys.argv[2]), "t10k": int(sys.argv[3])}
+folder, mnist = sys.argv[1], len(sys.argv) > 4 and sys.argv[4] == "mnist"
+counts = {"train": int(sys.argv[2]), "test" if mnist else "t10k": int(sys.argv[3])}
+write, suffix = (open, "") if mnist else (gzip.open, ".gz")
 for part, n in counts.items():
-    with gzip.open(f"{folder}/{part}-images-idx3-ubyte.gz", "wb") as f:
+    with write(f"{folder}/{part}-images-idx3-ubyte{suffix}", "wb") as f:
         f.write(struct.pack(">IIII", 2051, n, 28, 28) + b"".join(bytes([10 * i % 256]) * 784 for i in range(n)))
-    with gzip.open(f"{folder}/{part}-labels-idx1-ubyte.gz", "wb") as f:
+    with write(f"{folder}/{part}-labels-idx1-ubyte{suffix}", "wb") as f:
         f.write(struct.pack(">II", 2049, n) + bytes(i % 10 for i in range(n)))
 PY
 }
