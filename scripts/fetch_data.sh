@@ -8,6 +8,8 @@
 #   scripts/fetch_data.sh g2p         # apt pocketsphinx-en-us -> cmudict-en-us.dict (CMU dictionary, BSD-2) + copyright
 #   scripts/fetch_data.sh translate   # apt libsword-utils sword-text-web sword-text-sparv -> web-es.tsv
 #                                     #   (reference, World English Bible, Reina-Valera 1909; public domain)
+#   scripts/fetch_data.sh speech      # apt espeak-ng flite -> {train,validation,test}.tsv (file, words, voice) and
+#                                     #   7,800 WAV files of 1-7 spoken digits (570 MB; test voices unseen in training)
 #   scripts/fetch_data.sh all
 #
 # Installs what it needs (Node.js and npm, the Debian package; sudo when not root). Safe to run
@@ -18,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="$root/data/cache"
 python=/usr/bin/python3
-names=(sentiment spam fashion sp500 g2p translate)
+names=(sentiment spam fashion sp500 g2p translate speech)
 
 die() { echo "fetch_data: $*" >&2; exit 1; }
 usage() { die "usage: $0 NAME, NAME one of: ${names[*]} all"; }
@@ -101,6 +103,12 @@ fetch_translate() {
   cp /usr/share/doc/sword-text-sparv/copyright "$work/out/copyright-sparv"
 }
 
+fetch_speech() {
+  need_python
+  apt_install espeak-ng flite
+  "$python" "$root/scripts/data/speech_digits.py" "$work/out"
+}
+
 fetch() {
   local name="$1" target="$cache/$1"
   # The marker holds a digest of the fetch and conversion scripts: data made by an older
@@ -127,6 +135,6 @@ fetch() {
 [ $# -eq 1 ] || usage
 case "$1" in
   all) for name in "${names[@]}"; do fetch "$name"; done ;;
-  sentiment | spam | fashion | sp500 | g2p | translate) fetch "$1" ;;
+  sentiment | spam | fashion | sp500 | g2p | translate | speech) fetch "$1" ;;
   *) usage ;;
 esac
