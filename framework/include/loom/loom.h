@@ -2,6 +2,7 @@
 /// The umbrella header: everything in Loom's core.
 #include "loom/autograd.h"
 #include "loom/conv_ops.h"
+#include "loom/ctc.h"
 #include "loom/errors.h"
 #include "loom/gradcheck.h"
 #include "loom/init.h"
