@@ -6,9 +6,11 @@
 //   loom pronounce RUN_DIR WORD... phones of words with a trained g2p run
 //   loom translate RUN_DIR TEXT... Spanish translations of English sentences with a translate run
 //   loom caption RUN_DIR IMAGE...  captions of 56x56 binary PGM scenes with a trained caption run
+//   loom transcribe RUN_DIR WAV... the digits spoken in WAV files with a trained speech run
 //   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
 // Tasks: sentiment and charlm (embedded data; sentiment is the default job); spam, fashion,
-// sp500, g2p, caption (Fashion-MNIST scenes) and translate (English -> Spanish Bible verses)
+// sp500, g2p, caption (Fashion-MNIST scenes), translate (English -> Spanish Bible verses) and speech
+// (spoken digits)
 // after `bash scripts/fetch_data.sh NAME` (caption: NAME fashion).
 // Bad options or paths print one line and exit with code 2.
 #include <CLI/CLI.hpp>
@@ -34,6 +36,7 @@
 #include "dense_task.h"
 #include "g2p_task.h"
 #include "run_config.h"
+#include "speech_task.h"
 #include "task_common.h"
 #include "text_task.h"
 #include "translate_task.h"
@@ -157,6 +160,15 @@ void apply_task_defaults(const CLI::App& train, loom::tools::RunConfig& config) 
     if (unset("--min-frequency")) config.min_frequency = 2;
     if (unset("--max-tokens")) config.max_tokens = 40;  // training pairs longer on either side are left out
     if (unset("--time-limit")) config.time_limit = 120;
+  } else if (config.task == "speech") {  // 6,000 utterances of 1-7 digits, 0.5-4 s each
+    if (unset("--hidden")) config.hidden = 128;
+    if (unset("--layers")) config.layers = 2;
+    if (unset("--dropout")) config.dropout = 0.2;
+    if (unset("--weight-decay")) config.weight_decay = 0.0;
+    if (unset("--lr")) config.lr = 2e-3;
+    if (unset("--epochs")) config.epochs = 15;
+    if (unset("--batch")) config.batch = 32;
+    if (unset("--beam")) config.beam = 8;
   } else if (config.task == "spam" && config.model == "bag") {
     // Logistic regression over the presence of the first 200 words (From, Subject, text); the
     // README has its test figures. A zero-initialised embedding of 2 with no dropout or decay is
@@ -196,7 +208,7 @@ int main(int argc, char** argv) {
   loom::tools::RunConfig config;
 
   CLI::App* train = app.add_subcommand("train", "Train a model on a task");
-  train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm, g2p, caption or translate")
+  train->add_option("task", config.task, "sentiment, spam, fashion, sp500, charlm, g2p, caption, translate or speech")
       ->required()
       ->check(CLI::IsMember(limits::tasks));
   train->add_option("--run-dir", config.run_dir, "Where to write the run (default runs/TASK)");
@@ -230,7 +242,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(limits::class_weights));
   train->add_option("--attention", config.attention, "g2p, translate: luong or bahdanau; caption: luong or none")
       ->check(CLI::IsMember(limits::attentions));
-  train->add_option("--beam", config.beam, "g2p, translate, caption: beam size for decoding the test set (1: greedy)")
+  train->add_option("--beam", config.beam, "g2p, translate, caption, speech: beam size for decoding the test set (1: greedy)")
       ->check(range(limits::beam));
   train->add_option("--scenes", config.scenes, "caption: training scenes")->check(range(limits::scenes));
   train->add_option("--encoder", config.encoder, "caption: start the CNN from a `fashion --model cnn` run folder")
@@ -273,6 +285,10 @@ int main(int argc, char** argv) {
   caption->add_option("run_dir", run_dir, "A caption run folder")->required();
   caption->add_option("images", inputs, "Binary PGM (P5) images of 56x56 pixels, e.g. RUN_DIR/examples/scene-0.pgm");
 
+  CLI::App* transcribe = app.add_subcommand("transcribe", "The digits spoken in WAV files, with a trained speech run");
+  transcribe->add_option("run_dir", run_dir, "A speech run folder")->required();
+  transcribe->add_option("files", inputs, "16-bit PCM WAV files (any rate), e.g. made with `espeak-ng -w my.wav \"4 0 7\"`");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -311,12 +327,15 @@ int main(int argc, char** argv) {
       if (config.task == "g2p") return loom::tools::train_g2p(config);
       if (config.task == "caption") return loom::tools::train_caption(config);
       if (config.task == "translate") return loom::tools::train_translate(config);
+      if (config.task == "speech") return loom::tools::train_speech(config);
       return loom::tools::is_text_task(config.task) ? loom::tools::train_text(config) : loom::tools::train_dense(config);
     }
     if (*pronounce && !std::filesystem::is_directory(run_dir))
       throw loom::IOError(fmt::format("pronounce: the run folder '{}' does not exist", run_dir));
     if (*translate && !std::filesystem::is_directory(run_dir))
       throw loom::IOError(fmt::format("translate: the run folder '{}' does not exist", run_dir));
+    if (*transcribe && !std::filesystem::is_directory(run_dir))
+      throw loom::IOError(fmt::format("transcribe: the run folder '{}' does not exist", run_dir));
     if (*caption && !std::filesystem::is_directory(run_dir))
       throw loom::IOError(fmt::format("caption: the run folder '{}' does not exist", run_dir));
     if (*generate && !seed.empty()) generation.seed = parse_seed(seed);
@@ -329,6 +348,12 @@ int main(int argc, char** argv) {
         throw loom::ValueError(fmt::format("caption needs a caption run; {} is a {} run", run_dir, saved.task));
       loom::set_num_threads(saved.threads);
       return *eval ? loom::tools::eval_caption(saved) : loom::tools::caption_images(saved, inputs);
+    }
+    if (*transcribe || (*eval && saved.task == "speech")) {
+      if (saved.task != "speech")
+        throw loom::ValueError(fmt::format("transcribe needs a speech run; {} is a {} run", run_dir, saved.task));
+      loom::set_num_threads(saved.threads);
+      return *eval ? loom::tools::eval_speech(saved) : loom::tools::transcribe(saved, inputs);
     }
     if (*pronounce || (*eval && saved.task == "g2p")) {
       if (saved.task != "g2p")

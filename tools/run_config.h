@@ -8,7 +8,7 @@
 namespace loom::tools {
 
 struct RunConfig {
-  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption, translate
+  std::string task;         // sentiment, spam, fashion, sp500, charlm, g2p, caption, translate, speech
   std::string run_dir;      // where everything the run writes goes
   std::string data_dir;     // where the task's data is
   // fashion: "rows" (row-by-row LSTM) or "cnn" (CNN features); sentiment, spam: "rnn" (a recurrent
@@ -31,7 +31,7 @@ struct RunConfig {
   double word_dropout = 0.0;           // text tasks: read a token as <unk> with this probability in training
   std::string class_weights = "none";  // text tasks: "balanced" weighs each class by 1 / its frequency
   std::string attention = "luong";  // g2p, translate: "luong" or "bahdanau"; caption: "luong" or "none"
-  std::int64_t beam = 5;            // g2p, translate, caption: beam size for test decoding and inference
+  std::int64_t beam = 5;            // g2p, translate, caption, speech: beam size for test decoding and inference
   std::int64_t scenes = 20000;      // caption: training scenes
   std::string encoder;              // caption: a fashion CNN run whose encoder starts the captioner
   bool freeze_encoder = false;      // caption: keep that encoder fixed (features computed once)
@@ -51,7 +51,7 @@ namespace limits {
 inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, dropout{0.0, 0.95}, lr{1e-7, 10.0},
     weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
     word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
-inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate"},
+inline const std::vector<std::string> tasks{"sentiment", "spam", "fashion", "sp500", "charlm", "g2p", "caption", "translate", "speech"},
     models{"rows", "cnn", "rnn", "bag"}, cells{"lstm", "gru"}, poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"},
     class_weights{"none", "balanced"}, attentions{"luong", "bahdanau", "none"};
 }  // namespace limits

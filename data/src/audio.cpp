@@ -131,7 +131,9 @@ std::vector<float> resample(const std::vector<float>& samples, int from_rate, in
   data.data_out = out.data();
   data.output_frames = static_cast<long>(out.size());
   data.src_ratio = ratio;
-  if (const int error = src_simple(&data, SRC_SINC_MEDIUM_QUALITY, 1); error != 0)
+  // The fastest of the band-limited sinc converters (97 dB SNR, 80% of the band kept): the
+  // medium one took 10 ms per second of speech, three quarters of the feature computation.
+  if (const int error = src_simple(&data, SRC_SINC_FASTEST, 1); error != 0)
     throw ValueError(fmt::format("resample: {} Hz to {} Hz failed: {}", from_rate, to_rate, src_strerror(error)));
   out.resize(static_cast<std::size_t>(data.output_frames_gen));
   return out;
@@ -157,12 +159,14 @@ Tensor log_mel(const std::vector<float>& samples, const LogMelOptions& options) 
   for (std::size_t i = 0; i < edges.size(); ++i)
     edges[i] = mel_to_hz(hz_to_mel(options.low_hz) + (hz_to_mel(high_hz) - hz_to_mel(options.low_hz)) * i / (options.bands + 1));
   std::vector<float> filters(static_cast<std::size_t>(options.bands * bins), 0.0f);
+  std::vector<std::int64_t> first_bin(options.bands, bins), end_bin(options.bands, 0);  // each filter's nonzero bins
   for (int band = 0; band < options.bands; ++band)
     for (std::int64_t bin = 0; bin < bins; ++bin) {
       const double hz = bin * static_cast<double>(options.sample_rate) / fft_size;
       const double rising = (hz - edges[band]) / (edges[band + 1] - edges[band]);
       const double falling = (edges[band + 2] - hz) / (edges[band + 2] - edges[band + 1]);
       filters[band * bins + bin] = static_cast<float>(std::max(0.0, std::min(rising, falling)));
+      if (filters[band * bins + bin] > 0.0f) first_bin[band] = std::min(first_bin[band], bin), end_bin[band] = bin + 1;
     }
   std::vector<float> hann(static_cast<std::size_t>(window));
   for (std::int64_t i = 0; i < window; ++i) hann[i] = static_cast<float>(0.5 - 0.5 * std::cos(2.0 * M_PI * i / window));
@@ -192,7 +196,8 @@ Tensor log_mel(const std::vector<float>& samples, const LogMelOptions& options) 
       power[bin] = spectrum.get()[bin][0] * spectrum.get()[bin][0] + spectrum.get()[bin][1] * spectrum.get()[bin][1];
     for (int band = 0; band < options.bands; ++band) {
       double energy = 0.0;
-      for (std::int64_t bin = 0; bin < bins; ++bin) energy += double{filters[band * bins + bin]} * power[bin];
+      for (std::int64_t bin = first_bin[band]; bin < end_bin[band]; ++bin)
+        energy += double{filters[band * bins + bin]} * power[bin];
       features[frame * options.bands + band] = static_cast<float>(std::log(energy + 1e-6));
     }
   }

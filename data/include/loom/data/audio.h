@@ -25,7 +25,7 @@ Audio read_wav(const std::string& path);
 /// Writes `audio` as a 16-bit PCM mono WAV file (samples clamped to [-1, 1]), atomically.
 void write_wav(const std::string& path, const Audio& audio);
 
-/// `samples` at `to_rate` (libsamplerate's medium-quality sinc converter); the same samples when
+/// `samples` at `to_rate` (libsamplerate's fastest band-limited sinc converter); the same samples when
 /// the rates are equal. ValueError for a rate outside [4,000, 192,000].
 std::vector<float> resample(const std::vector<float>& samples, int from_rate, int to_rate);
 
