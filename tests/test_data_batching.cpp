@@ -290,3 +290,45 @@ TEST_CASE("SequencePairBatches: sources, <bos>-shifted target inputs, <eos>-ende
   }
   CHECK(seen == 50);
 }
+
+TEST_CASE("FeatureSequenceBatches: zero-padded features, lengths, 0-padded targets and their lengths") {
+  // Item i: i + 1 frames of 2 features, every value 10 * i + 1 + frame; its target {i + 1, i + 1}[:i % 3].
+  std::vector<loom::Tensor> features;
+  std::vector<Ids> targets;
+  for (std::int64_t i = 0; i < 3; ++i) {
+    std::vector<double> values;
+    for (std::int64_t frame = 0; frame <= i; ++frame) values.insert(values.end(), 2, 10.0 * i + 1 + frame);
+    features.push_back(loom::from_vector(values, {i + 1, 2}).to(loom::Dtype::Float32));
+    targets.push_back(Ids(static_cast<std::size_t>(i % 3), i + 1));
+  }
+  loom::data::FeatureSequenceBatches batches(features, targets, SequenceBatchOptions().batch_size(3).shuffle(false));
+  REQUIRE(batches.num_batches() == 1);
+  const auto b = batches.batch(0);
+  REQUIRE(b.size() == 4);
+  CHECK(b[0].shape() == loom::Shape{3, 3, 2});
+  CHECK(b[0].to_vector<double>() == std::vector<double>{1, 1, 0, 0, 0, 0, 11, 11, 12, 12, 0, 0, 21, 21, 22, 22, 23, 23});
+  CHECK(b[1].to_vector<std::int64_t>() == Ids{1, 2, 3});
+  CHECK(b[2].to_vector<std::int64_t>() == Ids{0, 0, 2, 0, 3, 3});
+  CHECK(b[3].to_vector<std::int64_t>() == Ids{0, 1, 2});
+  CHECK_THROWS_AS(loom::data::FeatureSequenceBatches(features, {{1}}), loom::ValueError);
+  CHECK_THROWS_AS(loom::data::FeatureSequenceBatches({loom::zeros({2, 2}), loom::zeros({2, 3})}, {{1}, {1}}), loom::ShapeError);
+  CHECK_THROWS_AS(loom::data::FeatureSequenceBatches({loom::zeros({0, 2})}, {{1}}), loom::ShapeError);
+  // Bucketed and shuffled, each item's features and target travel together.
+  std::vector<loom::Tensor> many;
+  std::vector<Ids> labels;
+  for (std::int64_t i = 0; i < 40; ++i) many.push_back(loom::full({1 + i % 9, 1}, static_cast<double>(i))), labels.push_back({i});
+  loom::data::FeatureSequenceBatches shuffled(many, labels, SequenceBatchOptions().batch_size(6).bucket_size(3));
+  loom::Generator generator(3);
+  shuffled.start_epoch(0, generator);
+  std::set<std::int64_t> seen;
+  for (std::int64_t i = 0; i < shuffled.num_batches(); ++i) {
+    const auto batch = shuffled.batch(i);
+    const auto values = batch[0].to_vector<double>();
+    const auto ids = batch[2].to_vector<std::int64_t>();
+    for (std::int64_t row = 0; row < batch[0].size(0); ++row) {
+      CHECK(values[row * batch[0].size(1)] == ids[row]);
+      seen.insert(ids[row]);
+    }
+  }
+  CHECK(seen.size() == 40);
+}

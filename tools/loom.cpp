@@ -9,6 +9,8 @@
 //   loom pronounce RUN_DIR WORD... phones of words with a trained g2p run
 //   loom translate RUN_DIR TEXT... Spanish translations of English sentences with a translate run
 //   loom caption RUN_DIR IMAGE...  captions of 56x56 binary PGM scenes with a trained caption run
+//   loom recognize RUN_DIR LINE... digits of 28-pixel-high PGM lines with a handwriting run
+//   loom transcribe RUN_DIR WAV... digits spoken in WAV files with a speech run
 //   mpirun -np N loom train TASK   train one model with N processes (when built with MPI)
 // The tasks and their commands are those of the task registry (task_registry.h); this file knows
 // none by name. Bad options or paths print one line and exit with code 2.
@@ -142,7 +144,7 @@ TrainCommand add_train_command(CLI::App& app, RunConfig& config) {
       ->check(CLI::IsMember(limits::class_weights));
   option("attention", "--attention", config.attention, "g2p, translate: luong or bahdanau; caption: luong or none")
       ->check(CLI::IsMember(limits::attentions));
-  option("beam", "--beam", config.beam, "g2p, translate, caption: beam size for decoding the test set (1: greedy)")
+  option("beam", "--beam", config.beam, "g2p, translate, caption, handwriting, speech: beam size for decoding the test set (1: greedy)")
       ->check(range(limits::beam));
   option("scenes", "--scenes", config.scenes, "caption: training scenes")->check(range(limits::scenes));
   option("encoder", "--encoder", config.encoder, "caption: start the CNN from a `fashion --model cnn` run folder")

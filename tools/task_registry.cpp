@@ -11,6 +11,7 @@
 
 #include "caption_task.h"
 #include "handwriting_task.h"
+#include "speech_task.h"
 #include "charlm_task.h"
 #include "dense_task.h"
 #include "g2p_task.h"
@@ -23,7 +24,7 @@ namespace loom::tools {
 const std::vector<const Task*>& all_tasks() {
   static const std::vector<const Task*> tasks{&sentiment_task(), &spam_task(),   &fashion_task(),   &sp500_task(),
                                               &charlm_task(),    &g2p_task(),    &caption_task(),   &translate_task(),
-                                              &handwriting_task()};
+                                              &handwriting_task(), &speech_task()};
   return tasks;
 }
 

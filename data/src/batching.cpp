@@ -287,4 +287,60 @@ optim::Batch DenseToSequenceBatches::batch(std::int64_t index) {
   return {rows[0], input, output, lengths};
 }
 
+// ---- FeatureSequenceBatches ---------------------------------------------------------------------
+
+namespace {
+
+// What SequenceBatches buckets by: a sequence as long as each item's features, labelled with the
+// item's index. Checks the features on the way.
+std::vector<std::vector<std::int64_t>> stand_in_sequences(const std::vector<Tensor>& features) {
+  std::vector<std::vector<std::int64_t>> sequences;
+  for (std::size_t i = 0; i < features.size(); ++i) {
+    const Tensor& f = features[i];
+    if (!f.defined() || f.dim() != 2 || f.size(0) < 1 || f.dtype() != Dtype::Float32 ||
+        f.size(1) != features[0].size(1))
+      throw ShapeError(fmt::format("FeatureSequenceBatches: expected float32 features (T, {}) with T >= 1 for every "
+                                   "item, got {} {} for item {}", features[0].defined() ? features[0].size(-1) : 0,
+                                   f.defined() ? dtype_name(f.dtype()) : "undefined",
+                                   f.defined() ? shape_str(f.shape()) : "", i));
+    sequences.emplace_back(static_cast<std::size_t>(f.size(0)), 0);
+  }
+  return sequences;
+}
+
+}  // namespace
+
+FeatureSequenceBatches::FeatureSequenceBatches(std::vector<Tensor> features,
+                                               std::vector<std::vector<std::int64_t>> targets,
+                                               SequenceBatchOptions options)
+    : lengths_((features.size() == targets.size()
+                    ? stand_in_sequences(features)
+                    : throw ValueError(fmt::format("FeatureSequenceBatches: expected one target per item ({}), got {}",
+                                                   features.size(), targets.size()))),
+               iota(static_cast<std::int64_t>(features.size())), options.max_length(0)),
+      features_(std::move(features)),
+      targets_(std::move(targets)) {}
+
+optim::Batch FeatureSequenceBatches::batch(std::int64_t index) {
+  const auto& rows = batch_indices(index);
+  const auto batch_size = static_cast<std::int64_t>(rows.size());
+  const std::int64_t width = features_[0].size(1);
+  std::int64_t steps = 0;
+  std::vector<std::vector<std::int64_t>> targets;
+  std::vector<std::int64_t> lengths, target_lengths;  // (B) each
+  for (std::int64_t i : rows) {
+    const Tensor& f = features_[static_cast<std::size_t>(i)];
+    steps = std::max(steps, f.size(0));
+    lengths.push_back(f.size(0));
+    targets.push_back(targets_[static_cast<std::size_t>(i)]);
+    target_lengths.push_back(static_cast<std::int64_t>(targets.back().size()));
+  }
+  Tensor padded = zeros({batch_size, steps, width});  // (B, T, F)
+  for (std::int64_t b = 0; b < batch_size; ++b) {
+    const Tensor& f = features_[static_cast<std::size_t>(rows[static_cast<std::size_t>(b)])];
+    std::copy(f.data<float>(), f.data<float>() + f.numel(), padded.data<float>() + b * steps * width);
+  }
+  return {padded, from_vector(lengths), pad(targets, 0).ids, from_vector(target_lengths)};
+}
+
 }  // namespace loom::data

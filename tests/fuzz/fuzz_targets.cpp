@@ -224,6 +224,33 @@ bool fuzz_pgm(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// `loom transcribe`'s WAV files, through to their log-mel features (resampled to 16 kHz).
+bool fuzz_wav(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("audio.wav", data, size);
+  return accepts([&] {
+    const auto audio = loom::data::read_wav(path);
+    if (audio.samples.size() > size) std::abort();  // two bytes a sample at least
+    for (const float sample : audio.samples)
+      if (!(sample >= -1.0f && sample <= 1.0f)) std::abort();
+    if (audio.samples.size() > 160000) return;  // ten seconds at 16 kHz: features cost time, not coverage
+    const auto features = loom::data::log_mel(loom::data::resample(audio.samples, audio.sample_rate, 16000));
+    for (const double value : features.to_vector<double>())
+      if (!std::isfinite(value)) std::abort();
+  });
+}
+
+// The speech task's utterance lists (train.tsv ...): every path stays inside the folder.
+bool fuzz_spoken_digits(const std::uint8_t* data, std::size_t size) {
+  write_input("part.tsv", data, size);
+  return accepts([&] {
+    const auto part = loom::data::load_spoken_digits(scratch_dir(), "part");
+    for (const auto& file : part.files)
+      if (file.find("..") != std::string::npos) std::abort();
+    for (const auto& words : part.words)
+      if (words.empty() || words.find_first_not_of(loom::data::spoken_digit_symbols()) != std::string::npos) std::abort();
+  });
+}
+
 // A run folder's config.json, and the same bytes as a `loom train --config` file, which is held to
 // the same rules and refuses keys it does not know as well.
 bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
@@ -241,7 +268,8 @@ const std::vector<Target>& targets() {
       {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config},
       {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
       {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},
-      {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm}};
+      {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm},               {"wav", fuzz_wav},
+      {"spoken_digits", fuzz_spoken_digits}};
   return all;
 }
 

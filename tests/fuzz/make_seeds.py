@@ -119,3 +119,17 @@ put("utf8_text", "sentences", "The cafÃ© was fine.\nA wonderful, touching film â
 put("utf8_text", "empty", "")
 put("pgm", "scene_8bit", b"P5\n# a comment\n3 2\n255\n" + bytes([0, 64, 128, 192, 255, 7]))
 put("pgm", "wide_16bit", b"P5 2 1 1000\n" + struct.pack(">HH", 500, 1000))
+
+
+def wav(format_code, channels, rate, bits, data):
+    """A WAV file: the canonical 44-byte header with these fields, then `data`."""
+    fmt = struct.pack("<HHIIHH", format_code, channels, rate, rate * channels * bits // 8, channels * bits // 8, bits)
+    return b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + \
+        struct.pack("<I", len(data)) + data
+
+
+put("wav", "mono_16k", wav(1, 1, 16000, 16, struct.pack("<8h", 0, 1000, 2000, 1000, 0, -1000, -2000, -1000) * 60))
+put("wav", "stereo_22k", wav(1, 2, 22050, 16, struct.pack("<4h", 100, -100, 3000, 3000) * 50))
+put("spoken_digits", "two_voices", "file\twords\tvoice\ntrain/00000.wav\t4o7\tespeak:en-us+m3\n"
+    "train/00001.wav\tz19\tflite:rms\n")
+put("spoken_digits", "crlf_long", "file\twords\tvoice\r\ntest/00000.wav\t123456789zo\tespeak:en-gb-x-gbclan+f4\r\n")

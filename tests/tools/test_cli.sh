@@ -96,7 +96,7 @@ expect_error "--seed: expected an integer" generate "$run" --seed -5
 
 # The task registry: `loom tasks` lists every task and where its data comes from.
 "$loom" tasks > "$work/tasks.out" || fail "loom tasks failed"
-for task in sentiment spam fashion sp500 charlm g2p caption translate handwriting; do
+for task in sentiment spam fashion sp500 charlm g2p caption translate handwriting speech; do
   grep -q "^$task " "$work/tasks.out" || fail "loom tasks does not list $task: $(cat "$work/tasks.out")"
 done
 grep -q "data: bash scripts/fetch_data.sh spam" "$work/tasks.out" || fail "loom tasks does not say how to fetch spam's data"

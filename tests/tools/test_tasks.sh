@@ -53,6 +53,7 @@ source "$(dirname "$0")/tiny_data.sh"
 tiny_dictionary "$work/g2p.dict"
 tiny_images "$work/fashion" 24 12  # fashion and caption
 tiny_images "$work/mnist" 24 12 mnist
+tiny_speech "$work/speech"
 
 train sentiment "$work/sentiment" --embedding 8 --min-frequency 1
 train spam "$work/spam" --embedding 8 --min-frequency 1
@@ -62,6 +63,7 @@ train charlm "$work/charlm.txt" --embedding 8
 train g2p "$work/g2p.dict" --embedding 8 --layers 1
 train translate "$(dirname "$0")/data/web-es-sample.tsv" --embedding 8 --min-frequency 1 --beam 2
 train caption "$work/fashion" --embedding 8 --scenes 40
+train speech "$work/speech" --layers 1 --beam 2
 train handwriting "$work/mnist"
 
 # Every chart of every report draws (the fashion one's falling loss over more than one value).
@@ -104,6 +106,9 @@ with open(f"{work}/charlm.txt", "rb") as f, open(f"{bad}/charlm.txt", "wb") as o
     out.write(f.read() + b"caf\xe9 in Latin-1\n")
 with open(f"{work}/g2p.dict") as f, open(f"{bad}/g2p.dict", "w") as out:
     out.write(f.read() + "zebra Z IY 1 B R AH\n")
+shutil.copytree(f"{work}/speech", f"{bad}/speech")
+with open(f"{bad}/speech/train.tsv", "a") as f:
+    f.write("train/00000.wav\t4x7\tespeak:en-us\n")
 with open(verses) as f, open(f"{bad}/web-es.tsv", "w") as out:
     out.write(f.read() + "Genesis 2:1\tonly the English\n")
 PY
@@ -120,5 +125,6 @@ refuse handwriting "$work/bad/handwriting" "test-labels-idx1-ubyte: expected lab
 refuse sp500 "$work/bad/sp500" "sp500-2000.csv:2: expected a finite number in column 'close', got 'nan'"
 refuse charlm "$work/bad/charlm.txt" "charlm.txt:121: expected UTF-8 text, got the byte 0xe9 at column 4"
 refuse g2p "$work/bad/g2p.dict" "g2p.dict:301: expected a phone such as AH or AH1, got '1'"
+refuse speech "$work/bad/speech" "train.tsv:14: expected 1 to 32 of the symbols zo123456789 in column 'words', got '4x7'"
 refuse translate "$work/bad/web-es.tsv" "web-es.tsv:49: expected reference, English and Spanish separated by tabs"
 echo "tasks: all trained on tiny data and refused bad data"

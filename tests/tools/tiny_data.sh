@@ -25,3 +25,9 @@ tiny_dictionary() {
     for b in a e i o u l n r s t m k p d g; do echo "$a$b$a ${a^^} ${b^^} ${a^^}"; done
   done > "$1"
 }
+
+# tiny_speech DIR: the speech task's files in DIR, made by the real recipe (espeak-ng and flite):
+# 12 training, 4 validation and 4 test utterances.
+tiny_speech() {
+  python3 "$(dirname "${BASH_SOURCE[0]}")/../../scripts/data/speech_digits.py" "$1" 12 4 4
+}

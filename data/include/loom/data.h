@@ -2,6 +2,7 @@
 /// Data: vocabularies, tokenizers, padding and batching, loaders (CSV/TSV, IDX, time series,
 /// the embedded sentiment sentences, spam mail; the checked fields they read) and metrics:
 /// `#include <loom/data.h>`.
+#include "loom/data/audio.h"
 #include "loom/data/batching.h"
 #include "loom/data/bible.h"
 #include "loom/data/cmudict.h"

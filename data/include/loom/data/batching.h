@@ -176,4 +176,30 @@ class DenseToSequenceBatches : public optim::BatchSource {
   std::int64_t pad_id_, bos_id_, eos_id_;
 };
 
+/// Batches of variable-length feature sequences, each with a label sequence of its own length,
+/// for CTC (speech frames, columns of a line of handwriting): `{features (B, T, F) zero-padded,
+/// lengths (B), targets (B, S) padded with 0, target_lengths (B)}` with T and S the batch's
+/// longest. Bucketing, shuffling and sharding follow the feature lengths as in SequenceBatches
+/// (max_length and pad_id are not used).
+///
+///     loom::data::FeatureSequenceBatches batches(frames, transcripts,
+///                                                loom::data::SequenceBatchOptions().batch_size(32).bucket_size(20));
+class FeatureSequenceBatches : public optim::BatchSource {
+ public:
+  /// features[i]: float32 (T_i, F) with T_i >= 1 and one F for all; targets[i]: labels of item i.
+  FeatureSequenceBatches(std::vector<Tensor> features, std::vector<std::vector<std::int64_t>> targets,
+                         SequenceBatchOptions options = {});
+
+  std::int64_t num_batches() const override { return lengths_.num_batches(); }
+  optim::Batch batch(std::int64_t index) override;
+  void start_epoch(std::int64_t epoch, Generator& generator) override { lengths_.start_epoch(epoch, generator); }
+  /// Which items batch `index` holds, in row order.
+  const std::vector<std::int64_t>& batch_indices(std::int64_t index) const { return lengths_.batch_indices(index); }
+
+ private:
+  SequenceBatches lengths_;  // a stand-in sequence of each item's length, labelled with its index
+  std::vector<Tensor> features_;
+  std::vector<std::vector<std::int64_t>> targets_;
+};
+
 }  // namespace loom::data
