@@ -107,6 +107,57 @@ Utterances load_part(const RunConfig& config, const std::string& part) {
   return out;
 }
 
+// Training batches with each utterance changed as a new speaker and a noisier recording would
+// change it: its mel axis warped by a factor in [0.85, 1.15] (vocal tract length perturbation:
+// a longer or shorter vocal tract moves every formant by one factor), a band of up to 6 of the
+// 40 mel bands and a span of up to a tenth of its steps masked (SpecAugment). The test voices are
+// new speakers, and the training set holds few. Each batch's draws come from a generator seeded
+// by the run's seed, the epoch and the batch, so a resumed run sees the same batches.
+class AugmentedBatches : public optim::BatchSource {
+ public:
+  AugmentedBatches(data::FeatureSequenceBatches batches, std::uint64_t seed) : batches_(std::move(batches)), seed_(seed) {}
+  std::int64_t num_batches() const override { return batches_.num_batches(); }
+  void start_epoch(std::int64_t epoch, Generator& generator) override {
+    epoch_ = epoch;
+    batches_.start_epoch(epoch, generator);
+  }
+  optim::Batch batch(std::int64_t index) override {
+    auto batch = batches_.batch(index);
+    Generator generator(seed_ ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(epoch_ * 1000003 + index + 1)));
+    Tensor features = batch[0];  // (B, T, frames_per_step * mel_bands), padded
+    const std::int64_t steps = features.size(1);
+    const auto lengths = batch[1].to_vector<std::int64_t>();
+    std::vector<float> band(mel_bands);
+    for (std::int64_t b = 0; b < features.size(0); ++b) {
+      float* utterance = features.data<float>() + b * steps * frames_per_step * mel_bands;
+      const double warp = 0.85 + 0.3 * generator.uniform();
+      const auto masked_first = static_cast<std::int64_t>(generator.uniform() * mel_bands);
+      const auto masked_bands = static_cast<std::int64_t>(generator.uniform() * 7);
+      const auto masked_steps = static_cast<std::int64_t>(generator.uniform() * (lengths[b] / 10 + 1));
+      const auto masked_start = static_cast<std::int64_t>(generator.uniform() * (lengths[b] - masked_steps + 1));
+      for (std::int64_t frame = 0; frame < lengths[b] * frames_per_step; ++frame) {
+        float* bands = utterance + frame * mel_bands;
+        for (std::int64_t m = 0; m < mel_bands; ++m) {  // band m reads the original at m / warp
+          const double at = std::min(m / warp, static_cast<double>(mel_bands - 1));
+          const auto below = static_cast<std::int64_t>(at);
+          const auto above = std::min(below + 1, mel_bands - 1);
+          band[m] = static_cast<float>(bands[below] + (at - below) * (bands[above] - bands[below]));
+        }
+        for (std::int64_t m = masked_first; m < std::min(masked_first + masked_bands, mel_bands); ++m) band[m] = 0.0f;
+        if (frame / frames_per_step >= masked_start && frame / frames_per_step < masked_start + masked_steps)
+          std::fill(band.begin(), band.end(), 0.0f);
+        std::copy(band.begin(), band.end(), bands);
+      }
+    }
+    return batch;
+  }
+
+ private:
+  data::FeatureSequenceBatches batches_;
+  std::uint64_t seed_;
+  std::int64_t epoch_ = 0;
+};
+
 models::SequenceTagger make_model(const RunConfig& config) {
   return models::SequenceTagger(models::SequenceTaggerOptions(num_classes)
                                     .input_features(mel_bands * frames_per_step)
@@ -274,9 +325,10 @@ int train_speech(const RunConfig& config) {
 
   manual_seed(config.seed);
   auto model = make_model(config);
-  data::FeatureSequenceBatches batches(train.features, train.labels,
-                                       data::SequenceBatchOptions().batch_size(config.batch).bucket_size(20)
-                                           .num_replicas(process.size).rank(process.rank));
+  AugmentedBatches batches(data::FeatureSequenceBatches(train.features, train.labels,
+                                                        data::SequenceBatchOptions().batch_size(config.batch).bucket_size(20)
+                                                            .num_replicas(process.size).rank(process.rank)),
+                           config.seed);
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_digit_error_rate", "min"));
   optim::CosineAnnealingLR schedule(*optimizer, config.epochs, config.lr * 0.02);
