@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bit-exact reruns and resumes through `loom train`, one task of each family on tiny data: text
 # (sentiment), char-LM (79 classes), image (fashion), seq2seq (g2p), caption and CTC (handwriting:
-# fresh lines each epoch, so a resume must draw the same ones). For each, three
+# fresh lines each epoch, so a resume must draw the same ones) and audio (speech: its training
+# batches warped and masked at random, the draws seeded by epoch and batch). For each, three
 # epochs (each long enough, 0.2-0.7 s here, for a kill to land inside the next) and then:
 #  - a rerun under another heap layout (MALLOC_TOP_PAD_, MALLOC_PERTURB_, Loom's malloc tuning off,
 #    extra blocks allocated before main by the heap_shift library) with stdout to a pipe instead of
@@ -37,6 +38,7 @@ source "$here/tiny_data.sh"
 tiny_dictionary "$work/tiny.dict"
 tiny_images "$work/images" 3000 60
 tiny_images "$work/mnist" 100 20 mnist
+python3 "$here/../../scripts/data/speech_digits.py" "$work/speech" 60 8 8
 
 families=(
   "text:sentiment --hidden 16"
@@ -45,6 +47,7 @@ families=(
   "seq2seq:g2p --data-dir $work/tiny.dict --hidden 64 --embedding 16 --layers 1 --batch 4"
   "caption:caption --data-dir $work/images --scenes 40 --hidden 8 --embedding 8 --batch 20"
   "ctc:handwriting --data-dir $work/mnist --hidden 8 --batch 16"
+  "audio:speech --data-dir $work/speech --hidden 64 --batch 4"
 )
 epochs=3
 
