@@ -31,10 +31,7 @@ import wave
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
-    default_data = "/work/wt-speech/data/cache/speech"
-    if not os.path.exists(os.path.join(default_data, "train.tsv")):
-        default_data = os.path.join(here, "..", "data", "cache", "speech")
-    p.add_argument("--data", default=default_data)
+    p.add_argument("--data", default=os.path.join(here, "..", "data", "cache", "speech"))
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training utterances")
