@@ -285,6 +285,11 @@ TEST_CASE("ctc decoders: greedy takes the best path, beam search the best labell
   const auto searched = loom::ctc_beam_search(path, {7}, loom::CtcBeamSearchOptions().set_blank(3));
   CHECK(searched[0][0].labels == Labels{0, 0, 1});
   CHECK(loom::ctc_greedy_decode(path, {8}, 3)[0].labels == Labels{0, 0, 1, 2});
+
+  // ctc_best_labels: beam 1 is the best path (""), a wider beam the best labelling ("a").
+  CHECK(loom::ctc_best_labels(two, {2}, 1) == std::vector<Labels>{Labels{}});
+  CHECK(loom::ctc_best_labels(two, {2}, 4) == std::vector<Labels>{Labels{1}});
+  CHECK(loom::ctc_best_labels(path, {7}, 1, 3) == std::vector<Labels>{Labels{0, 0, 1}});
 }
 
 TEST_CASE("ctc_beam_search: with room for every prefix, each score is the CTC likelihood") {

@@ -250,24 +250,22 @@ class LineBatches : public optim::BatchSource {
   std::vector<std::vector<std::int64_t>> batches_;
 };
 
-// The digits read from every line (greedy for beam 1), in batches of kBatch lines.
-std::vector<std::vector<std::int64_t>> recognize(LineRecognizer& model, const Lines& lines, std::int64_t beam) {
+// The digits read from every line with each of `beams` (1: greedy) from one forward pass, in
+// batches of kBatch lines: one list of lines per beam width.
+std::vector<std::vector<std::vector<std::int64_t>>> recognize(LineRecognizer& model, const Lines& lines,
+                                                             const std::vector<std::int64_t>& beams) {
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  std::vector<std::vector<std::int64_t>> out;
+  std::vector<std::vector<std::vector<std::int64_t>>> out(beams.size());
   for (std::size_t start = 0; start < lines.size(); start += kBatch) {
     std::vector<std::int64_t> rows(std::min<std::size_t>(kBatch, lines.size() - start));
     std::iota(rows.begin(), rows.end(), static_cast<std::int64_t>(start));
     const optim::Batch batch = make_batch(lines, rows);
     const auto frames = batch[1].to_vector<std::int64_t>();
     const Tensor log_probs = model.forward(batch[0], frames);
-    if (beam == 1) {
-      for (auto& hypothesis : ctc_greedy_decode(log_probs, frames, kBlank)) out.push_back(std::move(hypothesis.labels));
-    } else {
-      const auto options = CtcBeamSearchOptions().set_beam_width(beam).set_blank(kBlank);
-      for (auto& beams : ctc_beam_search(log_probs, frames, options)) out.push_back(std::move(beams.front().labels));
-    }
+    for (std::size_t which = 0; which < beams.size(); ++which)
+      for (auto& labels : ctc_best_labels(log_probs, frames, beams[which], kBlank)) out[which].push_back(std::move(labels));
   }
   model.train(was_training);
   return out;
@@ -297,9 +295,9 @@ std::string digits_text(const std::vector<std::int64_t>& digits) {
 // The test figures into `metrics`, and the report's table and misread lines into `page`.
 void evaluate(const RunConfig& config, LineRecognizer& model, const Lines& test, nlohmann::ordered_json& metrics,
               report::Report& page) {
-  const auto beam_read = recognize(model, test, config.beam);
-  const auto greedy_read = recognize(model, test, 1);
-  const LineScores beam = score(beam_read, test), greedy = score(greedy_read, test);
+  const auto read = recognize(model, test, {config.beam, 1});
+  const auto& beam_read = read[0];
+  const LineScores beam = score(beam_read, test), greedy = score(read[1], test);
   metrics["test_lines"] = test.size();
   metrics["test_character_error_rate"] = beam.character_error_rate;
   metrics["test_line_accuracy"] = beam.line_accuracy;
@@ -363,7 +361,7 @@ int train_handwriting(const RunConfig& config) {
         return ctc_loss(model.forward(b[0], frames), b[2], frames, b[3].to_vector<std::int64_t>(), ctc);
       },
       [&] {
-        const auto s = score(recognize(model, lines.validation, 1), lines.validation);
+        const auto s = score(recognize(model, lines.validation, {1})[0], lines.validation);
         return std::map<std::string, double>{{"val_character_error_rate", s.character_error_rate},
                                              {"val_line_accuracy", s.line_accuracy}};
       });
@@ -409,7 +407,7 @@ int recognize_lines(const RunConfig& config, const std::vector<std::string>& pat
   }
   auto owner = make_model(config);
   load(*owner, config.run_dir + "/best.safetensors");
-  const auto read = recognize(*owner, lines, config.beam);
+  const auto read = recognize(*owner, lines, {config.beam})[0];
   for (std::size_t i = 0; i < paths.size(); ++i) std::printf("%s\t%s\n", paths[i].c_str(), digits_text(read[i]).c_str());
   return 0;
 }

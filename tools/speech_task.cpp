@@ -174,37 +174,34 @@ Tensor log_probs_of(models::SequenceTagger& model, const Tensor& features, const
 }
 
 struct Decoded {
-  std::vector<std::string> words;                // one string per utterance
-  std::vector<Tensor> posteriors;                // (T_i, C) per utterance, when kept
+  std::vector<std::vector<std::string>> words;  // per beam width asked: one string per utterance
+  std::vector<Tensor> posteriors;               // (T_i, C) per utterance, when kept
 };
 
-// Every utterance decoded in batches of similar length: beam 1 is the greedy best path.
-Decoded decode(models::SequenceTagger& model, const Utterances& utterances, std::int64_t beam, bool keep_posteriors) {
+// Every utterance decoded with each of `beams` (1: the greedy best path) from one forward pass,
+// in batches of similar length.
+Decoded decode(models::SequenceTagger& model, const Utterances& utterances, const std::vector<std::int64_t>& beams,
+               bool keep_posteriors) {
   NoGradGuard no_grad;
   model.eval();
   data::FeatureSequenceBatches batches(utterances.features, utterances.labels,
                                        data::SequenceBatchOptions().batch_size(64).bucket_size(100).shuffle(false));
   Decoded out;
-  out.words.resize(utterances.features.size());
+  out.words.assign(beams.size(), std::vector<std::string>(utterances.features.size()));
   if (keep_posteriors) out.posteriors.resize(utterances.features.size());
   for (std::int64_t index = 0; index < batches.num_batches(); ++index) {
     const auto batch = batches.batch(index);
     const Tensor log_probs = log_probs_of(model, batch[0], batch[1]);  // (T, B, C)
     const auto lengths = batch[1].to_vector<std::int64_t>();
-    std::vector<std::vector<std::int64_t>> best;
-    if (beam > 1) {
-      for (auto& hypotheses : ctc_beam_search(log_probs, lengths, CtcBeamSearchOptions().set_beam_width(beam).set_blank(blank)))
-        best.push_back(hypotheses.empty() ? std::vector<std::int64_t>{} : hypotheses.front().labels);
-    } else {
-      for (auto& hypothesis : ctc_greedy_decode(log_probs, lengths, blank)) best.push_back(hypothesis.labels);
-    }
     const auto& rows = batches.batch_indices(index);
-    for (std::size_t b = 0; b < rows.size(); ++b) {
-      const auto item = static_cast<std::size_t>(rows[b]);
-      out.words[item] = symbols_of(best[b]);
-      if (keep_posteriors)
-        out.posteriors[item] = exp(log_probs.select(1, static_cast<std::int64_t>(b)).narrow(0, 0, lengths[b]));
+    for (std::size_t which = 0; which < beams.size(); ++which) {
+      const auto best = ctc_best_labels(log_probs, lengths, beams[which], blank);
+      for (std::size_t b = 0; b < rows.size(); ++b) out.words[which][static_cast<std::size_t>(rows[b])] = symbols_of(best[b]);
     }
+    if (keep_posteriors)
+      for (std::size_t b = 0; b < rows.size(); ++b)
+        out.posteriors[static_cast<std::size_t>(rows[b])] =
+            exp(log_probs.select(1, static_cast<std::int64_t>(b)).narrow(0, 0, lengths[b]));
   }
   model.train();
   return out;
@@ -258,9 +255,9 @@ report::Picture posterior_picture(const Tensor& features, const Tensor& posterio
 // The test figures into `metrics`, and the report's tables, pictures and samples into `page`.
 void evaluate(const RunConfig& config, models::SequenceTagger& model, const Utterances& test,
               nlohmann::ordered_json& metrics, report::Report& page) {
-  const auto beam = decode(model, test, config.beam, true);
-  const auto greedy = decode(model, test, 1, false);
-  const auto beam_scores = score(beam.words, test.list.words), greedy_scores = score(greedy.words, test.list.words);
+  const auto decoded = decode(model, test, {config.beam, 1}, true);
+  const auto& beam_words = decoded.words[0];
+  const auto beam_scores = score(beam_words, test.list.words), greedy_scores = score(decoded.words[1], test.list.words);
   metrics["test_utterances"] = test.list.words.size();
   metrics["test_digit_error_rate"] = beam_scores.digit_error_rate;
   metrics["test_string_accuracy"] = beam_scores.string_accuracy;
@@ -286,7 +283,7 @@ void evaluate(const RunConfig& config, models::SequenceTagger& model, const Utte
   // Per voice: which unseen speakers are hard.
   std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> by_voice;
   for (std::size_t i = 0; i < test.list.voices.size(); ++i) {
-    by_voice[test.list.voices[i]].first.push_back(beam.words[i]);
+    by_voice[test.list.voices[i]].first.push_back(beam_words[i]);
     by_voice[test.list.voices[i]].second.push_back(test.list.words[i]);
   }
   report::Table voices{"By voice (beam search)", {"voice", "utterances", "digit error rate", "string accuracy"}, {}};
@@ -298,15 +295,15 @@ void evaluate(const RunConfig& config, models::SequenceTagger& model, const Utte
   page.tables.push_back(std::move(voices));
 
   std::vector<bool> correct;
-  for (std::size_t i = 0; i < test.list.words.size(); ++i) correct.push_back(beam.words[i] == test.list.words[i]);
+  for (std::size_t i = 0; i < test.list.words.size(); ++i) correct.push_back(beam_words[i] == test.list.words[i]);
   for (const auto i : report::pick_samples(correct, 40, 20))
     page.samples.push_back({fmt::format("{} ({})", std::filesystem::path(test.list.files[i]).filename().string(),
                                         test.list.voices[i]),
-                            spoken_form(beam.words[i]), spoken_form(test.list.words[i]), correct[i]});
+                            spoken_form(beam_words[i]), spoken_form(test.list.words[i]), correct[i]});
   for (const auto i : report::pick_samples(correct, 4, 4))
     page.pictures.push_back(posterior_picture(
-        test.features[i], beam.posteriors[i],
-        {fmt::format("heard: {}", spoken_form(beam.words[i])), fmt::format("said: {}", spoken_form(test.list.words[i])),
+        test.features[i], decoded.posteriors[i],
+        {fmt::format("heard: {}", spoken_form(beam_words[i])), fmt::format("said: {}", spoken_form(test.list.words[i])),
          fmt::format("{}; under the spectrogram, P(blank, zero, oh, one ... nine) per 20 ms", test.list.voices[i])},
         correct[i]));
 }
@@ -341,7 +338,7 @@ int train_speech(const RunConfig& config) {
         return ctc_loss(log_probs_of(model, b[0], b[1]), b[2], b[1], b[3], CtcLossOptions().set_blank(blank));
       },
       [&] {
-        const auto scores = score(decode(model, validation, 1, false).words, validation.list.words);
+        const auto scores = score(decode(model, validation, {1}, false).words[0], validation.list.words);
         return std::map<std::string, double>{{"val_digit_error_rate", scores.digit_error_rate},
                                              {"val_string_accuracy", scores.string_accuracy}};
       });
@@ -381,9 +378,9 @@ int transcribe(const RunConfig& config, const std::vector<std::string>& paths) {
   }
   auto model = make_model(config);
   load(model, config.run_dir + "/best.safetensors");
-  const auto decoded = decode(model, utterances, config.beam, false);
+  const auto heard = decode(model, utterances, {config.beam}, false).words[0];
   for (std::size_t i = 0; i < paths.size(); ++i)
-    std::printf("%s\t%s\n", paths[i].c_str(), decoded.words[i].empty() ? "(nothing heard)" : spoken_form(decoded.words[i]).c_str());
+    std::printf("%s\t%s\n", paths[i].c_str(), heard[i].empty() ? "(nothing heard)" : spoken_form(heard[i]).c_str());
   return 0;
 }
 

@@ -364,4 +364,18 @@ std::vector<std::vector<CtcHypothesis>> ctc_beam_search(
   return decoded;
 }
 
+std::vector<std::vector<std::int64_t>> ctc_best_labels(const Tensor& log_probs,
+                                                       const std::vector<std::int64_t>& input_lengths,
+                                                       std::int64_t beam_width, std::int64_t blank) {
+  std::vector<std::vector<std::int64_t>> best;
+  if (beam_width == 1) {
+    for (auto& hypothesis : ctc_greedy_decode(log_probs, input_lengths, blank)) best.push_back(std::move(hypothesis.labels));
+    return best;
+  }
+  const auto options = CtcBeamSearchOptions().set_beam_width(beam_width).set_blank(blank);
+  for (auto& hypotheses : ctc_beam_search(log_probs, input_lengths, options))
+    best.push_back(hypotheses.empty() ? std::vector<std::int64_t>{} : std::move(hypotheses.front().labels));
+  return best;
+}
+
 }  // namespace loom

@@ -74,4 +74,10 @@ std::vector<std::vector<CtcHypothesis>> ctc_beam_search(
     const Tensor& log_probs, const std::vector<std::int64_t>& input_lengths,
     const CtcBeamSearchOptions& options = {});
 
+/// The labels of each sequence's best hypothesis: the greedy best path when beam_width is 1,
+/// else prefix beam search's first hypothesis (what a recogniser prints).
+std::vector<std::vector<std::int64_t>> ctc_best_labels(const Tensor& log_probs,
+                                                       const std::vector<std::int64_t>& input_lengths,
+                                                       std::int64_t beam_width, std::int64_t blank = 0);
+
 }  // namespace loom
