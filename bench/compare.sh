@@ -17,14 +17,10 @@ PYTHON=/usr/bin/python3  # Debian's interpreter: the one with python3-torch
 "$PYTHON" -c "import torch" || { echo "compare.sh: $PYTHON cannot import torch: run scripts/setup.sh" >&2; exit 2; }
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
-# The SGEMM peak of this run: the C OpenBLAS reference of ../shared/anchors on a 2048^3 product,
-# once per round and thread count, so GFLOP/s can be read against what the cores give today
-# (a VM's clock moves: 2048^3 ran at 102 GFLOP/s a core for the anchors and 83 on 2026-11-28).
-ANCHORS=../shared/anchors
-PEAK_SHAPE=2048x2048x2048:2048:2048:2048
-if [ -f "$ANCHORS/gemm_bench.c" ]; then
-  gcc -O2 -o "$BUILD/gemm_bench" "$ANCHORS/gemm_bench.c" -lopenblas
-fi
+# The machine and its SGEMM peak go into every line (bench/machine.sh): the peak is measured
+# once per round, so GFLOP/s can be read against what the cores give today (a VM's clock moves:
+# 2048^3 ran at 102 GFLOP/s a core for the anchors and 83 on 2026-11-28).
+. bench/machine.sh
 
 # One case: "label threads flags..."; the 1-thread H=512 run gives the 1 -> 2 thread speed-up.
 cases=(
@@ -67,12 +63,7 @@ for round in $(seq "$ROUNDS"); do
       run "$impl" "$label" "$threads" "$STEPS" $flags
     done
   done
-  if [ -x "$BUILD/gemm_bench" ]; then
-    for threads in 1 2; do
-      OPENBLAS_NUM_THREADS=$threads OPENBLAS_THREAD_TIMEOUT=4 "$BUILD/gemm_bench" --threads "$threads" \
-        --reps 5 --min-time 0.2 "$PEAK_SHAPE" 2> /dev/null | sed 's/^{/{"case": "sgemm_peak", /' >> "$OUT"
-    done
-  fi
+  sgemm_peak "$OUT" "$BUILD"
   echo "round $round/$ROUNDS done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 if [ "$SWEEP" = 1 ]; then
@@ -83,4 +74,5 @@ if [ "$SWEEP" = 1 ]; then
   done
   echo "T sweep done" >&2
 fi
+stamp_machine "$OUT"
 "$PYTHON" bench/summarize_compare.py "$OUT"

@@ -13,12 +13,7 @@ NATIVE=${NATIVE:-build-native}
 OUT=${OUT:-bench/results/arch-$(date +%Y-%m-%d).jsonl}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
-# The CPU, in every line: the figures hold for it alone.
-cpu=$(awk -F': *' '/^vendor_id/ && !v {v=$2} /^cpu family/ && !f {f=$2} /^model\t/ && !m {m=$2}
-  /^model name/ && !n {n=$2} /^flags/ && !g {g=$2}
-  END {split(g, a, " "); for (i in a) have[a[i]] = 1
-       printf "{\"vendor\": \"%s\", \"family\": %s, \"model\": %s, \"name\": \"%s\", \"avx2\": %s, \"fma\": %s, \"avx512f\": %s}",
-              v, f, m, n, have["avx2"] ? "true" : "false", have["fma"] ? "true" : "false", have["avx512f"] ? "true" : "false"}' /proc/cpuinfo)
+. bench/machine.sh  # the CPU, in every line: the figures hold for it alone
 export OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4
 cases=("charlm --hidden 512" "charlm --hidden 128" "charlm --hidden 512 --mode infer" "classifier"
        "seq2seq --attention dot" "caption")
@@ -29,13 +24,14 @@ for round in 1 2 3; do
     for c in "${cases[@]}"; do
       # shellcheck disable=SC2086  # a case is several arguments
       line=$("$build/bench_workloads" --workload $c --threads 2 --steps 15)
-      echo "{\"build\": \"$build\", \"cpu\": $cpu, \"round\": $round, \"load1\": $(cut -d' ' -f1 /proc/loadavg), \"r\": $line}" >> "$OUT"
+      echo "{\"build\": \"$build\", \"round\": $round, \"load1\": $(cut -d' ' -f1 /proc/loadavg), \"r\": $line}" >> "$OUT"
     done
   done
 done
 for build in "$PORTABLE" "$NATIVE"; do
-  "$build/bench_core" --threads 2 | sed "s|^|{\"build\": \"$build\", \"cpu\": $cpu, \"r\": |; s|\$|}|" >> "$OUT"
+  "$build/bench_core" --threads 2 | sed "s|^|{\"build\": \"$build\", \"r\": |; s|\$|}|" >> "$OUT"
 done
+stamp_machine "$OUT"
 /usr/bin/python3 - "$OUT" "$PORTABLE" "$NATIVE" <<'PY'
 import collections, json, statistics, sys
 out, portable, native = sys.argv[1:]

@@ -9,6 +9,7 @@ ROUNDS=${ROUNDS:-3}
 OUT=${OUT:-bench/results/core-$(date +%Y-%m-%d).jsonl}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
+. bench/machine.sh
 # The C OpenBLAS reference from ../shared/anchors, on the same shapes in the same run.
 GEMM_SHAPES="128x128x128:128:128:128 512x512x512:512:512:512 1024x1024x1024:1024:1024:1024
   64x2048x512:64:2048:512 32x2048x512:32:2048:512 2048x2048x64:2048:2048:64"
@@ -27,6 +28,8 @@ for round in $(seq "$ROUNDS"); do
       "$BUILD/gemm_bench" --threads "$threads" --reps 5 --min-time 0.1 $GEMM_SHAPES 2> /dev/null >> "$OUT"
     fi
   done
+  sgemm_peak "$OUT" "$BUILD"
   echo "round $round done" >&2
 done
+stamp_machine "$OUT"
 /usr/bin/python3 bench/summarize_core.py "$OUT"

@@ -16,6 +16,7 @@ bench="$BUILD/bench_distributed"
 test -x "$bench" || { echo "run_distributed: $bench is missing (configure with MPI: apt-get install libopenmpi-dev)"; exit 2; }
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
+. bench/machine.sh
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 for round in $(seq "$ROUNDS"); do
   OPENBLAS_NUM_THREADS=1 "$bench" --threads 1 --batch 32 --steps "$STEPS" >> "$OUT"
@@ -30,6 +31,8 @@ for round in $(seq "$ROUNDS"); do
       --steps "$STEPS" --overlap "$overlap" >> "$OUT"
   done
   OPENBLAS_NUM_THREADS=1 "$bench" --threads 1 --batch 32 --layers 2 --steps "$STEPS" >> "$OUT"
+  sgemm_peak "$OUT" "$BUILD"
   echo "round $round done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
-python3 bench/summarize_distributed.py "$OUT"
+stamp_machine "$OUT"
+/usr/bin/python3 bench/summarize_distributed.py "$OUT"

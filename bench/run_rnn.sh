@@ -9,12 +9,15 @@ ROUNDS=${ROUNDS:-2}
 OUT=${OUT:-bench/results/rnn-$(date +%Y-%m-%d).jsonl}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
+. bench/machine.sh
 for round in $(seq "$ROUNDS"); do
   for threads in 1 2; do
     export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=PASSIVE
     "$BUILD/bench_rnn" --threads "$threads" >> "$OUT"
     /usr/bin/python3 bench/bench_rnn.py --threads "$threads" >> "$OUT"
   done
+  sgemm_peak "$OUT" "$BUILD"
   echo "round $round done" >&2
 done
+stamp_machine "$OUT"
 /usr/bin/python3 bench/summarize_rnn.py "$OUT"

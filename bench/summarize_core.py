@@ -1,11 +1,12 @@
 """JSON lines from run_core.sh -> a markdown table: medians across rounds, Loom against PyTorch
 (ratio = loom_ms / torch_ms, below 1 is faster) and, for matmul, against the OpenBLAS anchor."""
 import collections
-import json
 import pathlib
 import re
 import statistics
 import sys
+
+import bench_lines
 
 ANCHOR = pathlib.Path(__file__).resolve().parent.parent.parent / "shared/anchors/results/gemm-2026-11-27.md"
 
@@ -27,8 +28,9 @@ def anchor_gflops():
 def main(path):
     runs = collections.defaultdict(list)
     gflops = collections.defaultdict(list)
-    for line in open(path):
-        row = json.loads(line)
+    rows, peak_rows = bench_lines.read(path)
+    print(bench_lines.heading(rows, peak_rows) + "\n")
+    for row in rows + peak_rows:
         if row["impl"] == "c_cblas_sgemm":  # ../shared/anchors/gemm_bench.c, same run
             row = {"impl": "openblas", "op": "matmul", "shape": row["shape"], "threads": row["threads"],
                    "ms": row["us_per_call_median"] / 1e3, "gflops": row["gflops_median"]}

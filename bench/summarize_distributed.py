@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Table of bench_distributed runs (JSON lines): medians over rounds per configuration."""
-import json
 import statistics
 import sys
 from collections import defaultdict
 
+import bench_lines
+
 runs = defaultdict(list)
-for line in open(sys.argv[1]):
-    r = json.loads(line)
+rows, peak_rows = bench_lines.read(sys.argv[1])
+print(bench_lines.heading(rows, peak_rows) + "\n")
+for r in rows:
     runs[(r["layers"], r["ranks"], r["threads"], r["batch_per_rank"], r["overlap"])].append(r)
 
 

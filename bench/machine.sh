@@ -1,0 +1,37 @@
+# Sourced by the bench scripts: what every result line carries so that it can be read on its own
+# later (the CPU changes between sessions, and a figure holds for the CPU it was measured on).
+#   MACHINE                  one JSON object: CPU vendor, family, model, name, the flags that pick
+#                            kernels (avx2, fma, avx512f), OpenBLAS's core name and version
+#   sgemm_peak OUT BUILD     appends the same-run SGEMM peak: ../shared/anchors' C OpenBLAS
+#                            program on 2048^3 at 1 and 2 threads, one line each (case sgemm_peak)
+#   stamp_machine OUT        puts "machine": MACHINE first in every line of OUT
+
+MACHINE=$(awk -F': *' '/^vendor_id/ && !v {v=$2} /^cpu family/ && !f {f=$2} /^model\t/ && !m {m=$2}
+  /^model name/ && !n {n=$2} /^flags/ && !g {g=$2}
+  END {split(g, a, " "); for (i in a) have[a[i]] = 1
+       printf "{\"vendor\": \"%s\", \"family\": %s, \"model\": %s, \"name\": \"%s\", \"avx2\": %s, \"fma\": %s, \"avx512f\": %s",
+              v, f, m, n, have["avx2"] ? "true" : "false", have["fma"] ? "true" : "false", have["avx512f"] ? "true" : "false"}' /proc/cpuinfo)
+# OpenBLAS picks its kernels at run time (DYNAMIC_ARCH): the core it picked is part of the machine.
+MACHINE+=$(/usr/bin/python3 - <<'PY'
+import ctypes
+blas = ctypes.CDLL("libopenblas.so.0")
+blas.openblas_get_corename.restype = blas.openblas_get_config.restype = ctypes.c_char_p
+print(f', "openblas_core": "{blas.openblas_get_corename().decode()}", '
+      f'"openblas": "{blas.openblas_get_config().decode().split()[1]}"}}')
+PY
+)
+
+sgemm_peak() {
+  local out=$1 build=$2 source=../shared/anchors/gemm_bench.c threads
+  [ -f "$source" ] || { echo "sgemm_peak: $source missing: no peak in this run" >&2; return 0; }
+  gcc -O2 -o "$build/gemm_bench" "$source" -lopenblas
+  for threads in 1 2; do
+    OPENBLAS_NUM_THREADS=$threads OPENBLAS_THREAD_TIMEOUT=4 "$build/gemm_bench" --threads "$threads" \
+      --reps 5 --min-time 0.2 2048x2048x2048:2048:2048:2048 2> /dev/null \
+      | sed 's/^{/{"case": "sgemm_peak", /' >> "$out"
+  done
+}
+
+stamp_machine() {
+  sed -i "s|^{|{\"machine\": $MACHINE, |" "$1"
+}
