@@ -78,10 +78,6 @@ CtcTargets check_targets(const Tensor& targets, const std::vector<std::int64_t>&
     if (target_lengths[b] < 0)
       throw ValueError(fmt::format("ctc_loss: target length {} of sequence {} is negative",
                                    target_lengths[b], b));
-    if (target_lengths[b] > input_lengths[b])
-      throw ValueError(fmt::format("ctc_loss: target {} has {} labels but its input only {} "
-                                   "frames; CTC needs a frame per label", b, target_lengths[b],
-                                   input_lengths[b]));
     out.longest = std::max(out.longest, target_lengths[b]);
   }
   const std::int64_t total = std::accumulate(target_lengths.begin(), target_lengths.end(), std::int64_t{0});

@@ -18,8 +18,10 @@ struct CtcLossOptions {
   /// Mean divides each sequence's loss by its target length (1 for an empty target), then
   /// averages over the batch: PyTorch's definition.
   Reduction reduction = Reduction::Mean;
-  /// A sequence no alignment can produce (a repeated label needs a blank between its copies, so
-  /// "aa" needs 3 frames) has an infinite loss; with zero_infinity its loss and gradient are 0.
+  /// A sequence no alignment can produce (a target longer than its input, or a repeated label,
+  /// which needs a blank between its copies: "aa" needs 3 frames) has an infinite loss; with
+  /// zero_infinity its loss and gradient are 0. As PyTorch: no error, so that one bad pair in a
+  /// batch does not stop training.
   bool zero_infinity = false;
   CtcLossOptions& set_blank(std::int64_t v) { blank = v; return *this; }
   CtcLossOptions& set_reduction(Reduction v) { reduction = v; return *this; }
@@ -32,7 +34,7 @@ struct CtcLossOptions {
 ///   targets:        int64, padded (B, S) with S >= every target length, or the targets
 ///                   concatenated (sum of target lengths); labels in [0, C), never `blank`
 ///   input_lengths:  (B) frames of each sequence, in [1, T]
-///   target_lengths: (B) labels of each target, in [0, input length]
+///   target_lengths: (B) labels of each target, >= 0 (longer than the input: infinite loss)
 /// The gradient is d loss / d log_probs itself (minus the posterior of each class at each frame;
 /// zero past a sequence's input length). PyTorch returns softmax(log_probs) minus that posterior
 /// instead, the gradient with respect to the scores that went into log_softmax; composed with
