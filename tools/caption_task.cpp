@@ -77,6 +77,7 @@ void check_encoder_run(const std::string& run_dir) {
 
 // Loads the CNNEncoder of that run (its best epoch) into the captioner.
 void load_encoder(models::ImageCaptioner& model, const std::string& run_dir) {
+  const RunFolderLock reading(run_dir, RunFolderLock::Mode::shared, "caption --encoder");  // not mid-training
   std::map<std::string, Tensor> encoder;
   const std::string prefix = "encoder.";
   for (auto& [name, tensor] : load_safetensors(run_dir + "/best.safetensors").tensors)

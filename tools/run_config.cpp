@@ -181,10 +181,12 @@ std::vector<std::string> changed_options(const RunConfig& before, const RunConfi
 
 RunFolderLock::RunFolderLock(const std::string& run_dir, Mode mode, const std::string& command) : mode_(mode) {
   const std::string path = run_dir + "/.lock";
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Only a trainer creates the file: a reader pointed at any folder leaves nothing behind, and a
+  // folder without one has never been trained, so there is no trainer to wait for.
+  fd_ = ::open(path.c_str(), O_RDWR | (mode == Mode::exclusive ? O_CREAT : 0) | O_CLOEXEC, 0644);
   if (fd_ < 0 && mode == Mode::shared) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0 && errno == ENOENT) return;  // a read-only folder without a lock file
+    if (errno == ENOENT) return;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // a read-only folder
   }
   if (fd_ < 0) throw IOError(fmt::format("{}: cannot open the lock file '{}': {}", command, path, std::strerror(errno)));
   if (::flock(fd_, (mode == Mode::exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {

@@ -87,8 +87,8 @@ class RunFolderLock {
  public:
   enum class Mode { exclusive, shared };
   /// Takes the lock without waiting; an IOError names `command`, the folder and the process
-  /// holding it. A folder that cannot hold a lock file (read-only) cannot be trained either, so
-  /// a shared lock there is skipped.
+  /// holding it. Only the exclusive lock creates RUN_DIR/.lock: a shared lock on a folder without
+  /// one (never trained, or read-only) is skipped, as there is no trainer to wait for.
   RunFolderLock(const std::string& run_dir, Mode mode, const std::string& command);
   ~RunFolderLock();
   RunFolderLock(const RunFolderLock&) = delete;

@@ -74,6 +74,10 @@ else
   echo "SKIP: the full-disk check needs to mount a tmpfs (mount -t tmpfs), which is not permitted here"
 fi
 
+# A reader never leaves a lock file in a folder it was pointed at.
+mkdir "$work/not-a-run"
+"$loom" eval "$work/not-a-run" > /dev/null 2>&1 && fail "eval of an empty folder succeeded"
+[[ -e "$work/not-a-run/.lock" ]] && fail "eval of an empty folder left $work/not-a-run/.lock"
 # One trainer per run folder: a second one, and a reader, stop at once naming the holder.
 "$loom" train sentiment --model bag --run-dir "$work/locked" --epochs 1000 > /dev/null 2>&1 &
 holder=$!
