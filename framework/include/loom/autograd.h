@@ -60,7 +60,18 @@ using PostAccumulateGradHook = std::function<void(const Tensor& leaf)>;
 /// it. Throws AutogradError for a tensor computed by an op (its gradient is never final).
 void set_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook);
 
-/// Runs backward from several roots at once (their gradients default to ones for scalars).
-void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients = {});
+/// Runs backward from several roots at once (their gradients default to ones for scalars),
+/// adding into the `.grad()` of the leaves. The graph's saved values are freed as they are used
+/// unless `retain_graph`, which lets a second pass run through the same graph.
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients = {},
+              bool retain_graph = false);
+
+/// The gradients of `outputs` (weighted by `grad_outputs`, which default to ones for scalars)
+/// with respect to `inputs`, returned rather than added into any `.grad()`; undefined for an
+/// input the outputs do not depend on. As PyTorch's `torch.autograd.grad`.
+///
+///     Tensor dloss_dx = loom::grad({loss}, {x})[0];   // x.grad() is left as it was
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false);
 
 }  // namespace loom

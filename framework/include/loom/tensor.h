@@ -72,8 +72,8 @@ class Tensor {
   /// Keep the gradient of a non-leaf tensor after backward (leaves always keep theirs).
   void retain_grad();
   /// Reverse-mode differentiation from this tensor. A non-scalar needs `gradient` of its shape.
-  /// The graph and its saved activations are freed afterwards.
-  void backward(const Tensor& gradient = Tensor()) const;
+  /// The graph and its saved activations are freed afterwards unless `retain_graph`.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   /// The same storage, cut from the graph: no gradient flows through the result.
   Tensor detach() const;
 
