@@ -38,8 +38,11 @@ struct Node {
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
-  std::size_t offset = 0;  // in elements: reshape views share storage, so this is usually 0
+  std::size_t offset = 0;  // in elements, of the first value within the storage
   Shape shape;
+  // In elements, one per axis: a view (transpose, slice, expand...) reads the storage through
+  // permuted, scaled or zero strides; a tensor an op allocates is row-major.
+  std::vector<std::int64_t> strides;
   Dtype dtype = Dtype::Float32;
   bool requires_grad = false;
   bool retains_grad = false;
@@ -54,6 +57,20 @@ namespace detail {
 std::int64_t numel_of(const Shape& shape);
 /// Row-major strides in elements.
 std::vector<std::int64_t> contiguous_strides(const Shape& shape);
+/// True when `strides` walk `shape` row-major without gaps (size-1 axes may have any stride).
+bool is_row_major(const Shape& shape, const std::vector<std::int64_t>& strides);
+/// The first value of `t` in its storage, whatever its strides: for kernels that read views
+/// through their strides (data<T>() accepts contiguous tensors only).
+template <class T>
+T* first_element(const Tensor& t) {
+  return static_cast<T*>(t.impl()->storage->data) + t.impl()->offset;
+}
+/// `t` made contiguous (undefined stays undefined): what an op whose kernel walks the storage
+/// row-major calls on its operands first.
+inline Tensor dense(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
+/// Copies `source` into `target` (same shape and dtype), each read through its own strides.
+void copy_strided(const Tensor& source, Tensor& target);
+
 /// Axis in [0, rank), or IndexError naming `op`.
 std::int64_t normalize_axis(const char* op, std::int64_t axis, std::int64_t rank);
 /// NumPy broadcast of two shapes, or ShapeError naming `op`.

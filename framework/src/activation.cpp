@@ -153,8 +153,9 @@ void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_for
   });
 }
 
-Tensor softmax_forward(const char* op, const Tensor& x, std::int64_t axis, bool log_form) {
-  detail::check_floating(op, x);
+Tensor softmax_forward(const char* op, const Tensor& input, std::int64_t axis, bool log_form) {
+  detail::check_floating(op, input);
+  const Tensor x = input.contiguous();  // the kernel walks rows of the storage
   const std::int64_t a = detail::normalize_axis(op, axis, x.dim());
   Tensor out = empty(x.shape(), x.dtype());
   detail::dispatch_floating(op, x.dtype(), [&](auto tag) {

@@ -67,6 +67,7 @@ void accumulate_into(Tensor& slot, const Shape& shape, Tensor grad) {
   if (grad.shape() != shape)
     throw AutogradError(fmt::format("backward: gradient of shape {} for a tensor of shape {}",
                                     shape_str(grad.shape()), shape_str(shape)));
+  if (!grad.is_contiguous()) grad = grad.contiguous();  // a view's backward may hand back a view
   if (!slot.defined()) {
     slot = exclusively_owned(grad) ? std::move(grad) : grad.clone();
   } else if (exclusively_owned(slot)) {

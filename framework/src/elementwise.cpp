@@ -112,15 +112,14 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   Tensor out = empty(out_shape, a.dtype());
   detail::dispatch_floating("where", a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* pm = mask.data<T>();
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
+    const T* pm = detail::first_element<T>(mask);  // all three read through their strides
+    const T* pa = detail::first_element<T>(a);
+    const T* pb = detail::first_element<T>(b);
     T* po = out.data<T>();
     detail::broadcast_loop<4>(
         out_shape,
-        {detail::contiguous_strides(out_shape), detail::broadcast_strides(mask.shape(), out_shape),
-         detail::broadcast_strides(a.shape(), out_shape),
-         detail::broadcast_strides(b.shape(), out_shape)},
+        {detail::contiguous_strides(out_shape), detail::broadcast_strides(mask, out_shape),
+         detail::broadcast_strides(a, out_shape), detail::broadcast_strides(b, out_shape)},
         [&](const std::array<std::int64_t, 4>& off, std::int64_t n,
             const std::array<std::int64_t, 4>& st) {
           for (std::int64_t i = 0; i < n; ++i)

@@ -85,7 +85,8 @@ void Embedding::renormalize(const Tensor& indices) {
   });
 }
 
-Tensor Embedding::forward(const Tensor& indices) {
+Tensor Embedding::forward(const Tensor& indices_view) {
+  const Tensor indices = detail::dense(indices_view);  // read as a flat list of ids
   detail::check_defined("Embedding", indices);
   detail::check_index_tensor("Embedding", indices);
   if (options_.max_norm()) renormalize(indices);
