@@ -1,4 +1,6 @@
 // The autograd engine: accumulation, detach, no-grad, explicit gradients, freeing the graph.
+#include <loom/optim/optimizers.h>
+
 #include <memory>
 
 #include "test_util.h"
@@ -234,4 +236,43 @@ TEST_CASE("retain_graph lets backward run twice through one graph, accumulating"
     CHECK(h.grad().to_vector<double>()[i] == doctest::Approx(2 * h_once[i]).epsilon(1e-14));
   }
   CHECK_THROWS_AS(loss.backward(), loom::AutogradError);  // the second pass freed it
+}
+
+TEST_CASE("an in-place change to a tensor saved for backward is an error, not a wrong gradient") {
+  Tensor w = loom::from_vector(std::vector<double>{1, 2, 3}).requires_grad_();
+  Tensor x = loom::from_vector(std::vector<double>{4, 5, 6});
+  Tensor product = loom::sum(w * x);  // mul saves x for dL/dw
+  x.fill_(0.0);
+  const std::string message = loom_test::message_of<loom::AutogradError>([&] { product.backward(); });
+  CHECK(message.find("backward: a tensor that mul saved for its backward was changed in place") == 0);
+
+  // a write through a view of the saved output (exp saves its output)
+  Tensor e = loom::exp(w);
+  Tensor loss = loom::sum(e);
+  e.narrow(0, 1, 1).copy_(loom::zeros({1}, Dtype::Float64));
+  CHECK_THROWS_AS(loss.backward(), loom::AutogradError);
+
+  // an optimiser step between forward and backward changes the weight that linear saved
+  Tensor input = loom::ones({2, 3}, Dtype::Float64).requires_grad_();
+  Tensor weight = loom::ones({4, 3}, Dtype::Float64).requires_grad_();
+  weight.set_grad(loom::ones({4, 3}, Dtype::Float64));
+  loom::optim::SGD sgd({{"weight", weight}}, loom::optim::SGDOptions(0.1));
+  Tensor out = loom::sum(loom::linear(input, weight));
+  sgd.step();
+  CHECK(loom_test::message_of<loom::AutogradError>([&] { out.backward(); }).find("linear saved") != std::string::npos);
+}
+
+TEST_CASE("in-place changes that backward does not read are allowed") {
+  Tensor w = loom::from_vector(std::vector<double>{1, 2}).requires_grad_();
+  Tensor x = loom::from_vector(std::vector<double>{3, 4});
+  Tensor total = loom::sum(w + x);  // add saves nothing
+  x.fill_(-1.0);
+  total.backward();
+  CHECK(values(w.grad()) == std::vector<double>{1, 1});
+  // and a change made before the op ran is simply its input
+  Tensor y = loom::from_vector(std::vector<double>{3, 4});
+  y.fill_(2.0);
+  Tensor scaled = loom::sum(w * y);
+  scaled.backward();
+  CHECK(values(w.grad()) == std::vector<double>{3, 3});
 }

@@ -256,7 +256,7 @@ Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Back
   Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [x, backward, name](const Tensor& g) {
     return std::vector<Tensor>{unary_backward(name, x, g, backward)};
-  });
+  }, /*saved=*/{x});
   return out;
 }
 
@@ -267,7 +267,7 @@ Tensor unary_from_output(const char* name, const Tensor& x, Forward forward, Bac
   Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
     return std::vector<Tensor>{unary_backward(name, y, g, backward)};
-  });
+  }, /*saved=*/{out});
   return out;
 }
 

@@ -25,6 +25,9 @@ struct Storage {
   void* data;
   std::size_t bytes;     // as asked for
   std::size_t capacity;  // as allocated: rounded up, or a larger cached block reused
+  // Counts in-place writes (copy_, fill_, initialisers, optimiser steps), so that backward can
+  // tell a saved value was changed after the op read it, as PyTorch's version counter does.
+  std::uint64_t version = 0;
 };
 
 /// A recorded operation: its inputs and the closure computing their gradients. The closure
@@ -33,6 +36,8 @@ struct Node {
   const char* name;
   std::vector<Tensor> inputs;
   BackwardFunction backward;
+  // The storage of each tensor the backward reads, with its version when the op ran.
+  std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> saved_versions;
   bool released = false;  // the saved values were freed by a backward pass
 };
 
@@ -65,6 +70,9 @@ template <class T>
 T* first_element(const Tensor& t) {
   return static_cast<T*>(t.impl()->storage->data) + t.impl()->offset;
 }
+/// Marks an in-place write into `t`'s storage (see Storage::version).
+inline void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
+
 /// `t` made contiguous (undefined stays undefined): what an op whose kernel walks the storage
 /// row-major calls on its operands first.
 inline Tensor dense(const Tensor& t) { return t.defined() ? t.contiguous() : t; }

@@ -173,7 +173,7 @@ Tensor softmax(const Tensor& x, std::int64_t axis) {
   const std::int64_t a = detail::normalize_axis("softmax", axis, x.dim());
   record_op(out, "softmax", {x}, [y = out.detach(), a](const Tensor& g) {
     return std::vector<Tensor>{y * (g - sum(g * y, {a}, true))};
-  });
+  }, /*saved=*/{out});
   return out;
 }
 
@@ -182,7 +182,7 @@ Tensor log_softmax(const Tensor& x, std::int64_t axis) {
   const std::int64_t a = detail::normalize_axis("log_softmax", axis, x.dim());
   record_op(out, "log_softmax", {x}, [y = out.detach(), a](const Tensor& g) {
     return std::vector<Tensor>{g - exp(y) * sum(g, {a}, true)};
-  });
+  }, /*saved=*/{out});
   return out;
 }
 

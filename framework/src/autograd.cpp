@@ -27,12 +27,14 @@ bool needs_graph(const std::vector<Tensor>& inputs) {
 }  // namespace detail
 
 void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
-               BackwardFunction backward) {
+               BackwardFunction backward, const std::vector<Tensor>& saved) {
   if (!detail::needs_graph(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
+  for (const Tensor& tensor : saved)
+    if (tensor.defined()) node->saved_versions.emplace_back(tensor.impl()->storage, tensor.impl()->storage->version);
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
 }
@@ -173,6 +175,12 @@ void run_backward(const char* op, const std::vector<Tensor>& roots,
     if (grad_output.defined() && !deliver(held, grad_output)) grad_output = Tensor();
     if (!node) continue;
     if (grad_output.defined()) {
+      for (const auto& [storage, version] : node->saved_versions)
+        if (storage->version != version)
+          throw AutogradError(fmt::format(
+              "{}: a tensor that {} saved for its backward was changed in place since (version {}, "
+              "saved at {}); change a clone() of it instead, or run backward first",
+              op, node->name, storage->version, version));
       std::vector<Tensor> input_grads = node->backward(grad_output);
       grad_output = Tensor();  // so that a gradient passed straight through is not shared
       for (std::size_t k = 0; k < node->inputs.size() && k < input_grads.size(); ++k) {
@@ -184,6 +192,7 @@ void run_backward(const char* op, const std::vector<Tensor>& roots,
     if (retain_graph) continue;
     // Free the saved activations and this intermediate gradient as soon as they are used.
     node->inputs.clear();
+    node->saved_versions.clear();
     node->backward = nullptr;
     node->released = true;
   }

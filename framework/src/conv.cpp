@@ -405,7 +405,7 @@ Tensor conv2d(const Tensor& input_view, const Tensor& weight_view, const Tensor&
       }
     });
     return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
-  });
+  }, /*saved=*/{input, weight});
   return out;
 }
 

@@ -115,7 +115,7 @@ Tensor rows_times_matrix(const Tensor& a_in, const Tensor& b_in) {
       }
     });
     return std::vector<Tensor>{grad_a, grad_b};
-  });
+  }, /*saved=*/{a_in, b_in});
   return out;
 }
 
@@ -140,7 +140,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                           : Tensor(),
         b.requires_grad() ? detail::sum_to(batched_product(a, true, g, false), b.shape())
                           : Tensor()};
-  });
+  }, /*saved=*/{a, b});
   return out;
 }
 
@@ -192,7 +192,7 @@ Tensor linear_dense(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     });
     if (bias.defined() && bias.requires_grad()) grad_b = sum(g.reshape({rows, out_features}), {0});
     return std::vector<Tensor>{grad_x, grad_w, grad_b};
-  });
+  }, /*saved=*/{x, weight});
   return out;
 }
 

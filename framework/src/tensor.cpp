@@ -409,11 +409,13 @@ void Tensor::copy_(const Tensor& source) {
                                  dtype_name(dtype()), shape_str(shape()),
                                  dtype_name(source.dtype()), shape_str(source.shape())));
   detail::copy_strided(source, *this);
+  detail::bump_version(*this);
 }
 
 void Tensor::fill_(double value) {
   if (!is_contiguous()) return copy_(full({}, value, dtype()).expand(shape()));  // a view's part
   // One dtype switch, then a plain fill: zeros() of every gradient buffer comes through here.
+  detail::bump_version(*this);
   const std::int64_t n = numel();
   switch (dtype()) {
     case Dtype::Float32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;

@@ -83,6 +83,7 @@ void Embedding::renormalize(const Tensor& indices) {
       for (std::int64_t e = 0; e < dim; ++e) row[e] = static_cast<T>(row[e] * scale);
     }
   });
+  detail::bump_version(weight);
 }
 
 Tensor Embedding::forward(const Tensor& indices_view) {

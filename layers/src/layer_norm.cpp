@@ -72,7 +72,7 @@ Tensor normalize(const Tensor& x_view, std::int64_t n, double eps) {
                                  n);
     });
     return std::vector<Tensor>{dx};
-  });
+  }, /*saved=*/{y});
   return y;
 }
 

@@ -438,7 +438,7 @@ std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x_view, const T
                   return lstm_backward<T>(dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
                 return backward<T>(cell, dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, lengths, *saved);
               });
-            });
+            }, /*saved=*/{x, w_ih, w_hh, h0, c0});
   // The three results are views of one packed tensor, so one node carries all their gradients.
   return {packed.narrow(0, 0, dims.steps), packed.select(0, dims.steps),
           lstm ? packed.select(0, dims.steps + 1) : Tensor()};

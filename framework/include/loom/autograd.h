@@ -35,17 +35,19 @@ using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_ou
 /// Writing your own op: compute `output` (without recording), then attach its backward. Does
 /// nothing unless grad mode is on and some input requires a gradient. The closure must capture
 /// only what the backward needs (inputs, saved values; never `output` itself, which would make
-/// a cycle). `name` is a string literal shown in errors.
+/// a cycle). `name` is a string literal shown in errors. `saved` lists the tensors whose values
+/// the backward reads: if one of them is changed in place (copy_, fill_, an optimiser step)
+/// before the backward runs, backward throws AutogradError instead of computing a wrong gradient.
 ///
 ///     Tensor square(const Tensor& x) {
 ///       Tensor out = x.detach() * x.detach();
 ///       loom::record_op(out, "square", {x}, [x](const Tensor& g) {
 ///         return std::vector<Tensor>{g * x * 2.0};
-///       });
+///       }, /*saved=*/{x});
 ///       return out;
 ///     }
 void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
-               BackwardFunction backward);
+               BackwardFunction backward, const std::vector<Tensor>& saved = {});
 
 /// Called during a backward pass once a leaf's gradient is final for that pass: every op that used
 /// the leaf has added into `leaf.grad()`. It fires once per pass, and not at all for a leaf the
