@@ -38,6 +38,10 @@ struct Node {
   BackwardFunction backward;
   // The storage of each tensor the backward reads, with its version when the op ran.
   std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> saved_versions;
+  // Set (instead of `backward`) for a view that picks part of its one input (slice, narrow):
+  // maps the input's gradient buffer to the part, into which the engine adds the view's gradient.
+  // So T slices of one tensor cost T slices, not T zero tensors of the input's shape.
+  std::function<Tensor(const Tensor& input_gradient)> input_region;
   bool released = false;  // the saved values were freed by a backward pass
 };
 
@@ -99,6 +103,11 @@ void check_defined(const char* op, const Tensor& t);
 
 /// True when grad mode is on and some input requires a gradient.
 bool needs_graph(const std::vector<Tensor>& inputs);
+
+/// Records `output` as a view of part of `input`: `region(g)` applies the same view to a tensor
+/// of the input's shape (see Node::input_region).
+void record_region_view(Tensor& output, const char* name, const Tensor& input,
+                        std::function<Tensor(const Tensor& input_gradient)> region);
 
 /// Sums `grad` down to `shape` (undoing broadcasting).
 Tensor sum_to(const Tensor& grad, const Shape& shape);

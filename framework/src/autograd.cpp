@@ -2,7 +2,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "detail/tensor_impl.h"
+#include "detail/kernels.h"
 #include "loom/ops.h"
 
 namespace loom {
@@ -22,6 +22,17 @@ bool needs_graph(const std::vector<Tensor>& inputs) {
   for (const auto& input : inputs)
     if (input.defined() && input.requires_grad()) return true;
   return false;
+}
+
+void record_region_view(Tensor& output, const char* name, const Tensor& input,
+                        std::function<Tensor(const Tensor& input_gradient)> region) {
+  if (!needs_graph({input})) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = {input};
+  node->input_region = std::move(region);
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
 }
 
 }  // namespace detail
@@ -55,11 +66,28 @@ bool exclusively_owned(const Tensor& t) {
   return t.impl_ptr().use_count() == 1 && t.impl()->storage.use_count() == 1;
 }
 
+// target += addend, target read through its strides (a region of a gradient buffer), addend
+// contiguous.
 template <class T>
 void add_in_place(Tensor& target, const Tensor& addend) {
-  T* out = target.data<T>();
+  T* out = detail::first_element<T>(target);
   const T* in = addend.data<T>();
-  for (std::int64_t i = 0, n = target.numel(); i < n; ++i) out[i] += in[i];
+  detail::broadcast_loop<2>(target.shape(), {target.strides(), detail::contiguous_strides(target.shape())},
+                            [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                                const std::array<std::int64_t, 2>& st) {
+                              T* o = out + off[0];
+                              const T* x = in + off[1];
+                              if (st[0] == 1 && st[1] == 1) {  // the common case, vectorised
+                                for (std::int64_t i = 0; i < n; ++i) o[i] += x[i];
+                              } else {
+                                for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] += x[i * st[1]];
+                              }
+                            });
+}
+
+void add_into(Tensor& target, const Tensor& addend) {
+  if (target.dtype() == Dtype::Float32) add_in_place<float>(target, addend);
+  else add_in_place<double>(target, addend);
 }
 
 // Adds `grad` into `slot`, the gradient of a tensor of `shape`. Takes ownership when the slot is
@@ -73,11 +101,23 @@ void accumulate_into(Tensor& slot, const Shape& shape, Tensor grad) {
   if (!slot.defined()) {
     slot = exclusively_owned(grad) ? std::move(grad) : grad.clone();
   } else if (exclusively_owned(slot)) {
-    if (slot.dtype() == Dtype::Float32) add_in_place<float>(slot, grad);
-    else add_in_place<double>(slot, grad);
+    add_into(slot, grad);
   } else {
     slot = slot + grad;
   }
+}
+
+// Adds `grad`, the gradient of a view of part of `input`, into that part of `slot` (the input's
+// gradient), which starts as zeros: the cost is the part's, whatever the input's size.
+void accumulate_region(Tensor& slot, const TensorImpl& input, const Node& view, Tensor grad) {
+  if (!grad.is_contiguous()) grad = grad.contiguous();
+  if (!slot.defined()) slot = zeros(input.shape, input.dtype);
+  else if (!exclusively_owned(slot)) slot = slot.clone();
+  Tensor part = view.input_region(slot);
+  if (part.shape() != grad.shape())
+    throw AutogradError(fmt::format("backward: gradient of shape {} for a {} of shape {}",
+                                    shape_str(grad.shape()), view.name, shape_str(part.shape())));
+  add_into(part, grad);
 }
 
 // Tensors reachable from the roots through grad_fn, inputs before the tensors computed from
@@ -181,12 +221,17 @@ void run_backward(const char* op, const std::vector<Tensor>& roots,
               "{}: a tensor that {} saved for its backward was changed in place since (version {}, "
               "saved at {}); change a clone() of it instead, or run backward first",
               op, node->name, storage->version, version));
-      std::vector<Tensor> input_grads = node->backward(grad_output);
-      grad_output = Tensor();  // so that a gradient passed straight through is not shared
-      for (std::size_t k = 0; k < node->inputs.size() && k < input_grads.size(); ++k) {
-        TensorImpl* input = node->inputs[k].impl();
-        if (input && input->requires_grad && input_grads[k].defined())
-          accumulate_into(pending[input], input->shape, std::move(input_grads[k]));
+      if (node->input_region) {
+        TensorImpl* input = node->inputs[0].impl();
+        if (input->requires_grad) accumulate_region(pending[input], *input, *node, std::move(grad_output));
+      } else {
+        std::vector<Tensor> input_grads = node->backward(grad_output);
+        grad_output = Tensor();  // so that a gradient passed straight through is not shared
+        for (std::size_t k = 0; k < node->inputs.size() && k < input_grads.size(); ++k) {
+          TensorImpl* input = node->inputs[k].impl();
+          if (input && input->requires_grad && input_grads[k].defined())
+            accumulate_into(pending[input], input->shape, std::move(input_grads[k]));
+        }
       }
     }
     if (retain_graph) continue;
@@ -194,6 +239,7 @@ void run_backward(const char* op, const std::vector<Tensor>& roots,
     node->inputs.clear();
     node->saved_versions.clear();
     node->backward = nullptr;
+    node->input_region = nullptr;
     node->released = true;
   }
 }

@@ -67,21 +67,6 @@ Tensor size_one_axis_view(const Tensor& base, const char* name, Shape shape,
   return out;
 }
 
-// The gradient of a slice: zeros of the input's shape with `grad` written into the slice.
-template <class T>
-void scatter_slice(const Tensor& grad, Tensor& target, std::int64_t axis, std::int64_t start,
-                   std::int64_t step) {
-  const auto layout = detail::axis_layout(target.shape(), axis);
-  const std::int64_t count = grad.shape()[axis];
-  const T* g = grad.data<T>();
-  T* t = target.data<T>();
-  for (std::int64_t o = 0; o < layout.outer; ++o)
-    for (std::int64_t k = 0; k < count; ++k)
-      std::memcpy(t + (o * layout.length + start + k * step) * layout.inner,
-                  g + (o * count + k) * layout.inner,
-                  static_cast<std::size_t>(layout.inner) * sizeof(T));
-}
-
 }  // namespace
 
 namespace detail {
@@ -230,12 +215,8 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop,
   const std::size_t offset = impl()->offset + static_cast<std::size_t>(first * out_strides[a]);
   out_strides[a] *= step;
   Tensor out = view_of(*this, out_shape, out_strides, offset);
-  const Shape input_shape = shape();
-  record_op(out, "slice", {*this}, [input_shape, a, first, step](const Tensor& g) {
-    Tensor grad = zeros(input_shape, g.dtype());
-    if (g.dtype() == Dtype::Float32) scatter_slice<float>(g, grad, a, first, step);
-    else scatter_slice<double>(g, grad, a, first, step);
-    return std::vector<Tensor>{grad};
+  detail::record_region_view(out, "slice", *this, [a, first, last, step](const Tensor& input_gradient) {
+    return input_gradient.slice(a, first, last, step);
   });
   return out;
 }

@@ -1,5 +1,6 @@
 // Tensor handles, storage, creation and the checks every op shares.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -112,6 +113,27 @@ class LargeBlockCache {
 
 void release_cached_memory() { LargeBlockCache::instance().release(); }
 
+namespace {
+std::atomic<std::size_t> live_storage_bytes{0}, peak_storage_bytes{0}, allocated_storage_bytes{0};
+
+void count_allocation(std::size_t bytes) {
+  allocated_storage_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  const std::size_t live = live_storage_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::size_t peak = peak_storage_bytes.load(std::memory_order_relaxed);
+  while (live > peak && !peak_storage_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+TensorMemoryStats tensor_memory_stats() {
+  return {live_storage_bytes.load(), peak_storage_bytes.load(), allocated_storage_bytes.load()};
+}
+
+void reset_tensor_memory_stats() {
+  peak_storage_bytes.store(live_storage_bytes.load());
+  allocated_storage_bytes.store(0);
+}
+
 Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes) {
   const bool tuned = malloc_tuning_enabled();  // before the first allocation
   constexpr std::size_t alignment = 64;  // a cache line, and an AVX-512 register
@@ -127,9 +149,11 @@ Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes
   if (!data)
     throw ResourceError(fmt::format("tensor storage: cannot allocate {:.1f} MiB{}",
                                     static_cast<double>(capacity) / (1 << 20), address_space_note()));
+  count_allocation(bytes);
 }
 
 Storage::~Storage() {
+  live_storage_bytes.fetch_sub(bytes, std::memory_order_relaxed);
   if (malloc_tuning_enabled() && capacity >= LargeBlockCache::smallest)
     LargeBlockCache::instance().put(data, capacity);
   else
