@@ -57,9 +57,8 @@ void simd_map(std::int64_t n, T* out, F f, const In*... in) {
   std::copy(result.begin(), result.begin() + rest, out + i);
 }
 
-/// The strides (in elements) of `shape` read as broadcast to `out_shape`: 0 on broadcast axes.
-std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
-/// The same for axes laid out with `strides` (a view's).
+/// The strides (in elements) of axes of `shape` laid out with `strides`, read as broadcast to
+/// `out_shape`: 0 on broadcast axes.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, const std::vector<std::int64_t>& strides,
                                            const Shape& out_shape);
 /// The same for a tensor read through its own strides (a view's).

@@ -22,10 +22,6 @@ std::vector<std::int64_t> broadcast_strides(const Shape& shape, const std::vecto
   return out;
 }
 
-std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape) {
-  return broadcast_strides(shape, contiguous_strides(shape), out_shape);
-}
-
 std::vector<std::int64_t> broadcast_strides(const Tensor& t, const Shape& out_shape) {
   return broadcast_strides(t.shape(), t.strides(), out_shape);
 }

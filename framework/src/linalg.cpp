@@ -62,7 +62,7 @@ Tensor batched_product(const Tensor& a_in, bool transpose_a, const Tensor& b_in,
     std::vector<std::array<std::int64_t, 3>> products;  // (C, A, B) first element of each product
     detail::broadcast_loop<3>(
         batch,
-        {detail::broadcast_strides(batch, batch), batch_strides(a.tensor, batch),
+        {detail::contiguous_strides(batch), batch_strides(a.tensor, batch),
          batch_strides(b.tensor, batch)},
         [&](const std::array<std::int64_t, 3>& off, std::int64_t count,
             const std::array<std::int64_t, 3>& st) {

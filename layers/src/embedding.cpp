@@ -2,7 +2,6 @@
 #include "loom/layers/embedding.h"
 
 #include <cmath>
-#include <cstring>
 #include <set>
 
 #include "detail/kernels.h"
@@ -54,10 +53,7 @@ std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, 
 
 void Embedding::reset_parameters(Generator* generator) {
   init::normal_(weight, 0.0, 1.0, generator);
-  if (const auto pad = options_.padding_idx()) {  // select() copies, so clear the row's bytes
-    const std::size_t row_bytes = options_.embedding_dim() * dtype_size(weight.dtype());
-    std::memset(detail::raw_bytes(weight) + *pad * row_bytes, 0, row_bytes);
-  }
+  if (const auto pad = options_.padding_idx()) weight.detach().select(0, *pad).fill_(0.0);  // a view of the row
 }
 
 void Embedding::renormalize(const Tensor& indices) {
