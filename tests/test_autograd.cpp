@@ -1,7 +1,10 @@
 // The autograd engine: accumulation, detach, no-grad, explicit gradients, freeing the graph.
+#include <loom/optim/optimizers.h>
+
 #include <memory>
 
 #include "test_util.h"
+#include "torch_reference.h"
 
 using loom::Dtype;
 using loom::Tensor;
@@ -169,4 +172,107 @@ TEST_CASE("post-accumulate-grad hooks see each leaf's final gradient, in backwar
 
   CHECK_THROWS_AS(loom::set_post_accumulate_grad_hook(h, [](const Tensor&) {}), loom::AutogradError);
   CHECK_THROWS_AS(loom::set_post_accumulate_grad_hook(loom::ones({2}), [](const Tensor&) {}), loom::AutogradError);
+}
+
+namespace {
+// y = tanh(x @ w) * x[:, :1] and loss = sum(y * y) + mean(y): the function of torch_ref/autograd.py.
+struct SmallGraph {
+  Tensor x = loom::from_vector(std::vector<double>{0.5, -1.0, 2.0, 1.5, 0.25, -0.75}, {2, 3})
+                 .requires_grad_();  // (2, 3)
+  Tensor w = loom::from_vector(std::vector<double>{0.1, -0.2, 0.3, 0.4, -0.5, 0.6}, {3, 2})
+                 .requires_grad_();  // (3, 2)
+  Tensor y = loom::tanh(loom::matmul(x, w)) * x.slice(1, 0, 1);  // (2, 2)
+  Tensor loss = loom::sum(y * y) + loom::mean(y);
+};
+}  // namespace
+
+TEST_CASE("grad returns gradients without touching .grad, as torch.autograd.grad") {
+  SmallGraph graph;
+  const auto gradients = loom::grad({graph.loss}, {graph.x, graph.w}, {}, /*retain_graph=*/true);
+  REQUIRE(gradients.size() == 2);
+  CHECK_FALSE(graph.x.grad().defined());
+  CHECK_FALSE(graph.w.grad().defined());
+  // a second pass through the retained graph, from y weighted by v
+  Tensor v = loom::from_vector(std::vector<double>{1.0, -2.0, 0.5, 3.0}, {2, 2});
+  const Tensor dy_x = loom::grad({graph.y}, {graph.x}, {v})[0];
+  CHECK(dy_x.shape() == loom::Shape{2, 3});
+  // ... which freed it
+  CHECK_THROWS_AS(loom::grad({graph.y}, {graph.x}, {v}), loom::AutogradError);
+
+  const auto ref = loom_test::torch_reference("autograd.py");
+  if (ref.empty()) return;
+  CHECK(loom_test::max_abs_diff(gradients[0], ref.at("dx")) < 1e-12);
+  CHECK(loom_test::max_abs_diff(gradients[1], ref.at("dw")) < 1e-12);
+  CHECK(loom_test::max_abs_diff(dy_x, ref.at("dy_x")) < 1e-12);
+}
+
+TEST_CASE("grad agrees with backward, gives nothing for an unused input, and checks its inputs") {
+  SmallGraph graph;
+  const Tensor unused = loom::ones({2}, Dtype::Float64).requires_grad_();
+  const auto gradients = loom::grad({graph.loss}, {graph.w, unused, graph.y}, {}, true);
+  CHECK_FALSE(gradients[1].defined());
+  CHECK(gradients[2].shape() == loom::Shape{2, 2});  // of an intermediate tensor too
+  graph.loss.backward();
+  CHECK(values(gradients[0]) == values(graph.w.grad()));
+  CHECK_FALSE(graph.y.grad().defined());  // grad() did not retain it
+
+  const Tensor constant = loom::ones({2}, Dtype::Float64);
+  CHECK(loom_test::message_of<loom::AutogradError>([&] { loom::grad({graph.loss}, {constant}); })
+            .find("grad: input 0 does not require grad") != std::string::npos);
+  CHECK_THROWS_AS(loom::grad({graph.y}, {graph.x}), loom::AutogradError);  // non-scalar, no weights
+}
+
+TEST_CASE("retain_graph lets backward run twice through one graph, accumulating") {
+  Tensor x = loom::from_vector(std::vector<double>{1, -2}).requires_grad_();
+  Tensor h = loom::tanh(x) * x;
+  h.retain_grad();
+  Tensor loss = loom::sum(h * h);
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  const std::vector<double> once = values(x.grad());
+  const std::vector<double> h_once = values(h.grad());
+  loss.backward();
+  for (std::size_t i = 0; i < once.size(); ++i) {
+    CHECK(x.grad().to_vector<double>()[i] == doctest::Approx(2 * once[i]).epsilon(1e-14));
+    CHECK(h.grad().to_vector<double>()[i] == doctest::Approx(2 * h_once[i]).epsilon(1e-14));
+  }
+  CHECK_THROWS_AS(loss.backward(), loom::AutogradError);  // the second pass freed it
+}
+
+TEST_CASE("an in-place change to a tensor saved for backward is an error, not a wrong gradient") {
+  Tensor w = loom::from_vector(std::vector<double>{1, 2, 3}).requires_grad_();
+  Tensor x = loom::from_vector(std::vector<double>{4, 5, 6});
+  Tensor product = loom::sum(w * x);  // mul saves x for dL/dw
+  x.fill_(0.0);
+  const std::string message = loom_test::message_of<loom::AutogradError>([&] { product.backward(); });
+  CHECK(message.find("backward: a tensor that mul saved for its backward was changed in place") == 0);
+
+  // a write through a view of the saved output (exp saves its output)
+  Tensor e = loom::exp(w);
+  Tensor loss = loom::sum(e);
+  e.narrow(0, 1, 1).copy_(loom::zeros({1}, Dtype::Float64));
+  CHECK_THROWS_AS(loss.backward(), loom::AutogradError);
+
+  // an optimiser step between forward and backward changes the weight that linear saved
+  Tensor input = loom::ones({2, 3}, Dtype::Float64).requires_grad_();
+  Tensor weight = loom::ones({4, 3}, Dtype::Float64).requires_grad_();
+  weight.set_grad(loom::ones({4, 3}, Dtype::Float64));
+  loom::optim::SGD sgd({{"weight", weight}}, loom::optim::SGDOptions(0.1));
+  Tensor out = loom::sum(loom::linear(input, weight));
+  sgd.step();
+  CHECK(loom_test::message_of<loom::AutogradError>([&] { out.backward(); }).find("linear saved") != std::string::npos);
+}
+
+TEST_CASE("in-place changes that backward does not read are allowed") {
+  Tensor w = loom::from_vector(std::vector<double>{1, 2}).requires_grad_();
+  Tensor x = loom::from_vector(std::vector<double>{3, 4});
+  Tensor total = loom::sum(w + x);  // add saves nothing
+  x.fill_(-1.0);
+  total.backward();
+  CHECK(values(w.grad()) == std::vector<double>{1, 1});
+  // and a change made before the op ran is simply its input
+  Tensor y = loom::from_vector(std::vector<double>{3, 4});
+  y.fill_(2.0);
+  Tensor scaled = loom::sum(w * y);
+  scaled.backward();
+  CHECK(values(w.grad()) == std::vector<double>{3, 3});
 }

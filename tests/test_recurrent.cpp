@@ -328,3 +328,23 @@ TEST_CASE("recurrent layers reject bad input with typed errors") {
   CHECK_THROWS_AS(loom::LSTM(loom::LSTMOptions(0, 4)), loom::ValueError);
   CHECK_THROWS_AS(loom::LSTMCell(loom::CellOptions(3, 4)).forward(loom::zeros({2, 5})), loom::ShapeError);
 }
+
+TEST_CASE("the composed LSTM's cost grows linearly with the sequence length") {
+  // Each step reads x.select(1, t), a view; its backward adds into one gradient buffer of x's
+  // shape instead of allocating one per step, so 4x the steps allocate about 4x the bytes (a
+  // zero tensor of x's shape per step made it 16x) and hold about 4x at the peak.
+  auto lstm = make_layer(CellType::LSTM, RecurrentOptions(64, 4).fused(false));
+  const auto measure = [&](std::int64_t steps) {
+    const Tensor x = loom_test::input({1, steps, 64}, 7);  // (B, T, F): wide F, small H
+    loom::reset_tensor_memory_stats();
+    const std::size_t before = loom::tensor_memory_stats().live_bytes;
+    loom::sum(lstm->forward(x).output).backward();
+    const auto stats = loom::tensor_memory_stats();
+    return std::pair<double, double>(static_cast<double>(stats.allocated_bytes),
+                                     static_cast<double>(stats.peak_bytes - before));
+  };
+  const auto [allocated_short, peak_short] = measure(32);
+  const auto [allocated_long, peak_long] = measure(128);
+  CHECK(allocated_long / allocated_short < 4.5);
+  CHECK(peak_long / peak_short < 4.5);
+}

@@ -57,8 +57,12 @@ void simd_map(std::int64_t n, T* out, F f, const In*... in) {
   std::copy(result.begin(), result.begin() + rest, out + i);
 }
 
-/// The strides (in elements) of `shape` read as broadcast to `out_shape`: 0 on broadcast axes.
-std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape);
+/// The strides (in elements) of axes of `shape` laid out with `strides`, read as broadcast to
+/// `out_shape`: 0 on broadcast axes.
+std::vector<std::int64_t> broadcast_strides(const Shape& shape, const std::vector<std::int64_t>& strides,
+                                           const Shape& out_shape);
+/// The same for a tensor read through its own strides (a view's).
+std::vector<std::int64_t> broadcast_strides(const Tensor& t, const Shape& out_shape);
 
 /// Walks `out_shape` for N operands with the given strides (each of out_shape's rank). Adjacent
 /// axes that are contiguous for every operand are merged, so the innermost loop is as long as
@@ -108,20 +112,21 @@ void broadcast_loop(const Shape& out_shape, std::array<std::vector<std::int64_t>
   }
 }
 
-/// out = f(a, b) elementwise with broadcasting; out has the broadcast shape.
+/// out = f(a, b) elementwise with broadcasting; out has the broadcast shape. a and b may be
+/// views: they are read through their strides.
 template <class T, class F>
 void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
-  const T* pa = a.data<T>();
-  const T* pb = b.data<T>();
+  const T* pa = first_element<T>(a);
+  const T* pb = first_element<T>(b);
   T* po = out.data<T>();
-  if (a.shape() == b.shape()) {
+  if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
     const std::int64_t n = out.numel();
     for (std::int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
     return;
   }
   broadcast_loop<3>(out.shape(),
-                    {contiguous_strides(out.shape()), broadcast_strides(a.shape(), out.shape()),
-                     broadcast_strides(b.shape(), out.shape())},
+                    {contiguous_strides(out.shape()), broadcast_strides(a, out.shape()),
+                     broadcast_strides(b, out.shape())},
                     [&](const std::array<std::int64_t, 3>& off, std::int64_t n,
                         const std::array<std::int64_t, 3>& st) {
                       T* o = po + off[0];
@@ -143,10 +148,10 @@ void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
 /// Copies `in` broadcast to `out`'s shape.
 template <class T>
 void expand_kernel(const Tensor& in, Tensor& out) {
-  const T* pi = in.data<T>();
+  const T* pi = first_element<T>(in);
   T* po = out.data<T>();
   broadcast_loop<2>(out.shape(),
-                    {contiguous_strides(out.shape()), broadcast_strides(in.shape(), out.shape())},
+                    {contiguous_strides(out.shape()), broadcast_strides(in, out.shape())},
                     [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
                         const std::array<std::int64_t, 2>& st) {
                       for (std::int64_t i = 0; i < n; ++i) po[off[0] + i] = pi[off[1] + i * st[1]];
@@ -221,8 +226,9 @@ namespace loom::detail {
 /// xsimd::batch<T> to xsimd::batch<T> (simd_map); T is the batch's value_type.
 /// y = forward(x) elementwise, no graph: the shared half of the two helpers below.
 template <class Forward>
-Tensor unary_forward(const char* name, const Tensor& x, Forward forward) {
-  check_floating(name, x);
+Tensor unary_forward(const char* name, const Tensor& input, Forward forward) {
+  check_floating(name, input);
+  const Tensor x = input.contiguous();  // simd_map reads one run of values
   Tensor out = empty(x.shape(), x.dtype());
   dispatch_floating(name, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -233,7 +239,8 @@ Tensor unary_forward(const char* name, const Tensor& x, Forward forward) {
 
 /// grad = backward(saved, g) elementwise: the backward of the two helpers below.
 template <class Backward>
-Tensor unary_backward(const char* name, const Tensor& saved, const Tensor& g, Backward backward) {
+Tensor unary_backward(const char* name, const Tensor& saved_view, const Tensor& g, Backward backward) {
+  const Tensor saved = saved_view.contiguous();  // an op's input may be a view
   Tensor grad = empty(saved.shape(), saved.dtype());
   dispatch_floating(name, saved.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -248,7 +255,7 @@ Tensor unary_from_input(const char* name, const Tensor& x, Forward forward, Back
   Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [x, backward, name](const Tensor& g) {
     return std::vector<Tensor>{unary_backward(name, x, g, backward)};
-  });
+  }, /*saved=*/{x});
   return out;
 }
 
@@ -259,7 +266,7 @@ Tensor unary_from_output(const char* name, const Tensor& x, Forward forward, Bac
   Tensor out = unary_forward(name, x, forward);
   record_op(out, name, {x}, [y = out.detach(), backward, name](const Tensor& g) {
     return std::vector<Tensor>{unary_backward(name, y, g, backward)};
-  });
+  }, /*saved=*/{out});
   return out;
 }
 

@@ -25,6 +25,9 @@ struct Storage {
   void* data;
   std::size_t bytes;     // as asked for
   std::size_t capacity;  // as allocated: rounded up, or a larger cached block reused
+  // Counts in-place writes (copy_, fill_, initialisers, optimiser steps), so that backward can
+  // tell a saved value was changed after the op read it, as PyTorch's version counter does.
+  std::uint64_t version = 0;
 };
 
 /// A recorded operation: its inputs and the closure computing their gradients. The closure
@@ -33,13 +36,22 @@ struct Node {
   const char* name;
   std::vector<Tensor> inputs;
   BackwardFunction backward;
+  // The storage of each tensor the backward reads, with its version when the op ran.
+  std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> saved_versions;
+  // Set (instead of `backward`) for a view that picks part of its one input (slice, narrow):
+  // maps the input's gradient buffer to the part, into which the engine adds the view's gradient.
+  // So T slices of one tensor cost T slices, not T zero tensors of the input's shape.
+  std::function<Tensor(const Tensor& input_gradient)> input_region;
   bool released = false;  // the saved values were freed by a backward pass
 };
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
-  std::size_t offset = 0;  // in elements: reshape views share storage, so this is usually 0
+  std::size_t offset = 0;  // in elements, of the first value within the storage
   Shape shape;
+  // In elements, one per axis: a view (transpose, slice, expand...) reads the storage through
+  // permuted, scaled or zero strides; a tensor an op allocates is row-major.
+  std::vector<std::int64_t> strides;
   Dtype dtype = Dtype::Float32;
   bool requires_grad = false;
   bool retains_grad = false;
@@ -54,6 +66,23 @@ namespace detail {
 std::int64_t numel_of(const Shape& shape);
 /// Row-major strides in elements.
 std::vector<std::int64_t> contiguous_strides(const Shape& shape);
+/// True when `strides` walk `shape` row-major without gaps (size-1 axes may have any stride).
+bool is_row_major(const Shape& shape, const std::vector<std::int64_t>& strides);
+/// The first value of `t` in its storage, whatever its strides: for kernels that read views
+/// through their strides (data<T>() accepts contiguous tensors only).
+template <class T>
+T* first_element(const Tensor& t) {
+  return static_cast<T*>(t.impl()->storage->data) + t.impl()->offset;
+}
+/// Marks an in-place write into `t`'s storage (see Storage::version).
+inline void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
+
+/// `t` made contiguous (undefined stays undefined): what an op whose kernel walks the storage
+/// row-major calls on its operands first.
+inline Tensor dense(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
+/// Copies `source` into `target` (same shape and dtype), each read through its own strides.
+void copy_strided(const Tensor& source, Tensor& target);
+
 /// Axis in [0, rank), or IndexError naming `op`.
 std::int64_t normalize_axis(const char* op, std::int64_t axis, std::int64_t rank);
 /// NumPy broadcast of two shapes, or ShapeError naming `op`.
@@ -74,6 +103,11 @@ void check_defined(const char* op, const Tensor& t);
 
 /// True when grad mode is on and some input requires a gradient.
 bool needs_graph(const std::vector<Tensor>& inputs);
+
+/// Records `output` as a view of part of `input`: `region(g)` applies the same view to a tensor
+/// of the input's shape (see Node::input_region).
+void record_region_view(Tensor& output, const char* name, const Tensor& input,
+                        std::function<Tensor(const Tensor& input_gradient)> region);
 
 /// Sums `grad` down to `shape` (undoing broadcasting).
 Tensor sum_to(const Tensor& grad, const Shape& shape);

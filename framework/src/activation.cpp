@@ -153,8 +153,9 @@ void softmax_rows(const T* in, T* out, const detail::AxisLayout& l, bool log_for
   });
 }
 
-Tensor softmax_forward(const char* op, const Tensor& x, std::int64_t axis, bool log_form) {
-  detail::check_floating(op, x);
+Tensor softmax_forward(const char* op, const Tensor& input, std::int64_t axis, bool log_form) {
+  detail::check_floating(op, input);
+  const Tensor x = input.contiguous();  // the kernel walks rows of the storage
   const std::int64_t a = detail::normalize_axis(op, axis, x.dim());
   Tensor out = empty(x.shape(), x.dtype());
   detail::dispatch_floating(op, x.dtype(), [&](auto tag) {
@@ -172,7 +173,7 @@ Tensor softmax(const Tensor& x, std::int64_t axis) {
   const std::int64_t a = detail::normalize_axis("softmax", axis, x.dim());
   record_op(out, "softmax", {x}, [y = out.detach(), a](const Tensor& g) {
     return std::vector<Tensor>{y * (g - sum(g * y, {a}, true))};
-  });
+  }, /*saved=*/{out});
   return out;
 }
 
@@ -181,7 +182,7 @@ Tensor log_softmax(const Tensor& x, std::int64_t axis) {
   const std::int64_t a = detail::normalize_axis("log_softmax", axis, x.dim());
   record_op(out, "log_softmax", {x}, [y = out.detach(), a](const Tensor& g) {
     return std::vector<Tensor>{g - exp(y) * sum(g, {a}, true)};
-  });
+  }, /*saved=*/{out});
   return out;
 }
 

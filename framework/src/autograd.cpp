@@ -2,7 +2,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "detail/tensor_impl.h"
+#include "detail/kernels.h"
 #include "loom/ops.h"
 
 namespace loom {
@@ -24,15 +24,28 @@ bool needs_graph(const std::vector<Tensor>& inputs) {
   return false;
 }
 
+void record_region_view(Tensor& output, const char* name, const Tensor& input,
+                        std::function<Tensor(const Tensor& input_gradient)> region) {
+  if (!needs_graph({input})) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = {input};
+  node->input_region = std::move(region);
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+}
+
 }  // namespace detail
 
 void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
-               BackwardFunction backward) {
+               BackwardFunction backward, const std::vector<Tensor>& saved) {
   if (!detail::needs_graph(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
+  for (const Tensor& tensor : saved)
+    if (tensor.defined()) node->saved_versions.emplace_back(tensor.impl()->storage, tensor.impl()->storage->version);
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;
 }
@@ -53,28 +66,58 @@ bool exclusively_owned(const Tensor& t) {
   return t.impl_ptr().use_count() == 1 && t.impl()->storage.use_count() == 1;
 }
 
+// target += addend, target read through its strides (a region of a gradient buffer), addend
+// contiguous.
 template <class T>
 void add_in_place(Tensor& target, const Tensor& addend) {
-  T* out = target.data<T>();
+  T* out = detail::first_element<T>(target);
   const T* in = addend.data<T>();
-  for (std::int64_t i = 0, n = target.numel(); i < n; ++i) out[i] += in[i];
+  detail::broadcast_loop<2>(target.shape(), {target.strides(), detail::contiguous_strides(target.shape())},
+                            [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                                const std::array<std::int64_t, 2>& st) {
+                              T* o = out + off[0];
+                              const T* x = in + off[1];
+                              if (st[0] == 1 && st[1] == 1) {  // the common case, vectorised
+                                for (std::int64_t i = 0; i < n; ++i) o[i] += x[i];
+                              } else {
+                                for (std::int64_t i = 0; i < n; ++i) o[i * st[0]] += x[i * st[1]];
+                              }
+                            });
 }
 
-// Adds `grad` into the gradient slot of `impl`. Takes ownership when the slot is empty and the
-// gradient is not shared (a pass-through op hands the same tensor to several inputs, and an
-// in-place update of one gradient, such as clipping, must not change another).
-void accumulate(TensorImpl& impl, Tensor grad) {
-  if (grad.shape() != impl.shape)
+void add_into(Tensor& target, const Tensor& addend) {
+  if (target.dtype() == Dtype::Float32) add_in_place<float>(target, addend);
+  else add_in_place<double>(target, addend);
+}
+
+// Adds `grad` into `slot`, the gradient of a tensor of `shape`. Takes ownership when the slot is
+// empty and the gradient is not shared (a pass-through op hands the same tensor to several inputs,
+// and an in-place update of one gradient, such as clipping, must not change another).
+void accumulate_into(Tensor& slot, const Shape& shape, Tensor grad) {
+  if (grad.shape() != shape)
     throw AutogradError(fmt::format("backward: gradient of shape {} for a tensor of shape {}",
-                                    shape_str(grad.shape()), shape_str(impl.shape)));
-  if (!impl.grad.defined()) {
-    impl.grad = exclusively_owned(grad) ? std::move(grad) : grad.clone();
-  } else if (exclusively_owned(impl.grad)) {
-    if (impl.dtype == Dtype::Float32) add_in_place<float>(impl.grad, grad);
-    else add_in_place<double>(impl.grad, grad);
+                                    shape_str(grad.shape()), shape_str(shape)));
+  if (!grad.is_contiguous()) grad = grad.contiguous();  // a view's backward may hand back a view
+  if (!slot.defined()) {
+    slot = exclusively_owned(grad) ? std::move(grad) : grad.clone();
+  } else if (exclusively_owned(slot)) {
+    add_into(slot, grad);
   } else {
-    impl.grad = impl.grad + grad;
+    slot = slot + grad;
   }
+}
+
+// Adds `grad`, the gradient of a view of part of `input`, into that part of `slot` (the input's
+// gradient), which starts as zeros: the cost is the part's, whatever the input's size.
+void accumulate_region(Tensor& slot, const TensorImpl& input, const Node& view, Tensor grad) {
+  if (!grad.is_contiguous()) grad = grad.contiguous();
+  if (!slot.defined()) slot = zeros(input.shape, input.dtype);
+  else if (!exclusively_owned(slot)) slot = slot.clone();
+  Tensor part = view.input_region(slot);
+  if (part.shape() != grad.shape())
+    throw AutogradError(fmt::format("backward: gradient of shape {} for a {} of shape {}",
+                                    shape_str(grad.shape()), view.name, shape_str(part.shape())));
+  add_into(part, grad);
 }
 
 // Tensors reachable from the roots through grad_fn, inputs before the tensors computed from
@@ -106,31 +149,51 @@ std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::vector<Ten
 
 }  // namespace
 
-void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients) {
+namespace {
+
+// The seeds of a pass: each root with its gradient (ones for a scalar root), checked.
+std::vector<Tensor> root_gradients(const char* op, const std::vector<Tensor>& roots,
+                                   const std::vector<Tensor>& gradients) {
   if (!gradients.empty() && gradients.size() != roots.size())
-    throw ValueError(fmt::format("backward: got {} gradients for {} roots", gradients.size(),
+    throw ValueError(fmt::format("{}: got {} gradients for {} roots", op, gradients.size(),
                                  roots.size()));
+  std::vector<Tensor> seeds;
   for (std::size_t i = 0; i < roots.size(); ++i) {
     const Tensor& root = roots[i];
-    detail::check_defined("backward", root);
+    detail::check_defined(op, root);
     if (!root.requires_grad())
-      throw AutogradError("backward: the tensor does not require grad and has no grad_fn");
+      throw AutogradError(fmt::format("{}: the tensor does not require grad and has no grad_fn", op));
     Tensor gradient = gradients.empty() ? Tensor() : gradients[i];
     if (!gradient.defined()) {
       if (root.numel() != 1)
         throw AutogradError(fmt::format(
-            "backward: a gradient is needed for a non-scalar output of shape {}",
+            "{}: a gradient is needed for a non-scalar output of shape {}", op,
             shape_str(root.shape())));
       gradient = ones_like(root);
     } else if (gradient.shape() != root.shape() || gradient.dtype() != root.dtype()) {
-      throw ShapeError(fmt::format("backward: gradient must be {} {}, got {} {}",
+      throw ShapeError(fmt::format("{}: gradient must be {} {}, got {} {}", op,
                                    dtype_name(root.dtype()), shape_str(root.shape()),
                                    dtype_name(gradient.dtype()), shape_str(gradient.shape())));
     }
     if (root.impl()->grad_fn && root.impl()->grad_fn->released)
-      throw AutogradError("backward: the graph was already freed by an earlier backward pass");
-    accumulate(*root.impl(), gradient.detach());
+      throw AutogradError(fmt::format("{}: the graph was already freed by an earlier backward pass", op));
+    seeds.push_back(gradient.detach());
   }
+  return seeds;
+}
+
+// The reverse pass shared by backward() and grad(). Gradients flow through a table of their own,
+// one entry per tensor, dropped once the tensor's node has used it. `deliver(impl, gradient)` gets
+// each tensor's final gradient (leaves and computed tensors alike) and says whether the pass
+// still needs it afterwards (false lets it go). Without `retain_graph` each node frees its saved
+// values once used.
+template <class Deliver>
+void run_backward(const char* op, const std::vector<Tensor>& roots,
+                  const std::vector<Tensor>& gradients, bool retain_graph, Deliver deliver) {
+  std::vector<Tensor> seeds = root_gradients(op, roots, gradients);
+  std::unordered_map<TensorImpl*, Tensor> pending;  // gradients still to pass on, by tensor
+  for (std::size_t i = 0; i < roots.size(); ++i)
+    accumulate_into(pending[roots[i].impl()], roots[i].shape(), std::move(seeds[i]));
 
   NoGradGuard no_grad;  // gradients are computed with plain (unrecorded) ops
   std::vector<std::shared_ptr<TensorImpl>> order = topological_order(roots);
@@ -139,32 +202,87 @@ void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradi
     const std::shared_ptr<TensorImpl> held = std::move(*it);
     TensorImpl& impl = *held;
     const std::shared_ptr<Node> node = impl.grad_fn;
-    if (!node) {  // a leaf: its gradient stays where it was accumulated, and is now final
-      if (impl.post_accumulate_grad_hook && impl.grad.defined()) (*impl.post_accumulate_grad_hook)(Tensor(held));
-      continue;
-    }
-    if (node->released)
+    if (node && node->released)
       throw AutogradError(fmt::format(
-          "backward: the graph through {} was already freed by an earlier backward pass",
+          "{}: the graph through {} was already freed by an earlier backward pass", op,
           node->name));
-    if (impl.grad.defined()) {
-      Tensor grad_output = impl.grad;
-      if (!impl.retains_grad) impl.grad = Tensor();
-      std::vector<Tensor> input_grads = node->backward(grad_output);
-      grad_output = Tensor();  // so that a gradient passed straight through is not shared
-      for (std::size_t k = 0; k < node->inputs.size() && k < input_grads.size(); ++k) {
-        TensorImpl* input = node->inputs[k].impl();
-        if (input && input->requires_grad && input_grads[k].defined())
-          accumulate(*input, std::move(input_grads[k]));
+    const auto slot = pending.find(&impl);
+    Tensor grad_output;
+    if (slot != pending.end()) {
+      grad_output = std::move(slot->second);
+      pending.erase(slot);
+    }
+    if (grad_output.defined() && !deliver(held, grad_output)) grad_output = Tensor();
+    if (!node) continue;
+    if (grad_output.defined()) {
+      for (const auto& [storage, version] : node->saved_versions)
+        if (storage->version != version)
+          throw AutogradError(fmt::format(
+              "{}: a tensor that {} saved for its backward was changed in place since (version {}, "
+              "saved at {}); change a clone() of it instead, or run backward first",
+              op, node->name, storage->version, version));
+      if (node->input_region) {
+        TensorImpl* input = node->inputs[0].impl();
+        if (input->requires_grad) accumulate_region(pending[input], *input, *node, std::move(grad_output));
+      } else {
+        std::vector<Tensor> input_grads = node->backward(grad_output);
+        grad_output = Tensor();  // so that a gradient passed straight through is not shared
+        for (std::size_t k = 0; k < node->inputs.size() && k < input_grads.size(); ++k) {
+          TensorImpl* input = node->inputs[k].impl();
+          if (input && input->requires_grad && input_grads[k].defined())
+            accumulate_into(pending[input], input->shape, std::move(input_grads[k]));
+        }
       }
     }
+    if (retain_graph) continue;
     // Free the saved activations and this intermediate gradient as soon as they are used.
     node->inputs.clear();
+    node->saved_versions.clear();
     node->backward = nullptr;
+    node->input_region = nullptr;
     node->released = true;
   }
 }
 
-void Tensor::backward(const Tensor& gradient) const { loom::backward({*this}, {gradient}); }
+}  // namespace
+
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients,
+              bool retain_graph) {
+  run_backward("backward", roots, gradients, retain_graph,
+               [](const std::shared_ptr<TensorImpl>& held, Tensor& gradient) {
+                 TensorImpl& impl = *held;
+                 if (impl.grad_fn && !impl.retains_grad) return true;  // only passing through
+                 accumulate_into(impl.grad, impl.shape, impl.grad_fn ? gradient : std::move(gradient));
+                 if (!impl.grad_fn && impl.post_accumulate_grad_hook)
+                   (*impl.post_accumulate_grad_hook)(Tensor(held));
+                 return impl.grad_fn != nullptr;
+               });
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, bool retain_graph) {
+  std::unordered_map<TensorImpl*, std::size_t> wanted;  // input -> its place in the result
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    detail::check_defined("grad", inputs[i]);
+    if (!inputs[i].requires_grad())
+      throw AutogradError(fmt::format("grad: input {} does not require grad", i));
+    wanted.emplace(inputs[i].impl(), i);
+  }
+  std::vector<Tensor> result(inputs.size());
+  run_backward("grad", outputs, grad_outputs, retain_graph,
+               [&](const std::shared_ptr<TensorImpl>& held, Tensor& gradient) {
+                 const auto found = wanted.find(held.get());
+                 if (found == wanted.end()) return true;
+                 result[found->second] = held->grad_fn ? gradient.clone() : std::move(gradient);
+                 return held->grad_fn != nullptr;  // a computed input's gradient flows on
+               });
+  for (std::size_t i = 0; i < inputs.size(); ++i)  // an input listed twice gets the one gradient
+    if (!result[i].defined()) result[i] = result[wanted.at(inputs[i].impl())];
+  return result;
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  loom::backward({*this}, {gradient}, retain_graph);
+}
 
 }  // namespace loom

@@ -222,8 +222,9 @@ struct Span {
 // Means over the windows `span_of(oh, ow)` of every (H, W) plane: avg_pool2d and
 // adaptive_avg_pool2d, whose backward spreads each output gradient evenly over its window.
 template <class SpanOf>
-Tensor average_windows(const char* op, const Tensor& input, std::int64_t out_h,
+Tensor average_windows(const char* op, const Tensor& input_view, std::int64_t out_h,
                        std::int64_t out_w, SpanOf span_of) {
+  const Tensor input = detail::dense(input_view);  // the kernel walks the storage row-major
   const std::int64_t planes = input.size(0) * input.size(1);
   const std::int64_t height = input.size(2), width = input.size(3);
   // (N, C, OH, OW)
@@ -270,8 +271,9 @@ Tensor average_windows(const char* op, const Tensor& input, std::int64_t out_h,
 
 }  // namespace
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+Tensor conv2d(const Tensor& input_view, const Tensor& weight_view, const Tensor& bias_view,
               const Conv2dArgs& args) {
+  const Tensor input = detail::dense(input_view), weight = detail::dense(weight_view), bias = detail::dense(bias_view);  // the kernel walks the storage row-major
   detail::check_same_floating("conv2d", input, weight);
   check_image("conv2d", input);
   if (weight.dim() != 4)
@@ -403,7 +405,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
       }
     });
     return std::vector<Tensor>{grad_input, grad_weight, grad_bias};
-  });
+  }, /*saved=*/{input, weight});
   return out;
 }
 
@@ -411,7 +413,8 @@ Tensor max_pool2d(const Tensor& input, Size2 kernel) {
   return max_pool2d(input, kernel, kernel, 0);
 }
 
-Tensor max_pool2d(const Tensor& input, Size2 kernel, Size2 stride, Size2 padding) {
+Tensor max_pool2d(const Tensor& input_view, Size2 kernel, Size2 stride, Size2 padding) {
+  const Tensor input = detail::dense(input_view);  // the kernel walks the storage row-major
   const Window g = pool_window("max_pool2d", input, kernel, stride, padding);
   const std::int64_t planes = input.size(0) * input.size(1), length = g.out_h * g.out_w;
   // (N, C, OH, OW)

@@ -191,9 +191,10 @@ Sequence<T> sequence(const Tensor& log_probs, const CtcTargets& targets,
 
 }  // namespace
 
-Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets,
+Tensor ctc_loss(const Tensor& log_probs_view, const Tensor& targets_view,
                 const std::vector<std::int64_t>& input_lengths,
                 const std::vector<std::int64_t>& target_lengths, const CtcLossOptions& options) {
+  const Tensor log_probs = detail::dense(log_probs_view), targets = detail::dense(targets_view);  // the kernel walks the storage row-major
   check_log_probs("ctc_loss", log_probs, input_lengths, options.blank);
   const CtcTargets checked = check_targets(targets, input_lengths, target_lengths,
                                            log_probs.size(2), options.blank);
@@ -255,9 +256,10 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
                   lengths_of("target_lengths", target_lengths), options);
 }
 
-std::vector<CtcHypothesis> ctc_greedy_decode(const Tensor& log_probs,
+std::vector<CtcHypothesis> ctc_greedy_decode(const Tensor& log_probs_view,
                                              const std::vector<std::int64_t>& input_lengths,
                                              std::int64_t blank) {
+  const Tensor log_probs = detail::dense(log_probs_view);  // the kernel walks the storage row-major
   check_log_probs("ctc_greedy_decode", log_probs, input_lengths, blank);
   const std::int64_t batch = log_probs.size(1), classes = log_probs.size(2);
   std::vector<CtcHypothesis> decoded(static_cast<std::size_t>(batch));
@@ -339,8 +341,9 @@ std::vector<CtcHypothesis> beam_search(const T* log_probs, std::int64_t frame_st
 }  // namespace
 
 std::vector<std::vector<CtcHypothesis>> ctc_beam_search(
-    const Tensor& log_probs, const std::vector<std::int64_t>& input_lengths,
+    const Tensor& log_probs_view, const std::vector<std::int64_t>& input_lengths,
     const CtcBeamSearchOptions& options) {
+  const Tensor log_probs = detail::dense(log_probs_view);  // the kernel walks the storage row-major
   check_log_probs("ctc_beam_search", log_probs, input_lengths, options.blank);
   if (options.beam_width < 1)
     throw ValueError(fmt::format("ctc_beam_search: beam_width must be at least 1, got {}",

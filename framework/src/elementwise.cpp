@@ -46,7 +46,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   record_op(out, "mul", {a, b}, [a, b](const Tensor& g) {
     return std::vector<Tensor>{a.requires_grad() ? sum_to(g * b, a.shape()) : Tensor(),
                                b.requires_grad() ? sum_to(g * a, b.shape()) : Tensor()};
-  });
+  }, /*saved=*/{a, b});
   return out;
 }
 
@@ -57,7 +57,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
     return std::vector<Tensor>{
         a.requires_grad() ? sum_to(g_over_b, a.shape()) : Tensor(),
         b.requires_grad() ? sum_to(neg(g_over_b * a / b), b.shape()) : Tensor()};
-  });
+  }, /*saved=*/{a, b});
   return out;
 }
 
@@ -69,7 +69,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
             ? sum_to(g * exponent * pow(base, exponent - 1.0), base.shape())
             : Tensor(),
         exponent.requires_grad() ? sum_to(g * y * log(base), exponent.shape()) : Tensor()};
-  });
+  }, /*saved=*/{base, exponent, out});
   return out;
 }
 
@@ -79,7 +79,7 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
     Tensor a_chosen = 1.0 - gt(a, b);  // ties go to a
     return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
                                sum_to(g * (1.0 - a_chosen), b.shape())};
-  });
+  }, /*saved=*/{a, b});
   return out;
 }
 
@@ -89,7 +89,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
     Tensor a_chosen = 1.0 - lt(a, b);
     return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
                                sum_to(g * (1.0 - a_chosen), b.shape())};
-  });
+  }, /*saved=*/{a, b});
   return out;
 }
 
@@ -112,15 +112,14 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   Tensor out = empty(out_shape, a.dtype());
   detail::dispatch_floating("where", a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* pm = mask.data<T>();
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
+    const T* pm = detail::first_element<T>(mask);  // all three read through their strides
+    const T* pa = detail::first_element<T>(a);
+    const T* pb = detail::first_element<T>(b);
     T* po = out.data<T>();
     detail::broadcast_loop<4>(
         out_shape,
-        {detail::contiguous_strides(out_shape), detail::broadcast_strides(mask.shape(), out_shape),
-         detail::broadcast_strides(a.shape(), out_shape),
-         detail::broadcast_strides(b.shape(), out_shape)},
+        {detail::contiguous_strides(out_shape), detail::broadcast_strides(mask, out_shape),
+         detail::broadcast_strides(a, out_shape), detail::broadcast_strides(b, out_shape)},
         [&](const std::array<std::int64_t, 4>& off, std::int64_t n,
             const std::array<std::int64_t, 4>& st) {
           for (std::int64_t i = 0; i < n; ++i)

@@ -50,7 +50,8 @@ Tensor index_add_zeros(const Tensor& grad, const Shape& shape, std::int64_t axis
 
 }  // namespace
 
-Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& indices) {
+Tensor index_select(const Tensor& x_view, std::int64_t axis, const Tensor& indices_view) {
+  const Tensor x = detail::dense(x_view), indices = detail::dense(indices_view);  // the kernel walks the storage row-major
   detail::check_defined("index_select", x);  // int64 too: picking rows of index data
   detail::check_index_tensor("index_select", indices);
   if (indices.dim() != 1)
@@ -76,7 +77,8 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& indices) {
   return out;
 }
 
-Tensor embedding(const Tensor& weight, const Tensor& indices) {
+Tensor embedding(const Tensor& weight_view, const Tensor& indices_view) {
+  const Tensor weight = detail::dense(weight_view), indices = detail::dense(indices_view);  // the kernel walks the storage row-major
   detail::check_floating("embedding", weight);
   detail::check_index_tensor("embedding", indices);
   if (weight.dim() != 2)
@@ -139,7 +141,8 @@ void check_gather_shapes(const char* op, const Tensor& x, std::int64_t axis, con
 
 }  // namespace
 
-Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index) {
+Tensor gather(const Tensor& x_view, std::int64_t axis, const Tensor& index_view) {
+  const Tensor x = detail::dense(x_view), index = detail::dense(index_view);  // the kernel walks the storage row-major
   const std::int64_t a = detail::normalize_axis("gather", axis, x.dim());
   check_gather_shapes("gather", x, a, index);
   Tensor out = empty(index.shape(), x.dtype());
@@ -155,7 +158,8 @@ Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index) {
   return out;
 }
 
-Tensor scatter_add(const Tensor& x, std::int64_t axis, const Tensor& index, const Tensor& src) {
+Tensor scatter_add(const Tensor& x_view, std::int64_t axis, const Tensor& index_view, const Tensor& src_view) {
+  const Tensor x = detail::dense(x_view), index = detail::dense(index_view), src = detail::dense(src_view);  // the kernel walks the storage row-major
   const std::int64_t a = detail::normalize_axis("scatter_add", axis, x.dim());
   check_gather_shapes("scatter_add", x, a, index);
   detail::check_same_floating("scatter_add", x, src);
@@ -196,18 +200,13 @@ Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis) {
     out_shape[a] += tensors[i].shape()[a];
   }
   Tensor out = empty(out_shape, tensors[0].dtype());
-  const auto out_layout = detail::axis_layout(out_shape, a);
   std::vector<std::int64_t> sizes;
   std::int64_t start = 0;
   for (const auto& t : tensors) {
     const std::int64_t length = t.shape()[a];
     sizes.push_back(length);
-    const std::size_t bytes = static_cast<std::size_t>(length * out_layout.inner) * dtype_size(t.dtype());
-    const char* src = detail::raw_bytes(t);
-    char* dst = detail::raw_bytes(out);
-    for (std::int64_t o = 0; o < out_layout.outer; ++o)
-      std::memcpy(dst + (o * out_layout.length + start) * out_layout.inner * dtype_size(t.dtype()),
-                  src + static_cast<std::size_t>(o) * bytes, bytes);
+    Tensor part = out.narrow(a, start, length);  // a view of out, which records no graph
+    detail::copy_strided(t, part);
     start += length;
   }
   record_op(out, "concat", tensors, [sizes, a](const Tensor& g) { return split(g, sizes, a); });

@@ -18,6 +18,7 @@ Tensor fill(const char* op, Tensor tensor, Next next) {
     T* p = tensor.data<T>();
     for (std::int64_t i = 0; i < tensor.numel(); ++i) p[i] = static_cast<T>(next());
   });
+  detail::bump_version(tensor);
   return tensor;
 }
 

@@ -14,13 +14,16 @@
 
 namespace loom::detail {
 
-std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out_shape) {
-  const auto own = contiguous_strides(shape);
+std::vector<std::int64_t> broadcast_strides(const Shape& shape, const std::vector<std::int64_t>& strides,
+                                           const Shape& out_shape) {
   const std::size_t lead = out_shape.size() - shape.size();
-  std::vector<std::int64_t> strides(out_shape.size(), 0);
-  for (std::size_t i = 0; i < shape.size(); ++i)
-    strides[lead + i] = shape[i] == 1 ? 0 : own[i];
-  return strides;
+  std::vector<std::int64_t> out(out_shape.size(), 0);
+  for (std::size_t i = 0; i < shape.size(); ++i) out[lead + i] = shape[i] == 1 ? 0 : strides[i];
+  return out;
+}
+
+std::vector<std::int64_t> broadcast_strides(const Tensor& t, const Shape& out_shape) {
+  return broadcast_strides(t.shape(), t.strides(), out_shape);
 }
 
 AxisLayout axis_layout(const Shape& shape, std::int64_t axis) {

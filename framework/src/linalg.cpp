@@ -1,4 +1,5 @@
-// Matrix products through OpenBLAS. Transposes are passed to the GEMM as flags, never copied.
+// Matrix products through OpenBLAS. Transposes are passed to the GEMM as flags, never copied: a
+// transposed view (x.t(), x.transpose(-2, -1)) too, read through its strides.
 #include "detail/kernels.h"
 #include "loom/ops.h"
 
@@ -11,30 +12,58 @@ struct MatrixDims {
 };
 MatrixDims last_two(const Tensor& t) { return {t.shape()[t.dim() - 2], t.shape()[t.dim() - 1]}; }
 
+// How BLAS reads the matrices in the last two axes of a tensor: the storage holds them row-major
+// with leading dimension `ld`, or holds their transposes so (a transposed view). Any other layout
+// (a slice with a step along the rows, an expanded matrix) is copied first.
+struct GemmOperand {
+  Tensor tensor;            // the operand, or its contiguous copy
+  bool transposed = false;  // the storage holds each matrix's transpose
+  std::int64_t ld = 1;      // elements between the storage's rows
+};
+
+GemmOperand gemm_operand(const Tensor& t) {
+  const std::size_t row_axis = t.shape().size() - 2, col_axis = row_axis + 1;
+  const auto [rows, cols] = last_two(t);
+  const std::int64_t row_stride = t.strides()[row_axis], col_stride = t.strides()[col_axis];
+  if ((cols == 1 || col_stride == 1) && (rows == 1 || row_stride >= std::max<std::int64_t>(cols, 1)))
+    return {t, false, rows == 1 ? std::max<std::int64_t>(cols, 1) : row_stride};
+  if ((rows == 1 || row_stride == 1) && (cols == 1 || col_stride >= std::max<std::int64_t>(rows, 1)))
+    return {t, true, cols == 1 ? std::max<std::int64_t>(rows, 1) : col_stride};
+  return {t.contiguous(), false, std::max<std::int64_t>(cols, 1)};
+}
+
+// The strides of an operand's batch axes (all but the last two), broadcast to `batch`.
+std::vector<std::int64_t> batch_strides(const Tensor& t, const Shape& batch) {
+  const Shape shape(t.shape().begin(), t.shape().end() - 2);
+  const std::vector<std::int64_t> strides(t.strides().begin(), t.strides().end() - 2);
+  return detail::broadcast_strides(shape, strides, batch);
+}
+
 // op(a) @ op(b) over broadcast batch axes, op = transpose when the flag is set; no graph.
-Tensor batched_product(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b) {
-  const MatrixDims da = last_two(a), db = last_two(b);
+Tensor batched_product(const Tensor& a_in, bool transpose_a, const Tensor& b_in, bool transpose_b) {
+  const GemmOperand a = gemm_operand(a_in), b = gemm_operand(b_in);
+  const MatrixDims da = last_two(a_in), db = last_two(b_in);
   const std::int64_t m = transpose_a ? da.cols : da.rows;
   const std::int64_t k = transpose_a ? da.rows : da.cols;
   const std::int64_t n = transpose_b ? db.rows : db.cols;
-  const Shape batch_a(a.shape().begin(), a.shape().end() - 2);
-  const Shape batch_b(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch_a(a_in.shape().begin(), a_in.shape().end() - 2);
+  const Shape batch_b(b_in.shape().begin(), b_in.shape().end() - 2);
   Shape out_shape = detail::broadcast_shapes("matmul", batch_a, batch_b);
   const Shape batch = out_shape;
   out_shape.push_back(m);
   out_shape.push_back(n);
-  Tensor out = empty(out_shape, a.dtype());
-  detail::dispatch_floating("matmul", a.dtype(), [&](auto tag) {
+  Tensor out = empty(out_shape, a_in.dtype());
+  detail::dispatch_floating("matmul", a_in.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* pa = a.data<T>();
-    const T* pb = b.data<T>();
+    const T* pa = detail::first_element<T>(a.tensor);
+    const T* pb = detail::first_element<T>(b.tensor);
     T* pc = out.data<T>();
-    const std::int64_t size_a = da.rows * da.cols, size_b = db.rows * db.cols, size_c = m * n;
-    std::vector<std::array<std::int64_t, 3>> products;  // (C, A, B) matrix index of each product
+    const std::int64_t size_c = m * n;
+    std::vector<std::array<std::int64_t, 3>> products;  // (C, A, B) first element of each product
     detail::broadcast_loop<3>(
         batch,
-        {detail::contiguous_strides(batch), detail::broadcast_strides(batch_a, batch),
-         detail::broadcast_strides(batch_b, batch)},
+        {detail::contiguous_strides(batch), batch_strides(a.tensor, batch),
+         batch_strides(b.tensor, batch)},
         [&](const std::array<std::int64_t, 3>& off, std::int64_t count,
             const std::array<std::int64_t, 3>& st) {
           for (std::int64_t i = 0; i < count; ++i) products.push_back({off[0] + i * st[0], off[1] + i * st[1], off[2] + i * st[2]});
@@ -47,8 +76,8 @@ Tensor batched_product(const Tensor& a, bool transpose_a, const Tensor& b, bool 
                          [&](std::int64_t begin, std::int64_t end) {
                            for (std::int64_t p = begin; p < end; ++p) {
                              const auto& [c, a_index, b_index] = products[static_cast<std::size_t>(p)];
-                             detail::gemm<T>(transpose_a, transpose_b, m, n, k, T(1), pa + a_index * size_a, da.cols,
-                                             pb + b_index * size_b, db.cols, T(0), pc + c * size_c, n);
+                             detail::gemm<T>(transpose_a != a.transposed, transpose_b != b.transposed, m, n, k, T(1),
+                                             pa + a_index, a.ld, pb + b_index, b.ld, T(0), pc + c * size_c, n);
                            }
                          });
   });
@@ -56,34 +85,37 @@ Tensor batched_product(const Tensor& a, bool transpose_a, const Tensor& b, bool 
 }
 
 // (..., M, K) @ (K, N) as one GEMM over all leading rows, and its backward, also one GEMM each.
-Tensor rows_times_matrix(const Tensor& a, const Tensor& b) {
-  const std::int64_t k = b.shape()[0], n = b.shape()[1];
-  Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+Tensor rows_times_matrix(const Tensor& a_in, const Tensor& b_in) {
+  const std::int64_t k = b_in.shape()[0], n = b_in.shape()[1];
+  Shape out_shape(a_in.shape().begin(), a_in.shape().end() - 1);
   const std::int64_t rows = detail::numel_of(out_shape);  // every leading axis, as GEMM rows
   out_shape.push_back(n);
-  Tensor out = empty(out_shape, a.dtype());
-  detail::dispatch_floating("matmul", a.dtype(), [&](auto tag) {
+  // A 2-D operand is read through its strides; more axes fold into rows only when contiguous.
+  const GemmOperand a = gemm_operand(a_in.dim() == 2 ? a_in : a_in.contiguous().reshape({rows, k}));
+  const GemmOperand b = gemm_operand(b_in);
+  Tensor out = empty(out_shape, a_in.dtype());
+  detail::dispatch_floating("matmul", a_in.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    detail::gemm<T>(false, false, rows, n, k, T(1), a.data<T>(), k, b.data<T>(), n, T(0),
-                    out.data<T>(), n);
+    detail::gemm<T>(a.transposed, b.transposed, rows, n, k, T(1), detail::first_element<T>(a.tensor),
+                    a.ld, detail::first_element<T>(b.tensor), b.ld, T(0), out.data<T>(), n);
   });
-  record_op(out, "matmul", {a, b}, [a, b, rows, k, n](const Tensor& g) {
+  record_op(out, "matmul", {a_in, b_in}, [a, b, a_shape = a_in.shape(), rows, k, n](const Tensor& g) {
     Tensor grad_a, grad_b;
     detail::dispatch_floating("matmul", g.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if (a.requires_grad()) {  // dA = dC @ B^T     (rows, K)
-        grad_a = empty(a.shape(), a.dtype());
-        detail::gemm<T>(false, true, rows, k, n, T(1), g.data<T>(), n, b.data<T>(), n, T(0),
-                        grad_a.data<T>(), k);
+      if (a.tensor.requires_grad()) {  // dA = dC @ B^T     (rows, K)
+        grad_a = empty(a_shape, g.dtype());
+        detail::gemm<T>(false, !b.transposed, rows, k, n, T(1), g.data<T>(), n,
+                        detail::first_element<T>(b.tensor), b.ld, T(0), grad_a.data<T>(), k);
       }
-      if (b.requires_grad()) {  // dB = A^T @ dC     (K, N)
-        grad_b = empty(b.shape(), b.dtype());
-        detail::gemm<T>(true, false, k, n, rows, T(1), a.data<T>(), k, g.data<T>(), n, T(0),
-                        grad_b.data<T>(), n);
+      if (b.tensor.requires_grad()) {  // dB = A^T @ dC     (K, N)
+        grad_b = empty({k, n}, g.dtype());
+        detail::gemm<T>(!a.transposed, false, k, n, rows, T(1), detail::first_element<T>(a.tensor),
+                        a.ld, g.data<T>(), n, T(0), grad_b.data<T>(), n);
       }
     });
     return std::vector<Tensor>{grad_a, grad_b};
-  });
+  }, /*saved=*/{a_in, b_in});
   return out;
 }
 
@@ -108,11 +140,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                           : Tensor(),
         b.requires_grad() ? detail::sum_to(batched_product(a, true, g, false), b.shape())
                           : Tensor()};
-  });
+  }, /*saved=*/{a, b});
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+namespace {
+
+Tensor linear_dense(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   detail::check_same_floating("linear", x, weight);
   if (weight.dim() != 2)
     throw ShapeError(fmt::format("linear: expected a weight of shape (out, in), got {}",
@@ -158,8 +192,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     });
     if (bias.defined() && bias.requires_grad()) grad_b = sum(g.reshape({rows, out_features}), {0});
     return std::vector<Tensor>{grad_x, grad_w, grad_b};
-  });
+  }, /*saved=*/{x, weight});
   return out;
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return linear_dense(detail::dense(x), detail::dense(weight), detail::dense(bias));
 }
 
 }  // namespace loom

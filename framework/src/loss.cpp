@@ -91,8 +91,9 @@ Tensor finish(Tensor per_sample, Reduction reduction, double total) {
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
+Tensor cross_entropy(const Tensor& logits_view, const Tensor& targets_view,
                      const CrossEntropyOptions& options) {
+  const Tensor logits = detail::dense(logits_view), targets = detail::dense(targets_view);  // the kernel walks the storage row-major
   const TargetWeights weights = check_class_targets("cross_entropy", logits, targets, options);
   const std::int64_t n = logits.size(0), classes = logits.size(1);
   const double smoothing = options.label_smoothing;
@@ -173,8 +174,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
   return out;
 }
 
-Tensor nll_loss(const Tensor& log_probs, const Tensor& targets,
+Tensor nll_loss(const Tensor& log_probs_view, const Tensor& targets_view,
                 const CrossEntropyOptions& options) {
+  const Tensor log_probs = detail::dense(log_probs_view), targets = detail::dense(targets_view);  // the kernel walks the storage row-major
   if (options.label_smoothing != 0.0)
     throw ValueError("nll_loss: label_smoothing is not defined for nll_loss; use cross_entropy");
   const TargetWeights weights = check_class_targets("nll_loss", log_probs, targets, options);
@@ -229,8 +231,9 @@ Tensor l1_loss(const Tensor& prediction, const Tensor& target, Reduction reducti
   return reduce(abs(prediction - target), reduction);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+Tensor binary_cross_entropy_with_logits(const Tensor& logits_view, const Tensor& target_view,
                                         Reduction reduction) {
+  const Tensor logits = detail::dense(logits_view), target = detail::dense(target_view);  // the kernel walks the storage row-major
   check_same_shape("binary_cross_entropy_with_logits", logits, target);
   Tensor per_element = empty(logits.shape(), logits.dtype());
   detail::dispatch_floating("binary_cross_entropy_with_logits", logits.dtype(), [&](auto tag) {

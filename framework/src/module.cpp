@@ -134,6 +134,7 @@ void Module::to(Dtype dtype) {
     TensorImpl& impl = *t.impl();
     impl.storage = converted.impl()->storage;
     impl.offset = 0;
+    impl.strides = converted.impl()->strides;
     impl.dtype = dtype;
     impl.grad = Tensor();
   };

@@ -46,7 +46,8 @@ void sum_axis_kernel(const T* in, T* out, const detail::AxisLayout& l) {
   }, kMinColumns);
 }
 
-Tensor sum_one_axis(const Tensor& x, std::int64_t axis) {
+Tensor sum_one_axis(const Tensor& input, std::int64_t axis) {
+  const Tensor x = input.contiguous();  // the kernel walks the storage as (outer, length, inner)
   Shape out_shape = x.shape();
   out_shape[axis] = 1;
   Tensor out = empty(out_shape, x.dtype());
@@ -109,9 +110,10 @@ void extreme_axis_kernel(const T* in, T* out, std::int64_t* where, const detail:
 
 // Shared by max and min: values, and the gradient routed to the chosen entries.
 template <class Better>
-Tensor extreme(const char* op, const Tensor& x, std::int64_t axis, bool keepdim, Better better,
+Tensor extreme(const char* op, const Tensor& input, std::int64_t axis, bool keepdim, Better better,
                Tensor* indices_out) {
-  detail::check_floating(op, x);
+  detail::check_floating(op, input);
+  const Tensor x = input.contiguous();  // the kernel walks the storage as (outer, length, inner)
   const std::int64_t a = detail::normalize_axis(op, axis, x.dim());
   const Shape kept = reduced_shape(x.shape(), {a}, true);
   if (x.dim() > 0 && x.shape()[a] == 0)

@@ -136,8 +136,10 @@ void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::s
   const std::uint64_t length = json.size();
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
   out += json;
-  for (const auto& [name, tensor] : tensors)
-    out.append(detail::raw_bytes(tensor), static_cast<std::size_t>(tensor.numel()) * dtype_size(tensor.dtype()));
+  for (const auto& [name, tensor] : tensors) {
+    const Tensor values = tensor.contiguous();  // a view is saved as the values it shows
+    out.append(detail::raw_bytes(values), static_cast<std::size_t>(values.numel()) * dtype_size(values.dtype()));
+  }
   write_file_atomically(path, out);
 }
 

@@ -10,61 +10,85 @@ namespace loom {
 
 namespace {
 
-// Copies `in` into `out` reading it through `in_strides` (elements), walking out's shape. Large
-// copies are split between the threads along out's first axis.
+// Copies `n` values from `source` (stride `source_stride`) to `target` (stride `target_stride`).
 template <class T>
-void strided_copy(const T* in, std::int64_t in_offset, const std::vector<std::int64_t>& in_strides,
-                  T* out, const Shape& out_shape) {
-  const auto copy = [&](std::int64_t offset, T* dst_base, const Shape& shape) {
-    detail::broadcast_loop<2>(shape, {detail::contiguous_strides(shape), in_strides},
-                              [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
-                                  const std::array<std::int64_t, 2>& st) {
-                                const T* src = in + offset + off[1];
-                                T* dst = dst_base + off[0];
-                                if (st[1] == 1) {
-                                  std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
-                                } else {
-                                  for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i * st[1]];
-                                }
-                              });
-  };
-  if (out_shape.empty() || out_shape[0] == 0) return copy(in_offset, out, out_shape);
-  const std::int64_t inner = detail::numel_of(out_shape) / out_shape[0];  // values per index of axis 0
-  detail::parallel_rows(out_shape[0], inner, [&](std::int64_t begin, std::int64_t end) {
-    Shape part = out_shape;
-    part[0] = end - begin;
-    copy(in_offset + begin * in_strides[0], out + begin * inner, part);
-  });
+void copy_run(const T* source, std::int64_t source_stride, T* target, std::int64_t target_stride,
+              std::int64_t n) {
+  if (source_stride == 1 && target_stride == 1) {
+    std::memmove(target, source, static_cast<std::size_t>(n) * sizeof(T));
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) target[i * target_stride] = source[i * source_stride];
+  }
 }
 
-// out = in read through strides: the one kernel behind permute, slice and their backwards.
-Tensor gather_strided(const Tensor& in, std::int64_t in_offset,
-                      const std::vector<std::int64_t>& in_strides, const Shape& out_shape) {
-  Tensor out = empty(out_shape, in.dtype());
-  switch (in.dtype()) {
-    case Dtype::Float32: strided_copy(in.data<float>(), in_offset, in_strides, out.data<float>(), out_shape); break;
-    case Dtype::Float64: strided_copy(in.data<double>(), in_offset, in_strides, out.data<double>(), out_shape); break;
-    case Dtype::Int64: strided_copy(in.data<std::int64_t>(), in_offset, in_strides, out.data<std::int64_t>(), out_shape); break;
-  }
+// target = source elementwise, each read through its strides. Large copies are split between the
+// threads along axis 0 (a view's axis 0 never aliases itself).
+template <class T>
+void copy_strided_as(const Tensor& source, Tensor& target) {
+  const Shape& shape = target.shape();
+  const auto& source_strides = source.strides();
+  const auto& target_strides = target.strides();
+  const T* from = detail::first_element<T>(source);
+  T* to = detail::first_element<T>(target);
+  const auto copy = [&](std::int64_t begin, std::int64_t end) {
+    Shape part = shape;
+    if (!part.empty()) part[0] = end - begin;
+    const std::int64_t from_start = part.empty() ? 0 : begin * source_strides[0];
+    const std::int64_t to_start = part.empty() ? 0 : begin * target_strides[0];
+    detail::broadcast_loop<2>(part, {target_strides, source_strides},
+                              [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                                  const std::array<std::int64_t, 2>& st) {
+                                copy_run(from + from_start + off[1], st[1], to + to_start + off[0],
+                                         st[0], n);
+                              });
+  };
+  if (target.numel() == 0) return;
+  if (shape.empty()) return copy(0, 1);
+  detail::parallel_rows(shape[0], target.numel() / shape[0], copy);
+}
+
+// A tensor sharing `base`'s storage, read through `shape`, `strides` and `offset` (elements).
+Tensor view_of(const Tensor& base, Shape shape, std::vector<std::int64_t> strides,
+               std::size_t offset) {
+  Tensor out = base.detach();
+  TensorImpl& impl = *out.impl();
+  impl.shape = std::move(shape);
+  impl.strides = std::move(strides);
+  impl.offset = offset;
   return out;
 }
 
-// The gradient of a slice: zeros of the input's shape with `grad` written into the slice.
-template <class T>
-void scatter_slice(const Tensor& grad, Tensor& target, std::int64_t axis, std::int64_t start,
-                   std::int64_t step) {
-  const auto layout = detail::axis_layout(target.shape(), axis);
-  const std::int64_t count = grad.shape()[axis];
-  const T* g = grad.data<T>();
-  T* t = target.data<T>();
-  for (std::int64_t o = 0; o < layout.outer; ++o)
-    for (std::int64_t k = 0; k < count; ++k)
-      std::memcpy(t + (o * layout.length + start + k * step) * layout.inner,
-                  g + (o * count + k) * layout.inner,
-                  static_cast<std::size_t>(layout.inner) * sizeof(T));
+// squeeze / unsqueeze: `base` with a size-1 axis removed or added; the gradient is reshaped back.
+Tensor size_one_axis_view(const Tensor& base, const char* name, Shape shape,
+                          std::vector<std::int64_t> strides) {
+  Tensor out = view_of(base, std::move(shape), std::move(strides), base.impl()->offset);
+  record_op(out, name, {base},
+            [original = base.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(original)}; });
+  return out;
 }
 
 }  // namespace
+
+namespace detail {
+
+void copy_strided(const Tensor& source, Tensor& target) {
+  switch (target.dtype()) {
+    case Dtype::Float32: return copy_strided_as<float>(source, target);
+    case Dtype::Float64: return copy_strided_as<double>(source, target);
+    case Dtype::Int64: return copy_strided_as<std::int64_t>(source, target);
+  }
+}
+
+}  // namespace detail
+
+Tensor Tensor::contiguous() const {
+  detail::check_defined("contiguous", *this);
+  if (is_contiguous()) return *this;
+  Tensor out = empty(shape(), dtype());
+  detail::copy_strided(*this, out);
+  record_op(out, "contiguous", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  return out;
+}
 
 Tensor Tensor::reshape(const Shape& requested) const {
   detail::check_defined("reshape", *this);
@@ -85,12 +109,21 @@ Tensor Tensor::reshape(const Shape& requested) const {
   if (detail::numel_of(target) != numel() || (inferred_axis >= 0 && known == 0))
     throw ShapeError(fmt::format("reshape: cannot reshape a tensor of shape {} ({} elements) into {}",
                                  shape_str(shape()), numel(), shape_str(requested)));
-  Tensor out = detach();
-  out.impl()->shape = target;  // a view: same storage, new shape
+  if (!is_contiguous()) return contiguous().reshape(target);
+  Tensor out = view_of(*this, target, detail::contiguous_strides(target), impl()->offset);
   const Shape original = shape();
   record_op(out, "reshape", {*this},
          [original](const Tensor& g) { return std::vector<Tensor>{g.reshape(original)}; });
   return out;
+}
+
+Tensor Tensor::view(const Shape& target) const {
+  detail::check_defined("view", *this);
+  if (!is_contiguous())
+    throw LayoutError(fmt::format("view: expected a contiguous tensor, got shape {} with strides "
+                                  "{}; use reshape() or contiguous()", shape_str(shape()),
+                                  shape_str(strides())));
+  return reshape(target);
 }
 
 Tensor Tensor::flatten(std::int64_t start_axis, std::int64_t end_axis) const {
@@ -118,16 +151,15 @@ Tensor Tensor::permute(const std::vector<std::int64_t>& order) const {
     if (seen[axes[i]]) throw ValueError("permute: repeated axis in the order");
     seen[axes[i]] = true;
   }
-  const auto strides = detail::contiguous_strides(shape());
   Shape out_shape(axes.size());
-  std::vector<std::int64_t> read_strides(axes.size());
+  std::vector<std::int64_t> out_strides(axes.size());
   std::vector<std::int64_t> inverse(axes.size());
   for (std::size_t i = 0; i < axes.size(); ++i) {
     out_shape[i] = shape()[axes[i]];
-    read_strides[i] = strides[axes[i]];
+    out_strides[i] = strides()[axes[i]];
     inverse[axes[i]] = static_cast<std::int64_t>(i);
   }
-  Tensor out = gather_strided(*this, 0, read_strides, out_shape);
+  Tensor out = view_of(*this, out_shape, out_strides, impl()->offset);
   record_op(out, "permute", {*this},
          [inverse](const Tensor& g) { return std::vector<Tensor>{g.permute(inverse)}; });
   return out;
@@ -152,15 +184,19 @@ Tensor Tensor::squeeze(std::int64_t axis) const {
   if (dim() == 0 || shape()[a] != 1)
     throw ShapeError(fmt::format("squeeze: axis {} of shape {} is not of size 1", axis, shape_str(shape())));
   Shape target = shape();
+  auto target_strides = strides();
   target.erase(target.begin() + a);
-  return reshape(target);
+  target_strides.erase(target_strides.begin() + a);
+  return size_one_axis_view(*this, "squeeze", target, target_strides);
 }
 
 Tensor Tensor::unsqueeze(std::int64_t axis) const {
   const std::int64_t a = detail::normalize_axis("unsqueeze", axis, dim() + 1);
   Shape target = shape();
+  auto target_strides = strides();
   target.insert(target.begin() + a, 1);
-  return reshape(target);
+  target_strides.insert(target_strides.begin() + a, 1);  // any stride does for a size-1 axis
+  return size_one_axis_view(*this, "unsqueeze", target, target_strides);
 }
 
 Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop,
@@ -175,16 +211,12 @@ Tensor Tensor::slice(std::int64_t axis, std::int64_t start, std::int64_t stop,
   const std::int64_t count = last > first ? (last - first + step - 1) / step : 0;
   Shape out_shape = shape();
   out_shape[a] = count;
-  auto read_strides = detail::contiguous_strides(shape());
-  const std::int64_t offset = first * read_strides[a];
-  read_strides[a] *= step;
-  Tensor out = gather_strided(*this, offset, read_strides, out_shape);
-  const Shape input_shape = shape();
-  record_op(out, "slice", {*this}, [input_shape, a, first, step](const Tensor& g) {
-    Tensor grad = zeros(input_shape, g.dtype());
-    if (g.dtype() == Dtype::Float32) scatter_slice<float>(g, grad, a, first, step);
-    else scatter_slice<double>(g, grad, a, first, step);
-    return std::vector<Tensor>{grad};
+  auto out_strides = strides();
+  const std::size_t offset = impl()->offset + static_cast<std::size_t>(first * out_strides[a]);
+  out_strides[a] *= step;
+  Tensor out = view_of(*this, out_shape, out_strides, offset);
+  detail::record_region_view(out, "slice", *this, [a, first, last, step](const Tensor& input_gradient) {
+    return input_gradient.slice(a, first, last, step);
   });
   return out;
 }
@@ -216,7 +248,11 @@ Tensor Tensor::expand(const Shape& target) const {
     throw ShapeError(fmt::format("expand: cannot expand shape {} to {}", shape_str(shape()),
                                  shape_str(target)));
   if (out_shape == shape()) return *this;
-  Tensor out = gather_strided(*this, 0, detail::broadcast_strides(shape(), out_shape), out_shape);
+  std::vector<std::int64_t> out_strides(out_shape.size(), 0);  // 0 along broadcast axes
+  const std::size_t lead = out_shape.size() - shape().size();
+  for (std::size_t i = 0; i < shape().size(); ++i)
+    if (shape()[i] == out_shape[lead + i]) out_strides[lead + i] = strides()[i];
+  Tensor out = view_of(*this, out_shape, out_strides, impl()->offset);
   const Shape input_shape = shape();
   record_op(out, "expand", {*this}, [input_shape](const Tensor& g) {
     return std::vector<Tensor>{detail::sum_to(g, input_shape)};

@@ -1,5 +1,6 @@
 // Tensor handles, storage, creation and the checks every op shares.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -112,6 +113,27 @@ class LargeBlockCache {
 
 void release_cached_memory() { LargeBlockCache::instance().release(); }
 
+namespace {
+std::atomic<std::size_t> live_storage_bytes{0}, peak_storage_bytes{0}, allocated_storage_bytes{0};
+
+void count_allocation(std::size_t bytes) {
+  allocated_storage_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  const std::size_t live = live_storage_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  std::size_t peak = peak_storage_bytes.load(std::memory_order_relaxed);
+  while (live > peak && !peak_storage_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+TensorMemoryStats tensor_memory_stats() {
+  return {live_storage_bytes.load(), peak_storage_bytes.load(), allocated_storage_bytes.load()};
+}
+
+void reset_tensor_memory_stats() {
+  peak_storage_bytes.store(live_storage_bytes.load());
+  allocated_storage_bytes.store(0);
+}
+
 Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes) {
   const bool tuned = malloc_tuning_enabled();  // before the first allocation
   constexpr std::size_t alignment = 64;  // a cache line, and an AVX-512 register
@@ -127,9 +149,11 @@ Storage::Storage(std::size_t size_in_bytes) : data(nullptr), bytes(size_in_bytes
   if (!data)
     throw ResourceError(fmt::format("tensor storage: cannot allocate {:.1f} MiB{}",
                                     static_cast<double>(capacity) / (1 << 20), address_space_note()));
+  count_allocation(bytes);
 }
 
 Storage::~Storage() {
+  live_storage_bytes.fetch_sub(bytes, std::memory_order_relaxed);
   if (malloc_tuning_enabled() && capacity >= LargeBlockCache::smallest)
     LargeBlockCache::instance().put(data, capacity);
   else
@@ -171,6 +195,17 @@ std::vector<std::int64_t> contiguous_strides(const Shape& shape) {
   return strides;
 }
 
+bool is_row_major(const Shape& shape, const std::vector<std::int64_t>& strides) {
+  std::int64_t expected = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 1) continue;
+    if (shape[i] == 0) return true;  // no values to misplace
+    if (strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
 std::int64_t normalize_axis(const char* op, std::int64_t axis, std::int64_t rank) {
   const std::int64_t bound = std::max<std::int64_t>(rank, 1);  // a scalar accepts axis 0 / -1
   if (axis < -bound || axis >= bound)
@@ -206,6 +241,9 @@ void check_floating(const char* op, const Tensor& t) {
 
 char* raw_bytes(const Tensor& t) {
   const TensorImpl& impl = *t.impl();
+  if (!is_row_major(impl.shape, impl.strides))
+    throw LayoutError(fmt::format("raw_bytes: expected a contiguous tensor, got a view of shape {} "
+                                  "with strides {}", shape_str(impl.shape), shape_str(impl.strides)));
   return static_cast<char*>(impl.storage->data) + impl.offset * dtype_size(impl.dtype);
 }
 
@@ -265,6 +303,11 @@ T* Tensor::data() {
   if (impl.dtype != dtype_of<T>())
     throw DtypeError(fmt::format("data: the tensor holds {}, not {}", dtype_name(impl.dtype),
                                  dtype_name(dtype_of<T>())));
+  if (!detail::is_row_major(impl.shape, impl.strides))
+    throw LayoutError(fmt::format(
+        "data: expected a contiguous tensor, got a view of shape {} with strides {}; call "
+        "contiguous() first",
+        shape_str(impl.shape), shape_str(impl.strides)));
   return static_cast<T*>(impl.storage->data) + impl.offset;
 }
 template <class T>
@@ -298,6 +341,12 @@ void set_value_at(Tensor& t, std::int64_t i, double v) {
 
 }  // namespace
 
+const std::vector<std::int64_t>& Tensor::strides() const { return checked(impl_.get()).strides; }
+bool Tensor::is_contiguous() const {
+  const TensorImpl& impl = checked(impl_.get());
+  return detail::is_row_major(impl.shape, impl.strides);
+}
+
 double Tensor::item() const {
   if (numel() != 1)
     throw ValueError(fmt::format("item: expected a tensor with one element, got shape {}",
@@ -307,8 +356,9 @@ double Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  const Tensor values = contiguous();
   std::vector<T> out(static_cast<std::size_t>(numel()));
-  for (std::int64_t i = 0; i < numel(); ++i) out[i] = static_cast<T>(value_at(*this, i));
+  for (std::int64_t i = 0; i < numel(); ++i) out[i] = static_cast<T>(value_at(values, i));
   return out;
 }
 template std::vector<float> Tensor::to_vector<float>() const;
@@ -348,20 +398,21 @@ Tensor Tensor::detach() const {
   out->storage = impl.storage;
   out->offset = impl.offset;
   out->shape = impl.shape;
+  out->strides = impl.strides;
   out->dtype = impl.dtype;
   return Tensor(std::move(out));
 }
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype());
-  std::memcpy(detail::raw_bytes(out), detail::raw_bytes(*this),
-              static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  detail::copy_strided(*this, out);
   record_op(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
   return out;
 }
 
 Tensor Tensor::to(Dtype target) const {
   if (target == dtype()) return *this;
+  if (!is_contiguous()) return contiguous().to(target);
   Tensor out = empty(shape(), target);
   for (std::int64_t i = 0; i < numel(); ++i) set_value_at(out, i, value_at(*this, i));
   if (is_floating_point() && target != Dtype::Int64) {
@@ -381,12 +432,14 @@ void Tensor::copy_(const Tensor& source) {
     throw ShapeError(fmt::format("copy_: expected a {} tensor of shape {}, got {} {}",
                                  dtype_name(dtype()), shape_str(shape()),
                                  dtype_name(source.dtype()), shape_str(source.shape())));
-  std::memmove(detail::raw_bytes(*this), detail::raw_bytes(source),
-               static_cast<std::size_t>(numel()) * dtype_size(dtype()));
+  detail::copy_strided(source, *this);
+  detail::bump_version(*this);
 }
 
 void Tensor::fill_(double value) {
+  if (!is_contiguous()) return copy_(full({}, value, dtype()).expand(shape()));  // a view's part
   // One dtype switch, then a plain fill: zeros() of every gradient buffer comes through here.
+  detail::bump_version(*this);
   const std::int64_t n = numel();
   switch (dtype()) {
     case Dtype::Float32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;
@@ -409,6 +462,7 @@ Tensor empty(const Shape& shape, Dtype dtype) {
       std::make_shared<Storage>(static_cast<std::size_t>(detail::numel_of(shape)) *
                                 dtype_size(dtype));
   impl->shape = shape;
+  impl->strides = detail::contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
@@ -530,7 +584,7 @@ std::string Tensor::to_string() const {
     body = is_floating_point() ? fmt::format("{:.4f}", item())
                                : fmt::format("{}", static_cast<std::int64_t>(item()));
   } else {
-    print_axis(*this, 0, 0, numel(), body, 7);
+    print_axis(contiguous(), 0, 0, numel(), body, 7);
   }
   return fmt::format("tensor({}, shape={}, dtype={}{})", body, shape_str(shape()),
                      dtype_name(dtype()), requires_grad() ? ", requires_grad" : "");

@@ -2,7 +2,6 @@
 #include "loom/layers/embedding.h"
 
 #include <cmath>
-#include <cstring>
 #include <set>
 
 #include "detail/kernels.h"
@@ -54,10 +53,7 @@ std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, 
 
 void Embedding::reset_parameters(Generator* generator) {
   init::normal_(weight, 0.0, 1.0, generator);
-  if (const auto pad = options_.padding_idx()) {  // select() copies, so clear the row's bytes
-    const std::size_t row_bytes = options_.embedding_dim() * dtype_size(weight.dtype());
-    std::memset(detail::raw_bytes(weight) + *pad * row_bytes, 0, row_bytes);
-  }
+  if (const auto pad = options_.padding_idx()) weight.detach().select(0, *pad).fill_(0.0);  // a view of the row
 }
 
 void Embedding::renormalize(const Tensor& indices) {
@@ -83,9 +79,11 @@ void Embedding::renormalize(const Tensor& indices) {
       for (std::int64_t e = 0; e < dim; ++e) row[e] = static_cast<T>(row[e] * scale);
     }
   });
+  detail::bump_version(weight);
 }
 
-Tensor Embedding::forward(const Tensor& indices) {
+Tensor Embedding::forward(const Tensor& indices_view) {
+  const Tensor indices = detail::dense(indices_view);  // read as a flat list of ids
   detail::check_defined("Embedding", indices);
   detail::check_index_tensor("Embedding", indices);
   if (options_.max_norm()) renormalize(indices);

@@ -55,7 +55,8 @@ void normalize_rows_backward(const T* g, const T* y, const T* rstd, T* dx, std::
 }
 
 // The normalisation over the trailing axes holding `n` elements, with its backward.
-Tensor normalize(const Tensor& x, std::int64_t n, double eps) {
+Tensor normalize(const Tensor& x_view, std::int64_t n, double eps) {
+  const Tensor x = detail::dense(x_view);  // the kernel walks the storage row-major
   const std::int64_t rows = x.numel() / n;
   Tensor y = empty(x.shape(), x.dtype());  // (..., *normalized)
   Tensor rstd = empty({rows}, x.dtype());  // (rows)
@@ -71,7 +72,7 @@ Tensor normalize(const Tensor& x, std::int64_t n, double eps) {
                                  n);
     });
     return std::vector<Tensor>{dx};
-  });
+  }, /*saved=*/{y});
   return y;
 }
 

@@ -416,10 +416,11 @@ std::vector<Tensor> backward(CellType cell, const Dims& d, const Tensor& grad_pa
 
 }  // namespace
 
-std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x, const Tensor& w_ih,
-                                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh,
-                                    const Tensor& h0, const Tensor& c0,
+std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x_view, const Tensor& w_ih_view,
+                                    const Tensor& w_hh_view, const Tensor& b_ih_view, const Tensor& b_hh_view,
+                                    const Tensor& h0_view, const Tensor& c0_view,
                                     const std::vector<std::int64_t>& lengths) {
+  const Tensor x = detail::dense(x_view), w_ih = detail::dense(w_ih_view), w_hh = detail::dense(w_hh_view), b_ih = detail::dense(b_ih_view), b_hh = detail::dense(b_hh_view), h0 = detail::dense(h0_view), c0 = detail::dense(c0_view);  // the kernels walk the storage row-major
   const Dims dims{x.size(0), x.size(1), x.size(2), w_hh.size(1), w_hh.size(0)};
   const bool lstm = cell == CellType::LSTM;
   auto saved = std::make_shared<Saved>();
@@ -437,7 +438,7 @@ std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x, const Tensor
                   return lstm_backward<T>(dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
                 return backward<T>(cell, dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, lengths, *saved);
               });
-            });
+            }, /*saved=*/{x, w_ih, w_hh, h0, c0});
   // The three results are views of one packed tensor, so one node carries all their gradients.
   return {packed.narrow(0, 0, dims.steps), packed.select(0, dims.steps),
           lstm ? packed.select(0, dims.steps + 1) : Tensor()};

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "detail/tensor_impl.h"
 #include "loom/autograd.h"
 
 namespace loom::optim {
@@ -37,6 +38,7 @@ void Optimizer::step() {
       if (!grad.defined()) continue;
       Tensor target = param;
       update(target, grad, state_[param_name], group);
+      detail::bump_version(target);
     }
 }
 

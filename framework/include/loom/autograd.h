@@ -35,17 +35,19 @@ using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_ou
 /// Writing your own op: compute `output` (without recording), then attach its backward. Does
 /// nothing unless grad mode is on and some input requires a gradient. The closure must capture
 /// only what the backward needs (inputs, saved values; never `output` itself, which would make
-/// a cycle). `name` is a string literal shown in errors.
+/// a cycle). `name` is a string literal shown in errors. `saved` lists the tensors whose values
+/// the backward reads: if one of them is changed in place (copy_, fill_, an optimiser step)
+/// before the backward runs, backward throws AutogradError instead of computing a wrong gradient.
 ///
 ///     Tensor square(const Tensor& x) {
 ///       Tensor out = x.detach() * x.detach();
 ///       loom::record_op(out, "square", {x}, [x](const Tensor& g) {
 ///         return std::vector<Tensor>{g * x * 2.0};
-///       });
+///       }, /*saved=*/{x});
 ///       return out;
 ///     }
 void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
-               BackwardFunction backward);
+               BackwardFunction backward, const std::vector<Tensor>& saved = {});
 
 /// Called during a backward pass once a leaf's gradient is final for that pass: every op that used
 /// the leaf has added into `leaf.grad()`. It fires once per pass, and not at all for a leaf the
@@ -60,7 +62,18 @@ using PostAccumulateGradHook = std::function<void(const Tensor& leaf)>;
 /// it. Throws AutogradError for a tensor computed by an op (its gradient is never final).
 void set_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook);
 
-/// Runs backward from several roots at once (their gradients default to ones for scalars).
-void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients = {});
+/// Runs backward from several roots at once (their gradients default to ones for scalars),
+/// adding into the `.grad()` of the leaves. The graph's saved values are freed as they are used
+/// unless `retain_graph`, which lets a second pass run through the same graph.
+void backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& gradients = {},
+              bool retain_graph = false);
+
+/// The gradients of `outputs` (weighted by `grad_outputs`, which default to ones for scalars)
+/// with respect to `inputs`, returned rather than added into any `.grad()`; undefined for an
+/// input the outputs do not depend on. As PyTorch's `torch.autograd.grad`.
+///
+///     Tensor dloss_dx = loom::grad({loss}, {x})[0];   // x.grad() is left as it was
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false);
 
 }  // namespace loom

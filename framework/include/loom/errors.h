@@ -39,6 +39,13 @@ class DtypeError : public Error {
   using Error::Error;
 };
 
+/// A kernel's raw access (`data<T>()`) to a tensor whose layout it cannot read: a view that is
+/// not contiguous (call `contiguous()` first).
+class LayoutError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// The process cannot get the memory or address space an operation needs (RAM, or the limit
 /// `ulimit -v` sets); the message says how much was asked for and what the limit leaves.
 class ResourceError : public Error {

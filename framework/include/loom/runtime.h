@@ -26,6 +26,21 @@ int get_num_threads();
 /// Frees the large blocks kept for reuse (see "Memory" above).
 void release_cached_memory();
 
+/// Bytes of tensor storage: alive now, the most alive at once and the total allocated since the
+/// last reset_tensor_memory_stats(). What a computation needs, whatever malloc keeps around.
+///
+///     loom::reset_tensor_memory_stats();
+///     loss.backward();
+///     auto used = loom::tensor_memory_stats().allocated_bytes;
+struct TensorMemoryStats {
+  std::size_t live_bytes = 0;
+  std::size_t peak_bytes = 0;
+  std::size_t allocated_bytes = 0;
+};
+TensorMemoryStats tensor_memory_stats();
+/// Starts the peak again from the live bytes, and the allocated total from zero.
+void reset_tensor_memory_stats();
+
 /// For messages about a failed allocation: "; the address-space limit (ulimit -v) is 293 MiB,
 /// 262 MiB of it in use", or "" when the process has no such limit.
 std::string address_space_note();

@@ -47,7 +47,17 @@ class Tensor {
   Dtype dtype() const;
   bool is_floating_point() const;
 
-  /// Raw contiguous row-major storage. T must match dtype() (float, double or int64_t).
+  /// Elements between consecutive entries of each axis in the shared storage (row-major for a
+  /// tensor an op made; permuted, scaled or zero in a view).
+  const std::vector<std::int64_t>& strides() const;
+  /// True when the values lie row-major without gaps, so `data<T>()` can hand them out.
+  bool is_contiguous() const;
+  /// This tensor when contiguous, else a row-major copy (differentiable).
+  Tensor contiguous() const;
+
+  /// Raw contiguous row-major storage. T must match dtype() (float, double or int64_t). Throws
+  /// LayoutError for a view that is not contiguous (`x.t()`, `x.select(1, 0)`...): call
+  /// `contiguous()` first.
   template <class T>
   T* data();
   template <class T>
@@ -72,8 +82,8 @@ class Tensor {
   /// Keep the gradient of a non-leaf tensor after backward (leaves always keep theirs).
   void retain_grad();
   /// Reverse-mode differentiation from this tensor. A non-scalar needs `gradient` of its shape.
-  /// The graph and its saved activations are freed afterwards.
-  void backward(const Tensor& gradient = Tensor()) const;
+  /// The graph and its saved activations are freed afterwards unless `retain_graph`.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   /// The same storage, cut from the graph: no gradient flows through the result.
   Tensor detach() const;
 
@@ -83,15 +93,19 @@ class Tensor {
   /// Converts to another dtype (a copy; differentiable between float types).
   Tensor to(Dtype dtype) const;
   /// Copies `source` (same shape and dtype) into this tensor's storage, in place, without
-  /// recording a graph. For parameter updates and loading weights.
+  /// recording a graph. For parameter updates and loading weights; into a view, it writes the
+  /// viewed part of the storage.
   void copy_(const Tensor& source);
   /// Fills the storage in place with one value (no graph).
   void fill_(double value);
 
-  // ---- shape (all differentiable; reshape/view share storage) ---------------------------------
+  // ---- shape (all differentiable) -------------------------------------------------------------
+  // Views: the result shares this tensor's storage (a write through one shows in the other) and
+  // costs no copy; reshape copies only a tensor that is not contiguous.
   /// New shape with the same number of elements; one axis may be -1.
   Tensor reshape(const Shape& shape) const;
-  Tensor view(const Shape& shape) const { return reshape(shape); }
+  /// As reshape, for a contiguous tensor only (LayoutError otherwise): always a view.
+  Tensor view(const Shape& shape) const;
   Tensor flatten(std::int64_t start_axis = 0, std::int64_t end_axis = -1) const;
   Tensor transpose(std::int64_t axis0, std::int64_t axis1) const;
   /// Matrix transpose of a 2-D tensor.
