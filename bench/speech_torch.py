@@ -2,7 +2,7 @@
 """PyTorch reference of Loom's speech task (tools/speech_task.cpp): the same data, features,
 model, augmentation, optimiser and schedule, for the reference figure and the time per epoch.
 
-    /usr/bin/python3 bench/speech_torch.py --epochs 15 --threads 2
+    /usr/bin/python3 bench/speech_torch.py --epochs 20 --threads 2
     /usr/bin/python3 bench/speech_torch.py --limit 300 --eval-limit 200 --epochs 1   # quick check
 
 Data: <data>/{train,validation,test}.tsv (`bash scripts/fetch_data.sh speech`), 16-bit PCM WAVs.
@@ -32,7 +32,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
     p.add_argument("--data", default=os.path.join(here, "..", "data", "cache", "speech"))
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training utterances")
     p.add_argument("--eval-limit", type=int, default=0,
