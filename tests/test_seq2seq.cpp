@@ -335,7 +335,7 @@ TEST_CASE("Seq2Seq gnmt: a bidirectional bottom encoder layer, unidirectional ab
   CHECK(shapes.at("fc.weight") == loom::Shape{6, 4});
   CHECK(shapes.count("combine.weight") == 0);
   // One encoder layer: the bidirectional bottom layer is the top one, so M = 2H.
-  Seq2Seq shallow(Seq2SeqOptions(8, 6).embedding_dim(3).hidden_size(4).architecture("gnmt"));
+  Seq2Seq shallow(Seq2SeqOptions(8, 6).embedding_dim(3).hidden_size(4).architecture("gnmt").decoder_layers(2));
   const auto memory = shallow.encode(source_ids(), source_lengths());
   CHECK(memory.memory.shape() == loom::Shape{3, 5, 8});
 }
@@ -343,8 +343,10 @@ TEST_CASE("Seq2Seq gnmt: a bidirectional bottom encoder layer, unidirectional ab
 TEST_CASE("Seq2Seq and decoding: typed errors name what was wrong") {
   CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("deep")); })
             .find("architecture must be \"stacked\" or \"gnmt\", got \"deep\"") != std::string::npos);
-  CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("gnmt").input_feeding(true)); })
+  CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("gnmt").decoder_layers(2).input_feeding(true)); })
             .find("no input_feeding") != std::string::npos);
+  CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("gnmt")); })
+            .find("needs at least 2 decoder layers") != std::string::npos);
   CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).attention("dot")); })
             .find("attention must be \"luong\" or \"bahdanau\"") != std::string::npos);
   CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).cell("rnn")); }).find("Seq2Seq") !=

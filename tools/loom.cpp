@@ -155,7 +155,7 @@ TrainCommand add_train_command(CLI::App& app, RunConfig& config) {
          "g2p, translate: GNMT's coverage penalty beta in beam search (0: none)")
       ->check(range(limits::coverage_penalty));
   option("arch", "--arch", config.arch,
-         "g2p, translate: stacked (--layers encoder layers, one decoder layer) or gnmt (Wu et al. 2016: --layers a "
+         "g2p, translate: stacked (--layers encoder layers, one decoder layer) or gnmt (Wu et al. 2016: --layers >= 2 a "
          "side, bidirectional bottom encoder layer, residuals from the third layer up)")
       ->check(CLI::IsMember(limits::architectures));
   option("subwords", "--subwords", config.subwords,

@@ -34,6 +34,10 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options) : options_(options) {
   if (o.architecture() != "stacked" && o.architecture() != "gnmt")
     throw ValueError(fmt::format("{}: architecture must be \"stacked\" or \"gnmt\", got \"{}\"",
                                  kName, o.architecture()));
+  if (gnmt() && o.decoder_layers() < 2)
+    throw ValueError(fmt::format("{}: the gnmt architecture needs at least 2 decoder layers (the bottom one "
+                                 "queries the attention for the layers above), got {}",
+                                 kName, o.decoder_layers()));
   if (gnmt() && o.input_feeding())
     throw ValueError(fmt::format("{}: the gnmt architecture feeds the attention context to every "
                                  "decoder layer; it takes no input_feeding",

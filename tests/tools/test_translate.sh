@@ -60,4 +60,7 @@ mkdir "$work/moved" && cp "$work/gnmt/config.json" "$work/gnmt/best.safetensors"
 if grep -q -e '<unk>' -e '⁇' "$work/out"; then echo "a subword translation shows <unk>:"; cat "$work/out"; exit 1; fi
 printf 'not a model' > "$work/moved/spanish.model"
 expect_error 'spanish.model is not a SentencePiece model' translate "$work/moved" "God said."
+# the error follows the line counting the training pairs
+error_lines=2 expect_error 'gnmt architecture needs at least 2 decoder layers' train translate --data-dir "$sample" \
+  --run-dir "$work/shallow" --arch gnmt --layers 1 --hidden 8 --embedding 8
 echo "translate: all checks passed"

@@ -21,7 +21,8 @@
 /// previous token, as TensorFlow's GNMT does, so training runs every step at once) and whose
 /// context joins the input of every layer above; residual connections from the third layer up on
 /// both sides; dropout between layers; logits from the top decoder layer. It fixes the encoder's
-/// directions and residuals, so `bidirectional`, `residual` and `input_feeding` are not used.
+/// directions and residuals, so `bidirectional`, `residual` and `input_feeding` are not used; it
+/// needs at least 2 decoder layers.
 ///
 /// Training uses teacher forcing: the decoder reads <bos> y_1 ... y_{T-1} and predicts
 /// y_1 ... y_T <eos>. Source padding is masked (encoder lengths, attention mask); target padding
