@@ -11,6 +11,8 @@ packages=(
   # libraries: Loom's arrays, BLAS, formatting, tests, command line, checkpoint headers
   xtensor-dev libxtensor-blas-dev libxsimd-dev xtl-dev libopenblas-dev libfmt-dev doctest-dev
   libcli11-dev nlohmann-json3-dev
+  # the translate task's subword units (SentencePiece)
+  libsentencepiece-dev
   # gzip'ed IDX files (Fashion-MNIST)
   zlib1g-dev
   # the speech task: WAV files, resampling, the FFT of log-mel features, and the two synthesisers

@@ -139,3 +139,62 @@ TEST_CASE("corpus BLEU: clipped n-gram precisions, brevity penalty, corpus sums 
   CHECK_THROWS_AS(corpus_bleu({hyp}, {ref}, 5), loom::ValueError);
   CHECK_THROWS_AS(corpus_bleu({hyp}, References{{}}), loom::ValueError);
 }
+
+TEST_CASE("13a tokenisation follows mteval-v13a's rules (expected tokens checked against sacreBLEU's regexes)") {
+  using loom::data::tokenize_13a;
+  using Tokens = loom::data::Tokens;
+  CHECK(tokenize_13a("Hello, world.") == Tokens{"Hello", ",", "world", "."});
+  // Periods and commas between digits stay; a dash after a digit splits; non-ASCII marks stay on the word.
+  CHECK(tokenize_13a("¿Quién dijo: \"3.5-4,0\"?") == Tokens{"¿Quién", "dijo", ":", "\"", "3.5", "-", "4,0", "\"", "?"});
+  CHECK(tokenize_13a("It costs $3,000.50 (approx.)") == Tokens{"It", "costs", "$", "3,000.50", "(", "approx", ".", ")"});
+  CHECK(tokenize_13a("3.14, pi. 5,0-1") == Tokens{"3.14", ",", "pi", ".", "5,0", "-", "1"});
+  CHECK(tokenize_13a("well-known 1990-2000") == Tokens{"well-known", "1990", "-", "2000"});
+  CHECK(tokenize_13a("e.g., a.b") == Tokens{"e", ".", "g", ".", ",", "a", ".", "b"});
+  CHECK(tokenize_13a("«Sí», dijo él.") == Tokens{"«Sí»", ",", "dijo", "él", "."});
+  // Entities, <skipped> and hyphenated line breaks.
+  CHECK(tokenize_13a("A&amp;B &lt;tag&gt; x&quot;y") == Tokens{"A", "&", "B", "<", "tag", ">", "x", "\"", "y"});
+  CHECK(tokenize_13a("<skipped>end-\nof line\nnext") == Tokens{"endof", "line", "next"});
+  CHECK(tokenize_13a("a_b|c~d[e]f^g`h\\i{j}k@l#m=n+o*p/q") ==
+        Tokens{"a", "_", "b", "|", "c", "~", "d", "[", "e", "]", "f", "^", "g", "`", "h", "\\", "i",
+               "{", "j", "}", "k", "@", "l", "#", "m", "=", "n", "+", "o", "*", "p", "/", "q"});
+  CHECK(tokenize_13a("  \t ").empty());
+}
+
+TEST_CASE("corpus BLEU 13a on detokenised text and corpus chrF (hand-computed)") {
+  using loom::data::corpus_bleu_13a;
+  using loom::data::corpus_chrf;
+  // Tokens: "El perro come carne ." twice (5/5, 4/4, 3/3, 2/2 matches); "Un gato , duerme ." against
+  // "El gato duerme ." (3/5, 1/4, 0/3, 0/2). Corpus: 8/10, 5/8, 3/6, 2/4; c = 10 > r = 9, BP 1.
+  const auto bleu = corpus_bleu_13a({"El perro come carne.", "Un gato, duerme."},
+                                    {"El perro come carne.", "El gato duerme."});
+  CHECK(bleu.precisions[0] == doctest::Approx(0.8));
+  CHECK(bleu.precisions[1] == doctest::Approx(0.625));
+  CHECK(bleu.precisions[2] == doctest::Approx(0.5));
+  CHECK(bleu.precisions[3] == doctest::Approx(0.5));
+  CHECK(bleu.hypothesis_length == 10);
+  CHECK(bleu.reference_length == 9);
+  CHECK(bleu.score == doctest::Approx(std::pow(0.8 * 0.625 * 0.5 * 0.5, 0.25)));  // 0.594604
+  CHECK(corpus_bleu_13a({"a b c d."}, {"a b c d ."}).score == doctest::Approx(1.0));  // the period splits either way
+  CHECK_THROWS_AS(corpus_bleu_13a({"a"}, {}), loom::ValueError);
+
+  // chrF: "ab" against "abc": 1-grams 2 / 3 / 2 matches (P 1, R 2/3), 2-grams 1 / 2 / 1 (P 1, R 1/2),
+  // longer orders absent from the hypothesis. P = 1, R = 7/12, F2 = 5 P R / (4 P + R) = 7/11.
+  CHECK(corpus_chrf({"ab"}, {"abc"}) == doctest::Approx(7.0 / 11.0));
+  // Whitespace is removed: "a b" reads as "ab".
+  CHECK(corpus_chrf({"a b"}, {"abc"}) == doctest::Approx(7.0 / 11.0));
+  // Over a corpus the counts add up: with "xy" / "xy", 1-grams 4 / 5 / 4, 2-grams 2 / 3 / 2:
+  // P = 1, R = (4/5 + 2/3) / 2 = 11/15, F2 = 55/71.
+  CHECK(corpus_chrf({"ab", "xy"}, {"abc", "xy"}) == doctest::Approx(55.0 / 71.0));
+  // Code points, not bytes: "añb" / "anb" share a and b (2 of 3), no 2- or 3-gram: P = R = 2/9.
+  CHECK(corpus_chrf({"añb"}, {"anb"}) == doctest::Approx(2.0 / 9.0));
+  // beta 1 weighs precision and recall alike: P 1, R 7/12 -> 2 * 7/12 / (1 + 7/12) = 14/19.
+  CHECK(corpus_chrf({"ab"}, {"abc"}, 6, 1.0) == doctest::Approx(14.0 / 19.0));
+  // Clipped: "aaaa" against "a" matches one 1-gram: P 1/4, R 1 -> 5 * 1/4 / (1 + 1) = 5/8.
+  CHECK(corpus_chrf({"aaaa"}, {"a"}) == doctest::Approx(0.625));
+  CHECK(corpus_chrf({"xyz"}, {"abc"}) == 0.0);
+  CHECK(corpus_chrf({"ñu"}, {"ñu"}) == doctest::Approx(1.0));
+  CHECK(loom_test::message_of<loom::ValueError>([] { corpus_chrf({"a\xff"}, {"a"}); }).find("invalid byte at offset 1") !=
+        std::string::npos);
+  CHECK_THROWS_AS(corpus_chrf({"a"}, {"a"}, 0), loom::ValueError);
+  CHECK_THROWS_AS(corpus_chrf({"a", "b"}, {"a"}), loom::ValueError);
+}

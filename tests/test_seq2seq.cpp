@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,17 +30,21 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 // The configurations every test runs: the fused Luong path, Luong with input feeding over two
-// decoder layers, Bahdanau with GRUs, and a deep residual encoder.
+// decoder layers, Bahdanau with GRUs, a deep residual encoder, and GNMT stacks deep enough for
+// residual connections on both sides (from the third layer up).
 std::vector<Seq2SeqOptions> configurations(std::int64_t source_vocab, std::int64_t target_vocab) {
   const auto base = Seq2SeqOptions(source_vocab, target_vocab).embedding_dim(3).hidden_size(3);
   return {Seq2SeqOptions(base).attention("luong"),
           Seq2SeqOptions(base).attention("luong").input_feeding(true).decoder_layers(2),
           Seq2SeqOptions(base).attention("bahdanau").cell("gru").bidirectional(false),
-          Seq2SeqOptions(base).encoder_layers(3).residual(true).cell("gru")};
+          Seq2SeqOptions(base).encoder_layers(3).residual(true).cell("gru"),
+          Seq2SeqOptions(base).architecture("gnmt").encoder_layers(4).decoder_layers(4),
+          Seq2SeqOptions(base).architecture("gnmt").encoder_layers(3).decoder_layers(3).cell("gru")
+              .attention("bahdanau")};
 }
 
 std::string describe(const Seq2SeqOptions& o) {
-  return o.cell() + " " + o.attention() + (o.input_feeding() ? " feeding" : "") +
+  return o.architecture() + " " + o.cell() + " " + o.attention() + (o.input_feeding() ? " feeding" : "") +
          (o.residual() ? " residual" : "") + " enc " + std::to_string(o.encoder_layers()) + " dec " +
          std::to_string(o.decoder_layers());
 }
@@ -213,11 +218,83 @@ TEST_CASE("beam search finds the exhaustive search's best sequence on a tiny voc
   }
 }
 
+TEST_CASE("GNMT beam penalties: lp = ((5 + |Y|) / 6)^alpha and coverage beta * sum log min(coverage, 1) by hand") {
+  Hypothesis h;
+  h.tokens = {5, 6, 7};
+  h.finished = true;  // |Y| = 4 with <eos>
+  h.log_prob = -2.0;
+  // Two source positions and a third never attended (padding): coverage 1.7, 0.3 (and 0, left out).
+  h.attention = {{0.9, 0.1, 0.0}, {0.5, 0.1, 0.0}, {0.2, 0.05, 0.0}, {0.1, 0.05, 0.0}};
+  const auto gnmt = DecodeOptions().length_normalization("gnmt");
+  // (5 + 4)^0.6 / 6^0.6 = 1.5^0.6 = 1.275425; -2 / 1.275425 = -1.568105
+  CHECK(hypothesis_score(h, DecodeOptions(gnmt).length_penalty(0.6)) == doctest::Approx(-1.568105).epsilon(1e-6));
+  // alpha 1: -2 / 1.5; alpha 0: log P
+  CHECK(hypothesis_score(h, DecodeOptions(gnmt).length_penalty(1.0)) == doctest::Approx(-2.0 / 1.5).epsilon(1e-12));
+  CHECK(hypothesis_score(h, DecodeOptions(gnmt).length_penalty(0.0)) == -2.0);
+  // "power": -2 / 4^0.5 = -1
+  CHECK(hypothesis_score(h, DecodeOptions().length_penalty(0.5)) == doctest::Approx(-1.0).epsilon(1e-12));
+  // beta 0.2: 0.2 * (log 1 + log 0.3) = -0.240795, added to -1.568105
+  CHECK(hypothesis_score(h, DecodeOptions(gnmt).length_penalty(0.6).coverage_penalty(0.2)) ==
+        doctest::Approx(-1.568105 - 0.240795).epsilon(1e-6));
+  h.finished = false;  // |Y| = 3: (8 / 6)^0.6 = 1.188401; -2 / 1.188401 = -1.682933
+  CHECK(hypothesis_score(h, DecodeOptions(gnmt).length_penalty(0.6)) == doctest::Approx(-1.682933).epsilon(1e-6));
+  CHECK(message_of<loom::ValueError>([&] { hypothesis_score(h, DecodeOptions().length_normalization("wu")); })
+            .find("length_normalization must be \"power\" or \"gnmt\", got \"wu\"") != std::string::npos);
+  CHECK(message_of<loom::ValueError>([&] { hypothesis_score(h, DecodeOptions().coverage_penalty(-1)); })
+            .find("coverage_penalty must be >= 0, got -1") != std::string::npos);
+}
+
+namespace {
+// A decoder with scripted log-probabilities over 6 ids, by the last token: after <bos> (2),
+// <eos> 0.6 and token 4 0.4, attending 0.9 / 0.1 to two source positions; after 4, <eos> 0.9 and
+// token 5 0.1, attending 0.1 / 0.9; after 5, <eos> 1, attending 0.5 / 0.5. Other ids 1e-9.
+class ScriptedDecoder : public DecoderStep {
+ public:
+  Tensor step(const Tensor& tokens) override {
+    const auto last = tokens.to_vector<std::int64_t>();
+    std::vector<double> log_probs, attention;
+    for (auto token : last) {
+      std::vector<double> p(6, 1e-9), a;
+      if (token == 2) p[3] = 0.6, p[4] = 0.4, a = {0.9, 0.1};
+      else if (token == 4) p[3] = 0.9, p[5] = 0.1, a = {0.1, 0.9};
+      else p[3] = 1.0, a = {0.5, 0.5};
+      for (double x : p) log_probs.push_back(std::log(x));
+      attention.insert(attention.end(), a.begin(), a.end());
+    }
+    const auto n = static_cast<std::int64_t>(last.size());
+    attention_ = loom::from_vector(attention, {n, 2});
+    return loom::from_vector(log_probs, {n, 6});
+  }
+  Tensor last_attention() const override { return attention_; }
+  void select_rows(const Tensor&) override {}  // no state: each step reads the last tokens alone
+
+ private:
+  Tensor attention_;  // (N, 2)
+};
+}  // namespace
+
+TEST_CASE("beam search with the coverage penalty prefers the output that attends to the whole source") {
+  // [] <eos>: log 0.6 = -0.511, coverage 0.9 / 0.1; [4] <eos>: log 0.4 + log 0.9 = -1.022, coverage 1 / 1.
+  ScriptedDecoder decoder;
+  const auto options = DecodeOptions().beam_size(2).max_length(4).length_normalization("gnmt").length_penalty(0.0);
+  const auto plain = beam_search(decoder, 1, options);
+  CHECK(plain[0].tokens.empty());
+  CHECK(plain[0].score == doctest::Approx(std::log(0.6)).epsilon(1e-12));
+  // beta 0.5: -0.511 + 0.5 (log 0.9 + log 0.1) = -1.715 < -1.022
+  const auto covered = beam_search(decoder, 1, DecodeOptions(options).coverage_penalty(0.5));
+  CHECK(covered[0].tokens == Ids{4});
+  CHECK(covered[0].score == doctest::Approx(std::log(0.4) + std::log(0.9)).epsilon(1e-12));
+  // The length penalty alone does not flip it: lp(2) = (7/6)^1 -> -0.876, still below -0.511.
+  CHECK(beam_search(decoder, 1, DecodeOptions(options).length_penalty(1.0))[0].tokens.empty());
+}
+
 TEST_CASE("Seq2Seq overfits three pairs: the loss falls 20x and greedy decoding returns the targets") {
-  for (const std::string attention : {"luong", "bahdanau"}) {
-    CAPTURE(attention);
+  const auto base = Seq2SeqOptions(8, 6).embedding_dim(8).hidden_size(16);
+  for (const auto& options : {Seq2SeqOptions(base).attention("luong"), Seq2SeqOptions(base).attention("bahdanau"),
+                              Seq2SeqOptions(base).architecture("gnmt").encoder_layers(4).decoder_layers(4)}) {
+    CAPTURE(describe(options));
     loom::manual_seed(11);
-    Seq2Seq model(Seq2SeqOptions(8, 6).embedding_dim(8).hidden_size(16).attention(attention));
+    Seq2Seq model(options);
     loom::optim::Adam adam(model.named_parameters(), loom::optim::AdamOptions(0.02));
     const Tensor source = source_ids();
     double first = 0, last = 0;
@@ -240,7 +317,36 @@ TEST_CASE("Seq2Seq overfits three pairs: the loss falls 20x and greedy decoding 
   }
 }
 
+TEST_CASE("Seq2Seq gnmt: a bidirectional bottom encoder layer, unidirectional above; context into every upper decoder layer") {
+  // E = 3, H = 4, 3 layers a side: memory M = H (the top encoder layer is unidirectional).
+  Seq2Seq model(Seq2SeqOptions(8, 6).embedding_dim(3).hidden_size(4).architecture("gnmt").encoder_layers(3)
+                    .decoder_layers(3));
+  std::map<std::string, loom::Shape> shapes;
+  for (const auto& [name, parameter] : model.named_parameters()) shapes[name] = parameter.shape();
+  CHECK(shapes.at("encoder.0.weight_ih_l0") == loom::Shape{16, 3});
+  CHECK(shapes.count("encoder.0.weight_ih_l0_reverse") == 1);
+  CHECK(shapes.at("encoder.1.weight_ih_l0") == loom::Shape{16, 8});  // reads both directions
+  CHECK(shapes.count("encoder.1.weight_ih_l0_reverse") == 0);
+  CHECK(shapes.at("encoder.2.weight_ih_l0") == loom::Shape{16, 4});
+  CHECK(shapes.at("bridge.weight") == loom::Shape{12, 4});             // top state -> 3 decoder layers
+  CHECK(shapes.at("decoder.0.weight_ih_l0") == loom::Shape{16, 3});    // the target embedding alone
+  CHECK(shapes.at("decoder.1.weight_ih_l0") == loom::Shape{16, 8});    // the layer below and the context
+  CHECK(shapes.at("decoder.2.weight_ih_l0") == loom::Shape{16, 8});
+  CHECK(shapes.at("fc.weight") == loom::Shape{6, 4});
+  CHECK(shapes.count("combine.weight") == 0);
+  // One encoder layer: the bidirectional bottom layer is the top one, so M = 2H.
+  Seq2Seq shallow(Seq2SeqOptions(8, 6).embedding_dim(3).hidden_size(4).architecture("gnmt").decoder_layers(2));
+  const auto memory = shallow.encode(source_ids(), source_lengths());
+  CHECK(memory.memory.shape() == loom::Shape{3, 5, 8});
+}
+
 TEST_CASE("Seq2Seq and decoding: typed errors name what was wrong") {
+  CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("deep")); })
+            .find("architecture must be \"stacked\" or \"gnmt\", got \"deep\"") != std::string::npos);
+  CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("gnmt").decoder_layers(2).input_feeding(true)); })
+            .find("no input_feeding") != std::string::npos);
+  CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).architecture("gnmt")); })
+            .find("needs at least 2 decoder layers") != std::string::npos);
   CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).attention("dot")); })
             .find("attention must be \"luong\" or \"bahdanau\"") != std::string::npos);
   CHECK(message_of<loom::ValueError>([] { Seq2Seq(Seq2SeqOptions(8, 6).cell("rnn")); }).find("Seq2Seq") !=

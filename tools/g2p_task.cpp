@@ -84,9 +84,9 @@ void evaluate(const RunConfig& config, models::Seq2Seq& model, const G2PData& g2
               report::Report& page) {
   const auto& test = g2p.dict.test;
   const auto words = encode_words(g2p.letters, test);
-  const auto beam_hypotheses = decode_all(model, words, config.beam);
+  const auto beam_hypotheses = decode_all(model, words, config, config.beam);
   const auto beam = score(beam_hypotheses, g2p.phones, test);
-  const auto greedy = score(decode_all(model, words, 1), g2p.phones, test);
+  const auto greedy = score(decode_all(model, words, config, 1), g2p.phones, test);
   metrics["test_words"] = test.size();
   metrics["test_wer"] = beam.wer;
   metrics["test_per"] = beam.per;
@@ -159,7 +159,7 @@ int train_g2p(const RunConfig& config) {
         return cross_entropy(out.logits.reshape({-1, vocab}), b[3].reshape({-1}));
       },
       [&] {
-        const auto rates = score(decode_all(model, validation_words, 1), g2p.phones, g2p.dict.validation);
+        const auto rates = score(decode_all(model, validation_words, config, 1), g2p.phones, g2p.dict.validation);
         return std::map<std::string, double>{{"val_wer", rates.wer}, {"val_per", rates.per}};
       });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files (every rank validated it all)
@@ -207,7 +207,7 @@ int pronounce(const RunConfig& config, const std::vector<std::string>& words) {
   }
   auto model = make_seq2seq(config, letters.size(), phones.size());
   load(model, config.run_dir + "/best.safetensors");
-  const auto hypotheses = decode_all(model, encoded, config.beam);
+  const auto hypotheses = decode_all(model, encoded, config, config.beam);
   for (std::size_t i = 0; i < words.size(); ++i)
     std::printf("%s\t%s\n", words[i].c_str(), join_tokens(phones.decode(hypotheses[i].tokens)).c_str());
   return 0;

@@ -146,6 +146,25 @@ TrainCommand add_train_command(CLI::App& app, RunConfig& config) {
       ->check(CLI::IsMember(limits::attentions));
   option("beam", "--beam", config.beam, "g2p, translate, caption, handwriting, speech: beam size for decoding the test set (1: greedy)")
       ->check(range(limits::beam));
+  option("length_normalization", "--length-normalization", config.length_normalization,
+         "g2p, translate: beam search ranks by log P / length^alpha (power) or / ((5 + length) / 6)^alpha (gnmt)")
+      ->check(CLI::IsMember(limits::length_normalizations));
+  option("length_penalty", "--length-penalty", config.length_penalty, "g2p, translate: alpha of the length normalisation")
+      ->check(range(limits::length_penalty));
+  option("coverage_penalty", "--coverage-penalty", config.coverage_penalty,
+         "g2p, translate: GNMT's coverage penalty beta in beam search (0: none)")
+      ->check(range(limits::coverage_penalty));
+  option("arch", "--arch", config.arch,
+         "g2p, translate: stacked (--layers encoder layers, one decoder layer) or gnmt (Wu et al. 2016: --layers >= 2 a "
+         "side, bidirectional bottom encoder layer, residuals from the third layer up)")
+      ->check(CLI::IsMember(limits::architectures));
+  option("subwords", "--subwords", config.subwords,
+         "translate: SentencePiece pieces per language, trained on the training verses (0: whole words)")
+      ->check(range(limits::subwords));
+  option("subword_type", "--subword-type", config.subword_type, "translate: unigram or bpe subwords")
+      ->check(CLI::IsMember(limits::subword_types));
+  option("shared_subwords", "--shared-subwords", config.shared_subwords,
+         "translate: true for one subword model over both languages");
   option("scenes", "--scenes", config.scenes, "caption: training scenes")->check(range(limits::scenes));
   option("encoder", "--encoder", config.encoder, "caption: start the CNN from a `fashion --model cnn` run folder")
       ->check(CLI::ExistingDirectory);

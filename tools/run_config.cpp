@@ -47,6 +47,13 @@ void fields(Json& json, Config& c, Visit visit) {
   visit(json, "class_weights", c.class_weights);
   visit(json, "attention", c.attention);
   visit(json, "beam", c.beam);
+  visit(json, "length_normalization", c.length_normalization);
+  visit(json, "length_penalty", c.length_penalty);
+  visit(json, "coverage_penalty", c.coverage_penalty);
+  visit(json, "arch", c.arch);
+  visit(json, "subwords", c.subwords);
+  visit(json, "subword_type", c.subword_type);
+  visit(json, "shared_subwords", c.shared_subwords);
   visit(json, "scenes", c.scenes);
   visit(json, "encoder", c.encoder);
   visit(json, "freeze_encoder", c.freeze_encoder);
@@ -104,6 +111,12 @@ void check_limits(const RunConfig& c, const std::string& path) {
   check_choice(path, "class_weights", c.class_weights, limits::class_weights);
   check_choice(path, "attention", c.attention, limits::attentions);
   check_range(path, "beam", static_cast<double>(c.beam), limits::beam);
+  check_choice(path, "length_normalization", c.length_normalization, limits::length_normalizations);
+  check_range(path, "length_penalty", c.length_penalty, limits::length_penalty);
+  check_range(path, "coverage_penalty", c.coverage_penalty, limits::coverage_penalty);
+  check_choice(path, "arch", c.arch, limits::architectures);
+  check_range(path, "subwords", static_cast<double>(c.subwords), limits::subwords);
+  check_choice(path, "subword_type", c.subword_type, limits::subword_types);
   check_range(path, "scenes", static_cast<double>(c.scenes), limits::scenes);
   check_range(path, "time_limit", c.time_limit, limits::time_limit);
   check_range(path, "threads", c.threads, limits::threads);

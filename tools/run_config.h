@@ -33,6 +33,15 @@ struct RunConfig {
   std::string class_weights = "none";  // text tasks: "balanced" weighs each class by 1 / its frequency
   std::string attention = "luong";  // g2p, translate: "luong" or "bahdanau"; caption: "luong" or "none"
   std::int64_t beam = 5;            // g2p, translate, caption: beam size for test decoding and inference
+  // g2p, translate: beam search's ranking (models::DecodeOptions): "power" (length^alpha) or "gnmt"
+  // (((5 + length) / 6)^alpha) normalisation, alpha, and GNMT's coverage penalty beta
+  std::string length_normalization = "power";
+  double length_penalty = 1.0;
+  double coverage_penalty = 0.0;
+  std::string arch = "stacked";         // g2p, translate: "stacked" or "gnmt" (models::Seq2SeqOptions::architecture)
+  std::int64_t subwords = 0;            // translate: SentencePiece pieces per model (0: whole words)
+  std::string subword_type = "unigram";  // translate: "unigram" or "bpe"
+  bool shared_subwords = false;         // translate: one subword model for both languages
   std::int64_t scenes = 20000;      // caption: training scenes
   std::string encoder;              // caption: a fashion CNN run whose encoder starts the captioner
   bool freeze_encoder = false;      // caption: keep that encoder fixed (features computed once)
@@ -51,10 +60,11 @@ struct Range {
 namespace limits {
 inline constexpr Range embedding_dim{1, 4096}, hidden{1, 8192}, layers{1, 16}, dropout{0.0, 0.95}, lr{1e-7, 10.0},
     weight_decay{0.0, 1.0}, epochs{1, 100000}, batch{1, 100000}, min_frequency{1, 1000000}, max_tokens{0, 1000000},
-    word_dropout{0.0, 0.9}, beam{1, 100}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
+    word_dropout{0.0, 0.9}, beam{1, 100}, length_penalty{0.0, 10.0}, coverage_penalty{0.0, 10.0}, subwords{0, 100000}, scenes{1, 1000000}, time_limit{0.0, 1e6}, threads{1, 256};
 inline const std::vector<std::string> models{"rows", "cnn", "rnn", "bag"}, cells{"lstm", "gru"},
     poolings{"last", "mean", "max"}, optimizers{"adam", "sgd"}, class_weights{"none", "balanced"},
-    attentions{"luong", "bahdanau", "none"};
+    attentions{"luong", "bahdanau", "none"}, length_normalizations{"power", "gnmt"}, architectures{"stacked", "gnmt"},
+    subword_types{"unigram", "bpe"};
 }  // namespace limits
 
 /// sentiment and spam: the tasks whose runs hold a SequenceClassifier over a word vocabulary.

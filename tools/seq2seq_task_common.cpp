@@ -19,14 +19,16 @@ models::Seq2Seq make_seq2seq(const RunConfig& c, std::int64_t source_vocab_size,
                              .embedding_dim(c.embedding_dim)
                              .cell(c.cell)
                              .hidden_size(c.hidden)
+                             .architecture(c.arch)
                              .encoder_layers(c.layers)
+                             .decoder_layers(c.arch == "gnmt" ? c.layers : 1)
                              .bidirectional(c.bidirectional)
                              .dropout(c.dropout)
                              .attention(c.attention));
 }
 
 std::vector<models::Hypothesis> decode_all(models::Seq2Seq& model, const std::vector<std::vector<std::int64_t>>& sources,
-                                           std::int64_t beam) {
+                                           const RunConfig& config, std::int64_t beam) {
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -42,7 +44,12 @@ std::vector<models::Hypothesis> decode_all(models::Seq2Seq& model, const std::ve
     for (std::size_t i = start; i < end; ++i) chunk.push_back(sources[order[i]]);
     const auto padded = data::pad(chunk);  // ids (B, S)
     auto decoder = model.decoder(padded.ids, padded.lengths);
-    const auto options = models::DecodeOptions().beam_size(beam).max_length(2 * padded.ids.size(1) + 5);
+    const auto options = models::DecodeOptions()
+                             .beam_size(beam)
+                             .max_length(2 * padded.ids.size(1) + 5)
+                             .length_normalization(config.length_normalization)
+                             .length_penalty(config.length_penalty)
+                             .coverage_penalty(config.coverage_penalty);
     const auto batch = static_cast<std::int64_t>(chunk.size());
     auto hypotheses = beam == 1 ? models::greedy_decode(*decoder, batch, options)
                                 : models::beam_search(*decoder, batch, options);
@@ -53,6 +60,9 @@ std::vector<models::Hypothesis> decode_all(models::Seq2Seq& model, const std::ve
 }
 
 std::string seq2seq_title(const RunConfig& config) {
+  if (config.arch == "gnmt")
+    return fmt::format("loom {}: {} (GNMT {} x{} a side, {} attention)", config.task, config.run_dir, config.cell,
+                       config.layers, config.attention);
   return fmt::format("loom {}: {} ({}{} x{}, {} attention)", config.task, config.run_dir, config.bidirectional ? "bi" : "",
                      config.cell, config.layers, config.attention);
 }

@@ -11,14 +11,16 @@
 
 namespace loom::tools {
 
-/// An attentional Seq2Seq with the config's cell, sizes, layers, direction, dropout and attention.
+/// An attentional Seq2Seq with the config's architecture, cell, sizes, layers (for "gnmt", on each
+/// side), direction, dropout and attention.
 models::Seq2Seq make_seq2seq(const RunConfig& config, std::int64_t source_vocab_size, std::int64_t target_vocab_size);
 
-/// Decodes every source (greedy for beam 1, else beam search) in batches of similar lengths, in
-/// eval mode and without gradients; one hypothesis per source, in the sources' order. Each may
-/// run to 2 * its batch's longest source + 5 steps.
+/// Decodes every source (greedy for beam 1, else beam search ranked by the config's length
+/// normalisation and coverage penalty) in batches of similar lengths, in eval mode and without
+/// gradients; one hypothesis per source, in the sources' order. Each may run to 2 * its batch's
+/// longest source + 5 steps.
 std::vector<models::Hypothesis> decode_all(models::Seq2Seq& model, const std::vector<std::vector<std::int64_t>>& sources,
-                                           std::int64_t beam);
+                                           const RunConfig& config, std::int64_t beam);
 
 /// The report's title: "loom TASK: RUN_DIR (bigru x2, luong attention)".
 std::string seq2seq_title(const RunConfig& config);

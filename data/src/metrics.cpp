@@ -3,8 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <map>
+#include <regex>
+#include <unordered_map>
+
+#include "loom/data/utf8.h"
 
 #include "loom/errors.h"
 
@@ -262,6 +268,115 @@ BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<T
   wrapped.reserve(references.size());
   for (const auto& reference : references) wrapped.push_back({reference});
   return corpus_bleu(hypotheses, wrapped, max_order);
+}
+
+namespace {
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+// The code points of a valid UTF-8 string, whitespace (ASCII) left out.
+std::vector<std::string> characters_without_spaces(const char* function, const std::string& text) {
+  const std::size_t bad = first_invalid_utf8(text);
+  if (bad != std::string::npos)
+    throw ValueError(fmt::format("{}: expected UTF-8 text, got an invalid byte at offset {}", function, bad));
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t length = utf8_sequence_length(text, at);
+    if (!std::isspace(static_cast<unsigned char>(text[at]))) out.push_back(text.substr(at, length));
+    at += length;
+  }
+  return out;
+}
+
+// Per order n = 1..max_order: {hypothesis n-grams, reference n-grams, clipped matches}.
+using ChrfCounts = std::vector<std::array<std::int64_t, 3>>;
+
+void add_chrf_counts(const std::vector<std::string>& hypothesis, const std::vector<std::string>& reference,
+                     ChrfCounts& counts) {
+  for (std::size_t n = 1; n <= counts.size(); ++n) {
+    std::unordered_map<std::string, std::int64_t> in_reference;
+    for (std::size_t i = 0; i + n <= reference.size(); ++i) {
+      std::string gram;
+      for (std::size_t k = i; k < i + n; ++k) gram += reference[k];
+      ++in_reference[gram];
+    }
+    auto& count = counts[n - 1];
+    count[0] += static_cast<std::int64_t>(hypothesis.size() >= n ? hypothesis.size() - n + 1 : 0);
+    count[1] += static_cast<std::int64_t>(reference.size() >= n ? reference.size() - n + 1 : 0);
+    for (std::size_t i = 0; i + n <= hypothesis.size(); ++i) {
+      std::string gram;
+      for (std::size_t k = i; k < i + n; ++k) gram += hypothesis[k];
+      const auto found = in_reference.find(gram);
+      if (found != in_reference.end() && found->second > 0) --found->second, ++count[2];  // clipped
+    }
+  }
+}
+
+}  // namespace
+
+Tokens tokenize_13a(const std::string& line) {
+  std::string text = line;
+  replace_all(text, "<skipped>", "");
+  replace_all(text, "-\n", "");
+  replace_all(text, "\n", " ");
+  replace_all(text, "&quot;", "\"");
+  replace_all(text, "&amp;", "&");
+  replace_all(text, "&lt;", "<");
+  replace_all(text, "&gt;", ">");
+  text = " " + text + " ";
+  // mteval-v13a's language-dependent rules, in its order (each a left-to-right, non-overlapping pass).
+  static const std::regex symbols(R"(([{-~\[-` -&(-+:-@/]))"), period_after(R"(([^0-9])([\.,]))"),
+      period_before(R"(([\.,])([^0-9]))"), dash_after_digit(R"(([0-9])(-))");
+  text = std::regex_replace(text, symbols, " $1 ");
+  text = std::regex_replace(text, period_after, "$1 $2 ");
+  text = std::regex_replace(text, period_before, " $1 $2");
+  text = std::regex_replace(text, dash_after_digit, "$1 $2 ");
+  Tokens tokens;
+  std::string token;
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!token.empty()) tokens.push_back(std::move(token)), token.clear();
+    } else {
+      token += c;
+    }
+  }
+  if (!token.empty()) tokens.push_back(std::move(token));
+  return tokens;
+}
+
+BleuScore corpus_bleu_13a(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references) {
+  check_pair("corpus_bleu_13a", hypotheses, references);
+  std::vector<Tokens> hypothesis_tokens, reference_tokens;
+  for (const auto& h : hypotheses) hypothesis_tokens.push_back(tokenize_13a(h));
+  for (const auto& r : references) reference_tokens.push_back(tokenize_13a(r));
+  return corpus_bleu(hypothesis_tokens, reference_tokens);
+}
+
+double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references,
+                   int max_order, double beta) {
+  check_pair("corpus_chrf", hypotheses, references);
+  if (max_order < 1) throw ValueError(fmt::format("corpus_chrf: expected max_order >= 1, got {}", max_order));
+  if (!(beta > 0.0)) throw ValueError(fmt::format("corpus_chrf: expected beta > 0, got {}", beta));
+  ChrfCounts counts(static_cast<std::size_t>(max_order), {0, 0, 0});
+  for (std::size_t i = 0; i < hypotheses.size(); ++i)
+    add_chrf_counts(characters_without_spaces("corpus_chrf", hypotheses[i]),
+                    characters_without_spaces("corpus_chrf", references[i]), counts);
+  double precision = 0.0, recall = 0.0;
+  int orders = 0;  // those both sides have n-grams of
+  for (const auto& [hypothesis_grams, reference_grams, matches] : counts) {
+    if (hypothesis_grams == 0 || reference_grams == 0) continue;
+    precision += static_cast<double>(matches) / static_cast<double>(hypothesis_grams);
+    recall += static_cast<double>(matches) / static_cast<double>(reference_grams);
+    ++orders;
+  }
+  if (orders == 0 || precision + recall == 0.0) return 0.0;
+  precision /= orders;
+  recall /= orders;
+  const double beta2 = beta * beta;
+  return (1 + beta2) * precision * recall / (beta2 * precision + recall);
 }
 
 }  // namespace loom::data

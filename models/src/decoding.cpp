@@ -19,6 +19,36 @@ namespace {
 
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
+void check_scoring(const char* function, const DecodeOptions& o) {
+  if (!(o.length_penalty() >= 0.0))
+    throw ValueError(
+        fmt::format("{}: length_penalty must be >= 0, got {}", function, o.length_penalty()));
+  if (!(o.coverage_penalty() >= 0.0))
+    throw ValueError(
+        fmt::format("{}: coverage_penalty must be >= 0, got {}", function, o.coverage_penalty()));
+  if (o.length_normalization() != "power" && o.length_normalization() != "gnmt")
+    throw ValueError(fmt::format("{}: length_normalization must be \"power\" or \"gnmt\", got \"{}\"",
+                                 function, o.length_normalization()));
+}
+
+double length_normalizer(double length, const DecodeOptions& o) {
+  const double alpha = o.length_penalty();
+  if (o.length_normalization() == "gnmt") return std::pow((5.0 + length) / 6.0, alpha);
+  return std::pow(std::max(length, 1.0), alpha);
+}
+
+// beta * sum_i log(min(coverage_i, 1)) over the source positions some step attended.
+double coverage_bonus(const std::vector<std::vector<double>>& attention, double beta) {
+  if (beta == 0.0 || attention.empty()) return 0.0;
+  std::vector<double> coverage(attention.front().size(), 0.0);
+  for (const auto& row : attention)
+    for (std::size_t i = 0; i < row.size(); ++i) coverage[i] += row[i];
+  double sum = 0.0;
+  for (double c : coverage)
+    if (c > 0.0) sum += std::log(std::min(c, 1.0));
+  return beta * sum;
+}
+
 void check_options(const char* function, std::int64_t batch, const DecodeOptions& o) {
   if (batch < 1)
     throw ValueError(
@@ -27,15 +57,13 @@ void check_options(const char* function, std::int64_t batch, const DecodeOptions
     throw ValueError(fmt::format("{}: max_length must be >= 1, got {}", function, o.max_length()));
   if (o.beam_size() < 1)
     throw ValueError(fmt::format("{}: beam_size must be >= 1, got {}", function, o.beam_size()));
-  if (!(o.length_penalty() >= 0.0))
-    throw ValueError(
-        fmt::format("{}: length_penalty must be >= 0, got {}", function, o.length_penalty()));
+  check_scoring(function, o);
 }
 
-double score_of(const Hypothesis& h, double length_penalty) {
-  const auto length = static_cast<double>(h.tokens.size() + (h.finished ? 1 : 0));
-  return length_penalty == 0.0 ? h.log_prob
-                               : h.log_prob / std::pow(std::max(length, 1.0), length_penalty);
+// Whether a score can only fall as a hypothesis grows: log P alone, without normalisation or
+// coverage.
+bool ranks_by_log_prob(const DecodeOptions& o) {
+  return o.length_penalty() == 0.0 && o.coverage_penalty() == 0.0;
 }
 
 // One step's outputs on the host: log-probabilities (N, V) and attention (N, S) or empty.
@@ -60,6 +88,15 @@ StepValues run_step(DecoderStep& decoder, const std::vector<std::int64_t>& token
 
 }  // namespace
 
+double hypothesis_score(const Hypothesis& h, const DecodeOptions& options) {
+  check_scoring("hypothesis_score", options);
+  const auto length = static_cast<double>(h.tokens.size() + (h.finished ? 1 : 0));
+  const double normalized = options.length_penalty() == 0.0
+                                ? h.log_prob
+                                : h.log_prob / length_normalizer(length, options);
+  return normalized + coverage_bonus(h.attention, options.coverage_penalty());
+}
+
 std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch,
                                       const DecodeOptions& options) {
   check_options("greedy_decode", batch, DecodeOptions(options).beam_size(1));
@@ -83,7 +120,7 @@ std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch,
       last[b] = best;
     }
   }
-  for (auto& h : out) h.score = score_of(h, options.length_penalty());
+  for (auto& h : out) h.score = hypothesis_score(h, options);
   return out;
 }
 
@@ -92,7 +129,6 @@ std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch,
   check_options("beam_search", batch, options);
   NoGradGuard no_grad;
   const std::int64_t beams = options.beam_size(), rows = batch * beams;
-  const double alpha = options.length_penalty();
   // Row b * beams + k holds beam k of sentence b; at the start only beam 0 is open, so the
   // first step does not pick the same token beams times.
   std::vector<std::int64_t> repeat(static_cast<std::size_t>(rows));
@@ -141,7 +177,7 @@ std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch,
           if (v == options.eos_id()) {
             if (static_cast<std::int64_t>(i) >= beams) continue;  // only the top beams may finish
             h.finished = true;
-            h.score = score_of(h, alpha);
+            h.score = hypothesis_score(h, options);
             finished[b].push_back(std::move(h));
             continue;
           }
@@ -161,22 +197,22 @@ std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch,
       const bool at_end = t + 1 == options.max_length();
       if (at_end || kept == 0) {
         for (std::int64_t k = 0; k < kept; ++k) {  // still open at max_length: finished as they are
-          next[first + k].score = score_of(next[first + k], alpha);
+          next[first + k].score = hypothesis_score(next[first + k], options);
           finished[b].push_back(next[first + k]);
         }
         done[b] = true;
       } else if (!finished[b].empty()) {
         double best_finished = kMinusInfinity;
         for (const auto& h : finished[b]) best_finished = std::max(best_finished, h.score);
-        // Slot 0 holds the best open hypothesis. Without length normalisation a longer one only
-        // loses probability, so once it is below the best finished one nothing can overtake it.
-        // With normalisation that is not certain; stop once beam_size have finished and the best
-        // open one, scored as it stands, is behind.
-        if (alpha == 0.0)
+        // Slot 0 holds the best open hypothesis. Ranked by log P alone, a longer one only loses
+        // probability, so once it is below the best finished one nothing can overtake it. With
+        // normalisation or coverage that is not certain; stop once beam_size have finished and
+        // the best open one, scored as it stands, is behind.
+        if (ranks_by_log_prob(options))
           done[b] = next[first].log_prob <= best_finished;
         else
           done[b] = static_cast<std::int64_t>(finished[b].size()) >= beams &&
-                    score_of(next[first], alpha) <= best_finished;
+                    hypothesis_score(next[first], options) <= best_finished;
       }
       if (done[b])
         for (std::int64_t k = 0; k < beams; ++k) next[first + k].log_prob = kMinusInfinity;

@@ -31,21 +31,38 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options) : options_(options) {
   detail::check_positive(kName, "encoder_layers", o.encoder_layers());
   detail::check_positive(kName, "decoder_layers", o.decoder_layers());
   detail::check_probability(kName, "dropout", o.dropout());
+  if (o.architecture() != "stacked" && o.architecture() != "gnmt")
+    throw ValueError(fmt::format("{}: architecture must be \"stacked\" or \"gnmt\", got \"{}\"",
+                                 kName, o.architecture()));
+  if (gnmt() && o.decoder_layers() < 2)
+    throw ValueError(fmt::format("{}: the gnmt architecture needs at least 2 decoder layers (the bottom one "
+                                 "queries the attention for the layers above), got {}",
+                                 kName, o.decoder_layers()));
+  if (gnmt() && o.input_feeding())
+    throw ValueError(fmt::format("{}: the gnmt architecture feeds the attention context to every "
+                                 "decoder layer; it takes no input_feeding",
+                                 kName));
   if (o.attention() != "luong" && o.attention() != "bahdanau")
     throw ValueError(fmt::format("{}: attention must be \"luong\" or \"bahdanau\", got \"{}\"",
                                  kName, o.attention()));
-  const std::int64_t hidden = o.hidden_size(), memory_size = (o.bidirectional() ? 2 : 1) * hidden;
+  const std::int64_t hidden = o.hidden_size();
+  // GNMT: only the bottom encoder layer is bidirectional; the memory is the top layer's output.
+  const bool bidirectional_top = gnmt() ? o.encoder_layers() == 1 : o.bidirectional();
+  const std::int64_t memory_size = (bidirectional_top ? 2 : 1) * hidden;
 
   source_embedding_ = register_module(
       "source_embedding",
       std::make_shared<Embedding>(
           EmbeddingOptions(o.source_vocab_size(), o.embedding_dim()).padding_idx(0)));
   encoder_ = register_module("encoder", std::make_shared<ModuleList>());
-  for (std::int64_t k = 0; k < o.encoder_layers(); ++k)
-    encoder_->push_back(
-        detail::make_recurrent(kName, o.cell(),
-                               RecurrentOptions(k == 0 ? o.embedding_dim() : memory_size, hidden)
-                                   .bidirectional(o.bidirectional())));
+  for (std::int64_t k = 0; k < o.encoder_layers(); ++k) {
+    const bool bidirectional = gnmt() ? k == 0 : o.bidirectional();
+    const std::int64_t below = k == 0                ? o.embedding_dim()
+                               : gnmt() && k == 1 ? 2 * hidden
+                                                  : memory_size;
+    encoder_->push_back(detail::make_recurrent(
+        kName, o.cell(), RecurrentOptions(below, hidden).bidirectional(bidirectional)));
+  }
   bridge_ =
       register_module("bridge", std::make_shared<Linear>(memory_size, o.decoder_layers() * hidden));
   target_embedding_ = register_module(
@@ -55,11 +72,18 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options) : options_(options) {
   const std::int64_t extra_input = o.attention() == "bahdanau" ? memory_size
                                    : o.input_feeding()         ? hidden
                                                                : 0;
-  decoder_ = register_module(
-      "decoder", detail::make_recurrent(kName, o.cell(),
-                                        RecurrentOptions(o.embedding_dim() + extra_input, hidden)
-                                            .num_layers(o.decoder_layers())
-                                            .dropout(o.dropout())));
+  if (gnmt()) {  // the layers above the bottom one read the layer below and the context
+    decoder_layers_ = register_module("decoder", std::make_shared<ModuleList>());
+    for (std::int64_t k = 0; k < o.decoder_layers(); ++k)
+      decoder_layers_->push_back(detail::make_recurrent(
+          kName, o.cell(), RecurrentOptions(k == 0 ? o.embedding_dim() : hidden + memory_size, hidden)));
+  } else {
+    decoder_ = register_module(
+        "decoder", detail::make_recurrent(kName, o.cell(),
+                                          RecurrentOptions(o.embedding_dim() + extra_input, hidden)
+                                              .num_layers(o.decoder_layers())
+                                              .dropout(o.dropout())));
+  }
   if (o.attention() == "luong")
     attention_ =
         register_module("attention", std::make_shared<MultiplicativeAttention>(
@@ -68,8 +92,9 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& options) : options_(options) {
     attention_ = register_module(
         "attention",
         std::make_shared<AdditiveAttention>(AdditiveAttentionOptions(hidden, memory_size, hidden)));
-  combine_ = register_module(
-      "combine", std::make_shared<Linear>(LinearOptions(hidden + memory_size, hidden).bias(false)));
+  if (!gnmt())
+    combine_ = register_module(
+        "combine", std::make_shared<Linear>(LinearOptions(hidden + memory_size, hidden).bias(false)));
   dropout_ = register_module("dropout", std::make_shared<Dropout>(DropoutOptions().p(o.dropout())));
   fc_ = register_module("fc", std::make_shared<Linear>(hidden, o.target_vocab_size()));
 }
@@ -89,7 +114,8 @@ Seq2SeqMemory Seq2Seq::encode_checked(const Tensor& source,
   for (std::size_t k = 0; k < encoder_->size(); ++k) {
     auto out = std::static_pointer_cast<Recurrent>((*encoder_)[k])->forward(x, lengths);
     Tensor y = out.output;  // (B, S, D*H), zero at padding
-    if (options_.residual() && k > 0 && y.shape() == x.shape()) y = y + x;
+    const bool residual = gnmt() ? k >= 2 : options_.residual() && k > 0 && y.shape() == x.shape();
+    if (residual) y = y + x;
     x = k + 1 < encoder_->size() ? dropout_->forward(y) : y;
     h_n = out.h_n;
   }
@@ -119,8 +145,43 @@ Seq2Seq::State Seq2Seq::initial_state(const Seq2SeqMemory& m) const {
   return s;
 }
 
+Seq2Seq::GnmtDecoded Seq2Seq::decode_gnmt(const Tensor& embedded, const Tensor& lengths,
+                                          const Tensor& h, const Tensor& c, const Tensor& memory,
+                                          const Tensor& mask) {
+  GnmtDecoded d;
+  std::vector<Tensor> h_n, c_n;  // per layer: (1, B, H)
+  Tensor below;                  // (B, T, H) the last layer's output
+  Tensor context;                // (B, T, M)
+  for (std::size_t k = 0; k < decoder_layers_->size(); ++k) {
+    const auto layer = std::static_pointer_cast<Recurrent>((*decoder_layers_)[k]);
+    const auto rows = static_cast<std::int64_t>(k);
+    const Tensor input = k == 0 ? embedded : concat({dropout_->forward(below), context}, 2);
+    auto out = layer->forward(input, lengths, h.narrow(0, rows, 1),
+                              c.defined() ? c.narrow(0, rows, 1) : Tensor());
+    if (k == 0) {  // the bottom layer's output queries the attention for every layer above
+      const auto attended = attention_->forward(out.output, memory, Tensor(), mask);
+      context = attended.context;
+      d.attention = attended.weights;
+    }
+    below = k >= 2 ? out.output + below : out.output;
+    h_n.push_back(out.h_n);
+    if (out.c_n.defined()) c_n.push_back(out.c_n);
+  }
+  d.top = below;
+  d.h_n = concat(h_n, 0);
+  if (!c_n.empty()) d.c_n = concat(c_n, 0);
+  return d;
+}
+
 Tensor Seq2Seq::step(const Tensor& tokens, State& state) {
   const Tensor embedded = dropout_->forward(target_embedding_->forward(tokens));  // (N, E)
+  if (gnmt()) {
+    auto d = decode_gnmt(embedded.unsqueeze(1), Tensor(), state.h, state.c, state.memory, state.mask);
+    state.h = d.h_n;
+    state.c = d.c_n;
+    state.attention = d.attention.select(1, 0);                      // (N, S)
+    return fc_->forward(dropout_->forward(d.top.select(1, 0)));  // (N, V)
+  }
   const bool bahdanau = options_.attention() == "bahdanau";
   Tensor input = embedded;
   AttentionOutput attended;
@@ -153,6 +214,13 @@ Seq2SeqOutput Seq2Seq::forward(const Tensor& source, const Tensor& source_length
       source, detail::check_lengths(kName, source_lengths, source.size(0), source.size(1)));
   const auto lengths =
       detail::check_lengths(kName, target_lengths, target_input.size(0), target_input.size(1));
+  if (gnmt()) {  // every step at once: the attention depends on the bottom layer alone
+    const Tensor embedded =
+        dropout_->forward(target_embedding_->forward(target_input));  // (B, T, E)
+    const auto d = decode_gnmt(embedded, from_vector(lengths), memory.h0, memory.c0, memory.memory,
+                               memory.mask);
+    return {fc_->forward(dropout_->forward(d.top)), d.attention};
+  }
   if (options_.attention() == "luong" && !options_.input_feeding()) {  // every step at once
     const Tensor embedded =
         dropout_->forward(target_embedding_->forward(target_input));  // (B, T, E)

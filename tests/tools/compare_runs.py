@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Compares two run folders bit for bit: best.safetensors byte for byte, last.safetensors tensor by
-tensor (data and header) with its trainer state, and metrics.jsonl; the wall-clock "seconds" of
+tensor (data and header) with its trainer state, the SentencePiece models (*.model) of a subword
+translate run byte for byte, and metrics.jsonl; the wall-clock "seconds" of
 each epoch, which no rerun repeats, is the one value left out. Exit 0 when they match; otherwise
 one line per difference (a tensor's largest absolute difference, or the first differing line)
 and exit 1.
@@ -9,6 +10,7 @@ and exit 1.
 """
 import array
 import json
+import pathlib
 import struct
 import sys
 
@@ -71,6 +73,13 @@ def main():
     compare_tensors("last.safetensors", tensors_a, tensors_b, problems)
     if trainer_state(metadata_a) != trainer_state(metadata_b):
         problems.append("last.safetensors: the trainer states differ")
+    models = sorted({path.name for run in (run_a, run_b) for path in pathlib.Path(run).glob("*.model")})
+    for name in models:
+        paths = [pathlib.Path(run) / name for run in (run_a, run_b)]
+        if not all(path.exists() for path in paths):
+            problems.append(f"{name} is in only one run")
+        elif paths[0].read_bytes() != paths[1].read_bytes():
+            problems.append(f"{name}: the bytes differ")
     lines_a = [without_seconds(json.loads(line)) for line in open(f"{run_a}/metrics.jsonl")]
     lines_b = [without_seconds(json.loads(line)) for line in open(f"{run_b}/metrics.jsonl")]
     if lines_a != lines_b:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bit-exact reruns and resumes through `loom train`, one task of each family on tiny data: text
-# (sentiment), char-LM (79 classes), image (fashion), seq2seq (g2p), caption and CTC (handwriting:
+# (sentiment), char-LM (79 classes), image (fashion), seq2seq (g2p; translate over SentencePiece
+# subwords with a GNMT stack, whose subword models must come out byte for byte too), caption and CTC (handwriting:
 # fresh lines each epoch, so a resume must draw the same ones) and audio (speech: its training
 # batches warped and masked at random, the draws seeded by epoch and batch). For each, three
 # epochs (each long enough, 0.2-0.7 s here, for a kill to land inside the next) and then:
@@ -45,6 +46,7 @@ families=(
   "char-LM:charlm --data-dir $work/text.txt --hidden 128 --embedding 16"
   "image:fashion --data-dir $work/images --hidden 64 --batch 20"
   "seq2seq:g2p --data-dir $work/tiny.dict --hidden 64 --embedding 16 --layers 1 --batch 4"
+  "subwords:translate --data-dir $here/data/web-es-sample.tsv --subwords 400 --arch gnmt --layers 3 --hidden 48 --embedding 16 --batch 2 --beam 2"
   "caption:caption --data-dir $work/images --scenes 40 --hidden 8 --embedding 8 --batch 20"
   "ctc:handwriting --data-dir $work/mnist --hidden 8 --batch 16"
   "audio:speech --data-dir $work/speech --hidden 64 --batch 4"

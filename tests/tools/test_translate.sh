@@ -3,7 +3,9 @@
 # and John train, I John validates, Galatians tests): a two-epoch translate run, eval, good
 # sentences (an unknown word named on stderr), then bad input (an empty sentence, no sentence, a
 # missing run folder, an incomplete one, a run of another task), each of which must print one
-# line and exit with code 2.
+# line and exit with code 2. Then a GNMT run over SentencePiece subwords (3 layers a side): its
+# run folder alone translates words it never saw, with no <unk>, and a corrupt subword model is
+# a one-line error.
 set -euo pipefail
 loom="$1"
 sample="$(dirname "$0")/data/web-es-sample.tsv"
@@ -42,4 +44,23 @@ cp "$work/run/english.txt" "$work/run/spanish.txt" "$work/incomplete/"
 expect_error 'best.safetensors' translate "$work/incomplete" "God said."
 mkdir "$work/other" && echo '{"task": "g2p"}' > "$work/other/config.json"
 expect_error 'translate needs a translate run' translate "$work/other" "God said."
+
+"$loom" train translate --data-dir "$sample" --run-dir "$work/gnmt" --epochs 2 --hidden 16 --embedding 16 --arch gnmt \
+  --layers 3 --subwords 400 --subword-type bpe --beam 3 --length-normalization gnmt --length-penalty 0.6 \
+  --coverage-penalty 0.2 > /dev/null 2> "$work/gnmt.err" || { echo "the subword GNMT run failed:"; cat "$work/gnmt.err"; exit 1; }
+test -s "$work/gnmt/english.model" && test -s "$work/gnmt/spanish.model" && test ! -e "$work/gnmt/english.txt"
+grep -q '"test_chrf"' "$work/gnmt/metrics.json" && grep -q '"test_bleu_tokenized"' "$work/gnmt/metrics.json" ||
+  { echo "metrics.json lacks chrF or the former BLEU"; exit 1; }
+grep -q '"units": "bpe subwords"' "$work/gnmt/metrics.json" || { echo "metrics.json does not name the units"; exit 1; }
+grep -q 'GNMT lstm x3' "$work/gnmt/report.html" || { echo "the report does not name the architecture"; exit 1; }
+mkdir "$work/moved" && cp "$work/gnmt/config.json" "$work/gnmt/best.safetensors" "$work/gnmt/"*.model "$work/moved/"
+"$loom" translate "$work/moved" "And the zebra said, hello 你好." > "$work/out" 2> "$work/err" ||
+  { echo "translate with a subword run failed:"; cat "$work/err"; exit 1; }
+[ "$(wc -l < "$work/out")" -eq 1 ] && [ ! -s "$work/err" ] || { echo "expected one line and no warning:"; cat "$work/out" "$work/err"; exit 1; }
+if grep -q -e '<unk>' -e '⁇' "$work/out"; then echo "a subword translation shows <unk>:"; cat "$work/out"; exit 1; fi
+printf 'not a model' > "$work/moved/spanish.model"
+expect_error 'spanish.model is not a SentencePiece model' translate "$work/moved" "God said."
+# the error follows the line counting the training pairs
+error_lines=2 expect_error 'gnmt architecture needs at least 2 decoder layers' train translate --data-dir "$sample" \
+  --run-dir "$work/shallow" --arch gnmt --layers 1 --hidden 8 --embedding 8
 echo "translate: all checks passed"

@@ -111,4 +111,24 @@ BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses,
 BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references,
                       int max_order = 4);
 
+/// sacreBLEU's default tokenisation "13a" (the rules of WMT's mteval-v13a.pl) of one detokenised
+/// line: the entities &quot; &amp; &lt; &gt; unescaped, <skipped> and hyphenated line breaks
+/// removed; every ASCII symbol but . , - (that is { | } ~ [ \ ] ^ _ ` space ! " # $ % & ( ) * +
+/// : ; < = > ? @ /) split off; a period or comma split off unless between two digits; a dash
+/// split off after a digit. Letters of any script stay whole; ASCII whitespace separates tokens.
+///     tokenize_13a("¿Quién dijo: \"3.5-4,0\"?")  // {"¿Quién", "dijo", ":", "\"", "3.5", "-", "4,0", "\"", "?"}
+Tokens tokenize_13a(const std::string& line);
+/// Corpus BLEU as the field reports it (sacreBLEU's default): corpus_bleu over tokenize_13a of
+/// detokenised hypotheses and their one reference each. Same errors as corpus_bleu.
+BleuScore corpus_bleu_13a(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
+
+/// Corpus chrF (Popović 2015) as sacreBLEU computes it by default: character n-grams (n = 1 ..
+/// max_order, code points, whitespace removed) of each hypothesis and its reference, matches
+/// clipped per sentence and counted over the corpus; the precisions and recalls of the orders both
+/// sides have averaged, then F_beta = (1 + beta^2) P R / (beta^2 P + R). In [0, 1] (sacreBLEU
+/// prints 100x); 0 when nothing matches. ValueError on mismatched or empty lists, max_order < 1,
+/// beta <= 0 or text that is not UTF-8.
+double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references,
+                   int max_order = 6, double beta = 2.0);
+
 }  // namespace loom::data

@@ -11,6 +11,7 @@
 ///     best[0].tokens;     // sentence 0's ids, without <bos> and <eos>
 ///     best[0].attention;  // one row of attention weights per output step (with <eos>)
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "loom/options.h"
@@ -39,20 +40,34 @@ struct DecodeOptions {
   /// Output steps at most, <eos> included; a hypothesis still open then ends there.
   LOOM_ARG(std::int64_t, max_length, 50)
   LOOM_ARG(std::int64_t, beam_size, 5)
-  /// Length normalisation: hypotheses are ranked by log P / length^length_penalty (length counts
-  /// <eos>); 0 ranks by log P alone, which favours short outputs; 1 by the mean per step.
+  /// Length normalisation: hypotheses are ranked by log P / lp(length) (length counts <eos>), with
+  /// lp = length^length_penalty ("power") or GNMT's lp = (5 + length)^length_penalty / 6^length_penalty
+  /// ("gnmt", Wu et al. 2016); a length_penalty of 0 ranks by log P alone, which favours short outputs.
   LOOM_ARG(double, length_penalty, 1.0)
+  /// "power" or "gnmt".
+  LOOM_ARG(std::string, length_normalization, "power")
+  /// GNMT's coverage penalty beta: the score gains beta * sum_i log(min(sum_t a_ti, 1)) over the
+  /// source positions i, a_ti being output step t's attention on i, which rewards outputs whose
+  /// attention has covered the whole source. Positions that no step attended at all (source
+  /// padding) are left out. 0: none; a decoder without attention ignores it.
+  LOOM_ARG(double, coverage_penalty, 0.0)
 };
+
 
 struct Hypothesis {
   std::vector<std::int64_t> tokens;  ///< without <bos> and <eos>
   double log_prob = 0.0;             ///< of the tokens and the <eos> (if one was produced)
-  double score = 0.0;                ///< log_prob / length^length_penalty: what was ranked
+  double score = 0.0;                ///< hypothesis_score: what was ranked
   bool finished = false;             ///< ended with <eos> (rather than at max_length)
   /// Attention weights of each output step (<eos> included), each a row of S values; empty when
   /// the decoder has no attention.
   std::vector<std::vector<double>> attention;
 };
+
+/// The score a hypothesis is ranked by: log_prob / lp(length) + cp (see DecodeOptions), from its
+/// log_prob, its tokens (and <eos> when finished) and its attention rows. ValueError for options
+/// beam_search refuses.
+double hypothesis_score(const Hypothesis& hypothesis, const DecodeOptions& options);
 
 /// The most likely token at every step, for `batch` sentences at once (the decoder holds
 /// `batch` rows), until every sentence has produced <eos> or max_length steps. One hypothesis
@@ -60,14 +75,15 @@ struct Hypothesis {
 std::vector<Hypothesis> greedy_decode(DecoderStep& decoder, std::int64_t batch,
                                       const DecodeOptions& options = {});
 
-/// Beam search: each sentence keeps the beam_size best open hypotheses; a candidate ending in
-/// <eos> is finished and kept aside. A sentence stops at max_length (its open hypotheses are
-/// finished as they are) or earlier: without length normalisation once the best open hypothesis
-/// is below the best finished one (it can only lose probability), with it once beam_size have
-/// finished and the best open one, scored as it stands, is behind the best finished. Returns the
-/// best hypothesis of each sentence by score. The decoder holds `batch` rows on entry (its rows are
+/// Beam search: each sentence keeps the beam_size best open hypotheses (by log P); a candidate
+/// ending in <eos> is finished, scored and kept aside. A sentence stops at max_length (its open
+/// hypotheses are finished as they are) or earlier: without length normalisation and coverage
+/// penalty once the best open hypothesis is below the best finished one (it can only lose
+/// probability), with either once beam_size have finished and the best open one, scored as it
+/// stands, is behind the best finished. Returns the best hypothesis of each sentence by score. The decoder holds `batch` rows on entry (its rows are
 /// repeated to batch * beam_size). Beam size 1 gives greedy_decode's result. ValueError for batch,
-/// beam_size or max_length < 1 or a negative length_penalty.
+/// beam_size or max_length < 1, a negative length_penalty or coverage_penalty, or an unknown
+/// length_normalization.
 std::vector<Hypothesis> beam_search(DecoderStep& decoder, std::int64_t batch,
                                     const DecodeOptions& options = {});
 

@@ -15,6 +15,15 @@
 /// feeding runs the decoder over all target steps at once (the fused recurrent kernel and one
 /// batched attention); the other two go step by step, as decoding always does.
 ///
+/// Architecture "gnmt" (Wu et al. 2016, Google's neural machine translation): a bidirectional
+/// bottom encoder layer and unidirectional layers above it; a stack of single-layer decoder LSTMs
+/// (or GRUs) whose bottom layer alone queries the attention (with its output after reading the
+/// previous token, as TensorFlow's GNMT does, so training runs every step at once) and whose
+/// context joins the input of every layer above; residual connections from the third layer up on
+/// both sides; dropout between layers; logits from the top decoder layer. It fixes the encoder's
+/// directions and residuals, so `bidirectional`, `residual` and `input_feeding` are not used; it
+/// needs at least 2 decoder layers.
+///
 /// Training uses teacher forcing: the decoder reads <bos> y_1 ... y_{T-1} and predicts
 /// y_1 ... y_T <eos>. Source padding is masked (encoder lengths, attention mask); target padding
 /// never changes a real step, and the loss skips it (targets padded with -100).
@@ -29,7 +38,8 @@
 ///
 /// Parameters: source_embedding.weight, encoder.{k}.weight_ih_l0 ... (PyTorch's LSTM/GRU names,
 /// one single-layer module per layer k), target_embedding.weight, bridge.{weight,bias},
-/// decoder.weight_ih_l0 ..., attention.*, combine.weight, fc.{weight,bias}.
+/// decoder.weight_ih_l0 ..., attention.*, combine.weight, fc.{weight,bias}; "gnmt" has
+/// decoder.{k}.weight_ih_l0 ... (one module per layer) and no combine.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,6 +64,8 @@ struct Seq2SeqOptions {
   LOOM_ARG(std::int64_t, source_vocab_size, 0)
   LOOM_ARG(std::int64_t, target_vocab_size, 0)
   LOOM_ARG(std::int64_t, embedding_dim, 64)
+  /// "stacked" (the layers described above) or "gnmt".
+  LOOM_ARG(std::string, architecture, "stacked")
   /// "lstm" or "gru", for the encoder and the decoder.
   LOOM_ARG(std::string, cell, "lstm")
   /// Units per direction in the encoder, and of the decoder.
@@ -78,7 +90,7 @@ struct Seq2SeqOutput {
 
 /// The encoder's result for a batch: what the decoder attends to and starts from.
 struct Seq2SeqMemory {
-  Tensor memory;  ///< (B, S, D*H) top encoder layer outputs
+  Tensor memory;  ///< (B, S, M) top encoder layer outputs: M = D*H ("gnmt": H above one layer)
   Tensor mask;    ///< (B, S) float, 1 at real source positions
   Tensor h0;      ///< (decoder_layers, B, H) the decoder's initial state
   Tensor c0;      ///< (decoder_layers, B, H) LSTM only: zeros
@@ -108,7 +120,7 @@ class Seq2Seq : public Module {
     Tensor h;          ///< (decoder_layers, N, H)
     Tensor c;          ///< (decoder_layers, N, H), LSTM only
     Tensor feed;       ///< (N, H): the last attentional vector (input feeding), zeros at first
-    Tensor memory;     ///< (N, S, D*H)
+    Tensor memory;     ///< (N, S, M)
     Tensor mask;       ///< (N, S)
     Tensor attention;  ///< (N, S) the last step's weights
   };
@@ -118,13 +130,24 @@ class Seq2Seq : public Module {
  private:
   Seq2SeqMemory encode_checked(const Tensor& source, const std::vector<std::int64_t>& lengths);
   State initial_state(const Seq2SeqMemory& memory) const;
+  struct GnmtDecoded {
+    Tensor top;        ///< (B, T, H) the top decoder layer's output
+    Tensor attention;  ///< (B, T, S)
+    Tensor h_n, c_n;   ///< (decoder_layers, B, H)
+  };
+  /// The GNMT decoder stack over embedded target steps (B, T, E) from the states h, c
+  /// (decoder_layers, B, H); lengths int64 (B) or undefined (all T).
+  GnmtDecoded decode_gnmt(const Tensor& embedded, const Tensor& lengths, const Tensor& h,
+                          const Tensor& c, const Tensor& memory, const Tensor& mask);
+  bool gnmt() const { return options_.architecture() == "gnmt"; }
 
   Seq2SeqOptions options_;
   std::shared_ptr<Embedding> source_embedding_;
   std::shared_ptr<ModuleList> encoder_;
   std::shared_ptr<Linear> bridge_;
   std::shared_ptr<Embedding> target_embedding_;
-  std::shared_ptr<Recurrent> decoder_;
+  std::shared_ptr<Recurrent> decoder_;          // "stacked"
+  std::shared_ptr<ModuleList> decoder_layers_;  // "gnmt": one single-layer module per layer
   std::shared_ptr<Attention> attention_;
   std::shared_ptr<Linear> combine_;
   std::shared_ptr<Dropout> dropout_;
