@@ -201,6 +201,18 @@ void save(const Module& module, const std::string& path, const std::map<std::str
 
 std::map<std::string, std::string> load(Module& module, const std::string& path, const LoadOptions& options) {
   SafetensorsFile file = load_safetensors(path, options);
+  const auto own = module.state_dict();
+  for (auto& [name, tensor] : file.tensors) {
+    const auto it = own.find(name);
+    if (it == own.end() || !tensor.is_floating_point() || !it->second.is_floating_point() ||
+        tensor.dtype() == it->second.dtype())
+      continue;  // load_state_dict reports what is missing, unexpected or of another shape
+    if (!options.convert_dtype())
+      throw DtypeError(fmt::format("load: '{}' holds {} as {}, the module's is {}; "
+                                   "LoadOptions().convert_dtype(true) converts it", path, name,
+                                   dtype_name(tensor.dtype()), dtype_name(it->second.dtype())));
+    tensor = tensor.to(it->second.dtype());
+  }
   module.load_state_dict(file.tensors);
   return file.metadata;
 }

@@ -6,6 +6,7 @@
 #include "loom/ctc.h"
 #include "loom/errors.h"
 #include "loom/gradcheck.h"
+#include "loom/indexing.h"
 #include "loom/init.h"
 #include "loom/io.h"
 #include "loom/module.h"

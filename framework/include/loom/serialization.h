@@ -31,6 +31,10 @@ struct LoadOptions {
   /// Accept floating tensors holding NaN or inf (by default a ValueError: such weights predict
   /// nonsense silently).
   LOOM_ARG(bool, allow_non_finite, false)
+  /// load(module, ...): convert floating tensors to the dtype of the module's (a float64
+  /// checkpoint into a float32 model, or back), as PyTorch's load_state_dict does. By default a
+  /// dtype that differs is a DtypeError naming this option.
+  LOOM_ARG(bool, convert_dtype, false)
 };
 
 struct SafetensorsFile {
@@ -52,6 +56,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
 void save(const Module& module, const std::string& path,
           const std::map<std::string, std::string>& metadata = {});
 /// A file into module.load_state_dict() (strict); returns the file's metadata.
+///     loom::load(model, "f64.safetensors", loom::LoadOptions().convert_dtype(true));
 std::map<std::string, std::string> load(Module& module, const std::string& path, const LoadOptions& options = {});
 
 }  // namespace loom
