@@ -65,6 +65,17 @@ TEST_CASE("minimum, maximum, where, masked_fill") {
   const Tensor mask = loom::from_vector(std::vector<std::int64_t>{0, 1, 0}, {3});
   check_gradients([mask](const Inputs& in) { return loom::masked_fill(in[0], mask, -7.0); },
                   {input({4, 3}, 27)});
+  const Tensor int_condition = loom::from_vector(std::vector<std::int64_t>{0, 3, -1}, {3});
+  check_gradients([int_condition](const Inputs& in) { return loom::where(int_condition, in[0], in[1]); },
+                  {input({2, 3}, 28), input({2, 1}, 29)});
+}
+
+TEST_CASE("int64 operands promote to the float operand, whose gradient flows") {
+  const Tensor counts = loom::from_vector(std::vector<std::int64_t>{1, -2, 3}, {3});
+  check_gradients([counts](const Inputs& in) { return in[0] * counts + counts - in[0] / counts; },
+                  {input({2, 3}, 35)});
+  check_gradients([counts](const Inputs& in) { return loom::div(counts, in[0]); },
+                  {away_from_zero({3}, 36)});
 }
 
 TEST_CASE("matmul: 2-D, vectors, batched, broadcast batches, rows times matrix") {
@@ -99,6 +110,20 @@ TEST_CASE("max, min, logsumexp over an axis") {
     }
   check_gradients([](const Inputs& in) { return loom::logsumexp(in[0], 1); },
                   {input({2, 3, 4}, 42, 10.0)});
+}
+
+TEST_CASE("max and min of all entries") {
+  check_gradients([](const Inputs& in) { return loom::max(in[0]); }, {input({3, 5}, 43)});
+  check_gradients([](const Inputs& in) { return loom::min(in[0]); }, {input({2, 3, 2}, 44)});
+  check_gradients([](const Inputs& in) { return loom::max(in[0]); }, {input({}, 45)});
+}
+
+TEST_CASE("layer_norm: one and two normalised axes, with and without weight and bias") {
+  check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {5}, in[1], in[2]); },
+                  {input({3, 5}, 46), input({5}, 47), input({5}, 48)});
+  check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {3, 4}, in[1], in[2], 1e-3); },
+                  {input({2, 3, 4}, 49), input({3, 4}, 50), input({3, 4}, 51)});
+  check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {4}); }, {input({2, 3, 4}, 52)});
 }
 
 TEST_CASE("activations") {
@@ -199,6 +224,14 @@ TEST_CASE("joining and shape ops") {
   check_gradients([](const Inputs& in) { return in[0].unsqueeze(1).squeeze(1).flatten(1); }, {x});
   check_gradients([](const Inputs& in) { return in[0].expand({3, 2, 4}); }, {input({2, 1}, 106)});
   check_gradients([](const Inputs& in) { return in[0].clone() * in[0].to(loom::Dtype::Float64); }, {x});
+}
+
+TEST_CASE("index: slices, integers and Ellipsis") {
+  using namespace loom::indexing;
+  const Tensor x = input({4, 3, 5}, 95);
+  check_gradients([](const Inputs& in) { return in[0].index({Slice(1, 3), 0}); }, {x});
+  check_gradients([](const Inputs& in) { return in[0].index({Ellipsis, Slice(None, None, 2)}); }, {x});
+  check_gradients([](const Inputs& in) { return in[0].index({-1, Ellipsis, Slice(-3, None)}); }, {x});
 }
 
 TEST_CASE("linear: with and without bias, 2-D and 3-D input") {

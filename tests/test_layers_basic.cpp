@@ -333,7 +333,7 @@ TEST_CASE("layers_basic: typed errors name the layer, what it expected and what 
 
   loom::LayerNorm norm(loom::LayerNormOptions({4, 5}));
   CHECK(message_of<loom::ShapeError>([&] { norm(loom::zeros({2, 3, 5})); }) ==
-        "LayerNorm: expected input of shape (*, 4, 5), got (2, 3, 5)");
+        "layer_norm: expected input of shape (*, 4, 5), got (2, 3, 5)");
   CHECK_THROWS_AS(norm(loom::zeros({5})), loom::ShapeError);
   CHECK_THROWS_AS(loom::LayerNorm(loom::LayerNormOptions({})), loom::ValueError);
 }

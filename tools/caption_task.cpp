@@ -18,6 +18,7 @@
 #include "loom/loom.h"
 #include "loom/models/image_captioner.h"
 #include "loom/optim.h"
+#include "loom/io.h"
 #include "loom/serialization.h"
 #include "report.h"
 #include "task_common.h"

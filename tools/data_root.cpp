@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "loom/serialization.h"  // IOError
+#include "loom/errors.h"  // IOError
 
 namespace loom::tools {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "loom/data/utf8.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
+#include "loom/io.h"
 
 namespace loom::report {
 

@@ -18,7 +18,7 @@
 #include <type_traits>
 
 #include "loom/data/files.h"
-#include "loom/serialization.h"
+#include "loom/io.h"
 
 namespace loom::tools {
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "loom/data/files.h"
-#include "loom/serialization.h"
+#include "loom/io.h"
 #ifdef LOOM_HAVE_DISTRIBUTED
 #include "loom/distributed.h"
 #endif

@@ -15,7 +15,7 @@
 #include "loom/data/delimited.h"
 #include "loom/data/fields.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
+#include "loom/io.h"
 
 namespace loom::data {
 

@@ -171,7 +171,7 @@ const std::vector<std::int64_t>& SequenceBatches::batch_indices(std::int64_t ind
   return batches_[static_cast<std::size_t>(index)];
 }
 
-optim::Batch SequenceBatches::batch(std::int64_t index) {
+Batch SequenceBatches::batch(std::int64_t index) {
   const auto& rows = batch_indices(index);
   const auto max_length = options_.max_length() > 0 ? std::optional(options_.max_length()) : std::nullopt;
   std::vector<std::vector<std::int64_t>> sequences;
@@ -211,7 +211,7 @@ void TensorBatches::arrange(std::vector<std::int64_t> order) {
 
 std::int64_t TensorBatches::num_batches() const { return static_cast<std::int64_t>(batches_.size()); }
 
-optim::Batch TensorBatches::batch(std::int64_t index) {
+Batch TensorBatches::batch(std::int64_t index) {
   check_batch_index("TensorBatches", index, num_batches());
   const auto rows = from_vector(batches_[static_cast<std::size_t>(index)]);
   return {index_select(x_, 0, rows), index_select(y_, 0, rows)};
@@ -258,8 +258,8 @@ std::array<Tensor, 3> teacher_forcing(const std::vector<std::vector<std::int64_t
 
 }  // namespace
 
-optim::Batch SequencePairBatches::batch(std::int64_t index) {
-  optim::Batch source = sources_.batch(index);  // {ids, lengths, example indices}
+Batch SequencePairBatches::batch(std::int64_t index) {
+  Batch source = sources_.batch(index);  // {ids, lengths, example indices}
   auto [input, output, lengths] =
       teacher_forcing(targets_, source[2].to_vector<std::int64_t>(), pad_id_, bos_id_, eos_id_);
   return {source[0], source[1], input, output, lengths};
@@ -280,8 +280,8 @@ DenseToSequenceBatches::DenseToSequenceBatches(Tensor x, std::vector<std::vector
       bos_id_(bos_id),
       eos_id_(eos_id) {}
 
-optim::Batch DenseToSequenceBatches::batch(std::int64_t index) {
-  optim::Batch rows = rows_.batch(index);  // {x rows, example indices}
+Batch DenseToSequenceBatches::batch(std::int64_t index) {
+  Batch rows = rows_.batch(index);  // {x rows, example indices}
   auto [input, output, lengths] =
       teacher_forcing(targets_, rows[1].to_vector<std::int64_t>(), pad_id_, bos_id_, eos_id_);
   return {rows[0], input, output, lengths};
@@ -321,7 +321,7 @@ FeatureSequenceBatches::FeatureSequenceBatches(std::vector<Tensor> features,
       features_(std::move(features)),
       targets_(std::move(targets)) {}
 
-optim::Batch FeatureSequenceBatches::batch(std::int64_t index) {
+Batch FeatureSequenceBatches::batch(std::int64_t index) {
   const auto& rows = batch_indices(index);
   const auto batch_size = static_cast<std::int64_t>(rows.size());
   const std::int64_t width = features_[0].size(1);

@@ -11,7 +11,6 @@
 #include "loom/data/fields.h"
 #include "loom/data/files.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
 
 namespace loom::data {
 

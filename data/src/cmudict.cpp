@@ -10,7 +10,6 @@
 #include "loom/data/files.h"
 #include "loom/data/sentiment.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
 
 namespace loom::data {
 

@@ -4,7 +4,7 @@
 
 #include "loom/data/fields.h"
 #include "loom/data/files.h"
-#include "loom/serialization.h"
+#include "loom/errors.h"
 
 namespace loom::data {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "loom/data/utf8.h"
-#include "loom/serialization.h"
+#include "loom/errors.h"
 
 namespace loom::data {
 

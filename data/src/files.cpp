@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "loom/data/fields.h"
-#include "loom/serialization.h"
+#include "loom/errors.h"
 
 namespace loom::data {
 

@@ -11,7 +11,7 @@
 #include <cstring>
 #include <vector>
 
-#include "loom/serialization.h"
+#include "loom/errors.h"
 
 namespace loom::data {
 namespace {

@@ -9,7 +9,6 @@
 #include "loom/data/delimited.h"
 #include "loom/data/fields.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
 
 namespace loom::data {
 

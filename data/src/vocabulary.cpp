@@ -7,7 +7,7 @@
 
 #include "loom/data/files.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
+#include "loom/io.h"
 #include "loom/data/utf8.h"
 
 namespace loom::data {

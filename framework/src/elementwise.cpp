@@ -1,5 +1,6 @@
-// Elementwise arithmetic with broadcasting, comparisons and selection; forward and backward side
-// by side. Gradients of broadcast operands are summed back to their shapes (sum_to).
+// Elementwise arithmetic with broadcasting and int64/float type promotion, comparisons and
+// selection; forward and backward side by side. Gradients of broadcast operands are summed back
+// to their shapes (sum_to).
 #include <cmath>
 
 #include "detail/kernels.h"
@@ -11,14 +12,39 @@ using detail::sum_to;
 
 namespace {
 
-// out = f(a, b) with broadcasting, after checking dtypes and shapes.
+// Calls f(T{}) with T the C++ type of any dtype (float, double or std::int64_t).
+template <class F>
+decltype(auto) dispatch_any(Dtype dtype, F&& f) {
+  switch (dtype) {
+    case Dtype::Float32: return f(float{});
+    case Dtype::Float64: return f(double{});
+    case Dtype::Int64: break;
+  }
+  return f(std::int64_t{});
+}
+
+// The dtype two operands compute in, as PyTorch promotes them: int64 with int64 stays int64, int64
+// with a float tensor takes that float's dtype. float32 with float64 stays an error (as everywhere
+// in Loom) so that a model never drifts into mixed precision unnoticed.
+Dtype promoted_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  detail::check_defined(op, a);
+  detail::check_defined(op, b);
+  if (a.dtype() == b.dtype()) return a.dtype();
+  if (!a.is_floating_point()) return b.dtype();
+  if (!b.is_floating_point()) return a.dtype();
+  detail::check_same_floating(op, a, b);  // throws: float32 with float64
+  return a.dtype();
+}
+
+// out = f(a, b) with broadcasting, in the promoted dtype of a and b.
 template <class F>
 Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f) {
-  detail::check_same_floating(name, a, b);
-  Tensor out = empty(detail::broadcast_shapes(name, a.shape(), b.shape()), a.dtype());
-  detail::dispatch_floating(name, a.dtype(), [&](auto tag) {
+  const Dtype dtype = promoted_dtype(name, a, b);
+  const Tensor pa = a.to(dtype), pb = b.to(dtype);  // a no-op for an operand already in dtype
+  Tensor out = empty(detail::broadcast_shapes(name, a.shape(), b.shape()), dtype);
+  dispatch_any(dtype, [&](auto tag) {
     using T = decltype(tag);
-    detail::binary_kernel<T>(a, b, out, [f](T x, T y) { return static_cast<T>(f(x, y)); });
+    detail::binary_kernel<T>(pa, pb, out, [f](T x, T y) { return static_cast<T>(f(x, y)); });
   });
   return out;
 }
@@ -51,6 +77,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  if (promoted_dtype("div", a, b) == Dtype::Int64)  // true division, as PyTorch: 7 / 2 = 3.5
+    return div(a.to(Dtype::Float32), b.to(Dtype::Float32));
   Tensor out = binary("div", a, b, [](auto x, auto y) { return x / y; });
   record_op(out, "div", {a, b}, [a, b](const Tensor& g) {
     Tensor g_over_b = g / b;
@@ -62,6 +90,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
+  detail::check_same_floating("pow", base, exponent);
   Tensor out = binary("pow", base, exponent, [](auto x, auto y) { return std::pow(x, y); });
   record_op(out, "pow", {base, exponent}, [base, exponent, y = out.detach()](const Tensor& g) {
     return std::vector<Tensor>{
@@ -105,26 +134,32 @@ Tensor lt(const Tensor& a, const Tensor& b) {
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   detail::check_defined("where", condition);
-  detail::check_same_floating("where", a, b);
+  const Dtype dtype = promoted_dtype("where", a, b);
+  const Tensor pa = a.to(dtype), pb = b.to(dtype);
   const Shape out_shape = detail::broadcast_shapes(
       "where", condition.shape(), detail::broadcast_shapes("where", a.shape(), b.shape()));
-  Tensor mask = condition.to(a.dtype()).detach();  // nonzero means true, whatever the dtype
-  Tensor out = empty(out_shape, a.dtype());
-  detail::dispatch_floating("where", a.dtype(), [&](auto tag) {
+  // Nonzero means true, whatever the dtype: a fractional float condition is made 0/1 before it
+  // meets int64 operands, whose conversion would truncate 0.5 to false.
+  const Tensor truth = condition.is_floating_point() && dtype == Dtype::Int64
+                           ? 1 - eq(condition, integer_scalar_like(condition, 0))
+                           : condition;
+  Tensor mask = truth.to(dtype).detach();
+  Tensor out = empty(out_shape, dtype);
+  dispatch_any(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* pm = detail::first_element<T>(mask);  // all three read through their strides
-    const T* pa = detail::first_element<T>(a);
-    const T* pb = detail::first_element<T>(b);
+    const T* va = detail::first_element<T>(pa);
+    const T* vb = detail::first_element<T>(pb);
     T* po = out.data<T>();
     detail::broadcast_loop<4>(
         out_shape,
         {detail::contiguous_strides(out_shape), detail::broadcast_strides(mask, out_shape),
-         detail::broadcast_strides(a, out_shape), detail::broadcast_strides(b, out_shape)},
+         detail::broadcast_strides(pa, out_shape), detail::broadcast_strides(pb, out_shape)},
         [&](const std::array<std::int64_t, 4>& off, std::int64_t n,
             const std::array<std::int64_t, 4>& st) {
           for (std::int64_t i = 0; i < n; ++i)
-            po[off[0] + i] = pm[off[1] + i * st[1]] != T(0) ? pa[off[2] + i * st[2]]
-                                                            : pb[off[3] + i * st[3]];
+            po[off[0] + i] = pm[off[1] + i * st[1]] != T(0) ? va[off[2] + i * st[2]]
+                                                            : vb[off[3] + i * st[3]];
         });
   });
   record_op(out, "where", {a, b}, [mask, sa = a.shape(), sb = b.shape()](const Tensor& g) {
@@ -135,12 +170,12 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
 }
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
-  detail::check_floating("masked_fill", x);
+  detail::check_defined("masked_fill", x);
   detail::check_defined("masked_fill", mask);
   if (detail::broadcast_shapes("masked_fill", x.shape(), mask.shape()) != x.shape())
     throw ShapeError(fmt::format("masked_fill: mask of shape {} does not broadcast to the input's "
                                  "shape {}", shape_str(mask.shape()), shape_str(x.shape())));
-  return where(mask, scalar_tensor(value, x.dtype()), x);
+  return where(mask, scalar_tensor(value, x.dtype()), x);  // int64 x: value truncated, as PyTorch
 }
 
 // ---- unary arithmetic -----------------------------------------------------------------------
@@ -232,12 +267,18 @@ Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& a) { return neg(a); }
 
 namespace {
-// A scalar operand in the tensor's dtype (int64 tensors are rejected by the op itself).
+// A double operand: in the tensor's float dtype, float32 for an int64 tensor (as PyTorch's
+// `int_tensor * 0.5`).
 Tensor scalar_like(const Tensor& t, double value) {
   detail::check_defined("scalar arithmetic", t);
   return scalar_tensor(value, t.is_floating_point() ? t.dtype() : Dtype::Float32);
 }
 }  // namespace
+
+Tensor integer_scalar_like(const Tensor& t, std::int64_t value) {
+  detail::check_defined("scalar arithmetic", t);
+  return scalar_tensor(static_cast<double>(value), t.dtype());
+}
 
 Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(a, b)); }
 Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(a, b)); }

@@ -90,6 +90,10 @@ Tensor sum_kept(const Tensor& x, const std::vector<std::int64_t>& axes) {
   return out;
 }
 
+// What makes a value the new maximum or minimum.
+const auto greater = [](auto v, auto best) { return v > best; };
+const auto less = [](auto v, auto best) { return v < best; };
+
 // Max (or min) over one axis with the position of the first extreme entry.
 template <class T, class Better>
 void extreme_axis_kernel(const T* in, T* out, std::int64_t* where, const detail::AxisLayout& l,
@@ -171,18 +175,60 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, std::int64_t axis, bool keepdim) {
-  return extreme("max", x, axis, keepdim, [](auto v, auto best) { return v > best; }, nullptr);
+  return extreme("max", x, axis, keepdim, greater, nullptr);
 }
 
 Tensor min(const Tensor& x, std::int64_t axis, bool keepdim) {
-  return extreme("min", x, axis, keepdim, [](auto v, auto best) { return v < best; }, nullptr);
+  return extreme("min", x, axis, keepdim, less, nullptr);
 }
 
-Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
+namespace {
+
+// max() / min() of all entries; the gradient is shared by the entries equal to the result.
+template <class Better>
+Tensor extreme_of_all(const char* op, const Tensor& x, Better better) {
+  detail::check_floating(op, x);
+  if (x.numel() == 0)
+    throw ValueError(fmt::format("{}: cannot reduce an empty tensor of shape {}", op, shape_str(x.shape())));
+  Tensor value;  // ()
+  {
+    NoGradGuard no_grad;
+    value = extreme(op, x.reshape({-1}), 0, false, better, nullptr);
+  }
+  record_op(value, op, {x}, [input = x.detach(), value = value.detach()](const Tensor& g) {
+    // A NaN result came from the NaN entries, which compare unequal to everything.
+    Tensor chosen = std::isnan(value.item()) ? 1.0 - eq(input, input) : eq(input, value);
+    return std::vector<Tensor>{chosen * (g / sum(chosen))};
+  });
+  return value;
+}
+
+template <class Better>
+Tensor arg_extreme(const char* op, const Tensor& x, std::int64_t axis, bool keepdim, Better better) {
   NoGradGuard no_grad;
   Tensor indices;
-  extreme("argmax", x, axis, keepdim, [](auto v, auto best) { return v > best; }, &indices);
+  extreme(op, x, axis, keepdim, better, &indices);
   return indices;
+}
+
+}  // namespace
+
+Tensor max(const Tensor& x) { return extreme_of_all("max", x, greater); }
+Tensor min(const Tensor& x) { return extreme_of_all("min", x, less); }
+
+Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
+  return arg_extreme("argmax", x, axis, keepdim, greater);
+}
+Tensor argmin(const Tensor& x, std::int64_t axis, bool keepdim) {
+  return arg_extreme("argmin", x, axis, keepdim, less);
+}
+Tensor argmax(const Tensor& x) {
+  detail::check_defined("argmax", x);
+  return arg_extreme("argmax", x.reshape({-1}), 0, false, greater);
+}
+Tensor argmin(const Tensor& x) {
+  detail::check_defined("argmin", x);
+  return arg_extreme("argmin", x.reshape({-1}), 0, false, less);
 }
 
 Tensor logsumexp(const Tensor& x, std::int64_t axis, bool keepdim) {

@@ -1,11 +1,7 @@
-// safetensors reading and writing, with atomic writes and a validating reader.
+// safetensors reading and writing (through the atomic write of io.cpp) and a validating reader.
 #include "loom/serialization.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -18,6 +14,7 @@
 #include <vector>
 
 #include "detail/tensor_impl.h"
+#include "loom/io.h"
 
 namespace loom {
 
@@ -35,85 +32,7 @@ const char* safetensors_dtype(Dtype dtype) {
   return "";
 }
 
-std::string system_error(const std::string& what, const std::string& path) {
-  return fmt::format("{} '{}': {}", what, path, std::strerror(errno));
-}
-
-// Removes `folder/name.tmp.PID` files left by saves of the same file whose process is gone (killed
-// mid-save). A live PID, ours or another saver's, keeps its file; so does a file whose suffix is
-// not a PID.
-void remove_stale_temporaries(const std::string& folder, const std::string& name) {
-  DIR* dir = ::opendir(folder.c_str());
-  if (!dir) return;
-  const std::string prefix = name + ".tmp.";
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string file = entry->d_name;
-    if (file.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = file.substr(prefix.size());
-    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto pid = static_cast<pid_t>(std::stol(digits));
-    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
-    ::unlink((folder + "/" + file).c_str());
-  }
-  ::closedir(dir);
-}
-
-// Writes all of `bytes` to `fd`, through short writes and interruptions; false (errno set) when
-// the system refuses (a full disk...).
-bool write_all(int fd, const std::string& bytes) {
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    written += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string temporary = fmt::format("{}.tmp.{}", path, ::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IOError(system_error("save: cannot create", temporary));
-  if (!write_all(fd, bytes)) {
-    const std::string message = system_error("save: cannot write", temporary);
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    throw IOError(message);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string message = system_error("save: cannot flush", temporary);
-    ::unlink(temporary.c_str());
-    throw IOError(message);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string message = system_error("save: cannot rename onto", path);
-    ::unlink(temporary.c_str());
-    throw IOError(message);
-  }
-  // Make the rename itself durable.
-  const auto slash = path.rfind('/');
-  const std::string folder = slash == std::string::npos ? "." : path.substr(0, std::max<std::size_t>(slash, 1));
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  remove_stale_temporaries(folder, slash == std::string::npos ? path : path.substr(slash + 1));
-}
-
-void append_to_file(const std::string& path, const std::string& bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw IOError(system_error("append: cannot open", path));
-  if (!write_all(fd, bytes) || ::fsync(fd) != 0) {
-    const std::string message = system_error("append: cannot write", path);
-    ::close(fd);
-    throw IOError(message);
-  }
-  if (::close(fd) != 0) throw IOError(system_error("append: cannot close", path));
-}
 
 void save_safetensors(const std::map<std::string, Tensor>& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
@@ -265,10 +184,10 @@ SafetensorsFile read_safetensors(std::istream& in, std::uint64_t file_size, cons
 
 SafetensorsFile load_safetensors(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError(system_error("load: cannot open", path));
+  if (!in) throw IOError(system_error_message("load: cannot open", path));
   // The size bounds every allocation, so it must be a real one: a device or a pipe has none.
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) throw IOError(system_error("load: cannot stat", path));
+  if (::stat(path.c_str(), &info) != 0) throw IOError(system_error_message("load: cannot stat", path));
   if (!S_ISREG(info.st_mode)) throw IOError(fmt::format("load: expected '{}' to be a regular file, it is not", path));
   return read_safetensors(in, static_cast<std::uint64_t>(info.st_size), path, options);
 }
@@ -284,6 +203,18 @@ void save(const Module& module, const std::string& path, const std::map<std::str
 
 std::map<std::string, std::string> load(Module& module, const std::string& path, const LoadOptions& options) {
   SafetensorsFile file = load_safetensors(path, options);
+  const auto own = module.state_dict();
+  for (auto& [name, tensor] : file.tensors) {
+    const auto it = own.find(name);
+    if (it == own.end() || !tensor.is_floating_point() || !it->second.is_floating_point() ||
+        tensor.dtype() == it->second.dtype())
+      continue;  // load_state_dict reports what is missing, unexpected or of another shape
+    if (!options.convert_dtype())
+      throw DtypeError(fmt::format("load: '{}' holds {} as {}, the module's is {}; "
+                                   "LoadOptions().convert_dtype(true) converts it", path, name,
+                                   dtype_name(tensor.dtype()), dtype_name(it->second.dtype())));
+    tensor = tensor.to(it->second.dtype());
+  }
   module.load_state_dict(file.tensors);
   return file.metadata;
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <ostream>
 #include <string_view>
 #include <vector>
 
@@ -589,5 +590,7 @@ std::string Tensor::to_string() const {
   return fmt::format("tensor({}, shape={}, dtype={}{})", body, shape_str(shape()),
                      dtype_name(dtype()), requires_grad() ? ", requires_grad" : "");
 }
+
+std::ostream& operator<<(std::ostream& out, const Tensor& t) { return out << t.to_string(); }
 
 }  // namespace loom

@@ -17,6 +17,7 @@
 #include "loom/autograd.h"
 #include "loom/data/files.h"
 #include "loom/optim/clip.h"
+#include "loom/io.h"
 #include "loom/serialization.h"
 
 namespace loom::optim {

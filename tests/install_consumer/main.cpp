@@ -1,5 +1,5 @@
-// Uses the installed headers (no xtensor on the include path is needed) and library.
-#include <loom/data.h>
+// Uses the installed headers (no xtensor on the include path is needed) and libraries, through
+// the umbrella header alone.
 #include <loom/loom.h>
 
 #include <cstdio>

@@ -18,10 +18,13 @@ unset LOOM_DATA_DIR
 export XDG_CACHE_HOME="$top/cache"
 loom="$prefix/bin/loom"
 
-# The program loads the installed libloom, not the build folder's, with no LD_LIBRARY_PATH.
-loaded=$(ldd "$loom" | sed -n 's/^\s*libloom.so.0 => \(\S*\) .*/\1/p')
-[ "$(realpath "$loaded")" = "$(realpath "$prefix/lib/libloom.so.0")" ] ||
-  fail "the installed loom loads '$loaded', not $prefix/lib/libloom.so.0"
+# The program loads the installed libraries of every area, not the build folder's, with no
+# LD_LIBRARY_PATH.
+for area in core layers models data optim; do
+  loaded=$(ldd "$loom" | sed -n "s/^\s*libloom_$area.so.0 => \(\S*\) .*/\1/p")
+  [ -n "$loaded" ] && [ "$(realpath "$loaded")" = "$(realpath "$prefix/lib/libloom_$area.so.0")" ] ||
+    fail "the installed loom loads '$loaded', not $prefix/lib/libloom_$area.so.0"
+done
 
 version=$(pkg-config --modversion "$prefix/lib/pkgconfig/loom.pc")
 "$loom" --version | grep -Eq "^loom $version( \(commit [0-9a-f]+\))?$" ||

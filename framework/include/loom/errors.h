@@ -53,6 +53,13 @@ class ResourceError : public Error {
   using Error::Error;
 };
 
+/// A file that cannot be read or written, or whose contents are not what the reader expects (a
+/// bad checkpoint, a malformed data file); the message names the file.
+class IOError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// Autograd misuse (backward through a freed graph, a non-scalar without an explicit gradient).
 class AutogradError : public Error {
  public:

@@ -1,6 +1,9 @@
 #pragma once
 /// Differentiable operations, each a free function. Binary elementwise ops broadcast with NumPy's
-/// rules; both operands must share a floating dtype. Axes may be negative (counted from the end).
+/// rules. add, sub, mul, div, minimum, maximum, the comparisons and where also take int64 and
+/// promote as PyTorch does: int64 with int64 stays int64 (div divides truly, giving float32),
+/// int64 with a float tensor becomes that float; float32 with float64 is a DtypeError. The other
+/// ops take float32 or float64. Axes may be negative (counted from the end).
 ///
 ///     auto logits = loom::matmul(x, w) + b;                 // (B, C)
 ///     auto loss = loom::cross_entropy(logits, targets);     // targets: int64 (B)
@@ -36,11 +39,16 @@ Tensor clamp(const Tensor& x, double low, double high);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 /// condition ? a : b elementwise (broadcasting); `condition` is nonzero-means-true of any dtype.
+/// Differentiable in a and b.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
-/// x with `value` where `mask` is nonzero (mask broadcasts to x).
+/// x with `value` where `mask` (any dtype, nonzero = true) is nonzero; mask broadcasts to x.
+/// Differentiable in x; an int64 x gets value truncated to an integer, as in PyTorch.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 
-// ---- comparisons (not differentiable; return 0/1 in x's dtype) -------------------------------
+// ---- comparisons (not differentiable) --------------------------------------------------------
+// Loom has no bool dtype: a comparison returns 0/1 in the operands' promoted dtype (int64 for
+// two int64 tensors, else float), ready for where, masked_fill or a product. A length mask:
+//     loom::lt(loom::arange(0, T, 1, loom::Dtype::Int64), lengths.unsqueeze(1));   // (B, T) int64
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -60,8 +68,17 @@ Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 /// Maximum / minimum over one axis; the gradient goes to the first maximal entry.
 Tensor max(const Tensor& x, std::int64_t axis, bool keepdim = false);
 Tensor min(const Tensor& x, std::int64_t axis, bool keepdim = false);
-/// Index of the maximum over one axis (int64, not differentiable).
+/// Maximum / minimum of all entries (0-d); the gradient is shared evenly by the entries equal to
+/// it, as PyTorch's full max does. NaN wins over any number.
+Tensor max(const Tensor& x);
+Tensor min(const Tensor& x);
+/// Index of the maximum / minimum over one axis (int64, not differentiable); ties go to the
+/// first index, NaN wins, as in PyTorch.
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::int64_t axis, bool keepdim = false);
+/// Index of the maximum / minimum in the flattened tensor (0-d int64).
+Tensor argmax(const Tensor& x);
+Tensor argmin(const Tensor& x);
 /// log(sum(exp(x))) over one axis, computed stably.
 Tensor logsumexp(const Tensor& x, std::int64_t axis, bool keepdim = false);
 
@@ -76,6 +93,14 @@ Tensor gelu(const Tensor& x);
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor softmax(const Tensor& x, std::int64_t axis);
 Tensor log_softmax(const Tensor& x, std::int64_t axis);
+
+// ---- normalisation --------------------------------------------------------------------------
+/// torch.nn.functional.layer_norm: normalises over the trailing `normalized_shape` axes to mean 0
+/// and (biased) variance 1, plus eps, then multiplies by `weight` and adds `bias` (each of shape
+/// normalized_shape, or undefined). One pass over each row forward and backward.
+///     auto y = loom::layer_norm(x, {512}, gamma, beta);    // (B, T, 512) -> (B, T, 512)
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
 
 // ---- losses ---------------------------------------------------------------------------------
 enum class Reduction { Mean, Sum, None };

@@ -24,12 +24,6 @@
 
 namespace loom {
 
-/// A file that cannot be read or written, or is not a valid checkpoint.
-class IOError : public Error {
- public:
-  using Error::Error;
-};
-
 /// The JSON header of a safetensors file is at most this long: real ones are kilobytes.
 inline constexpr std::uint64_t max_safetensors_header_bytes = 100ull << 20;
 
@@ -37,6 +31,10 @@ struct LoadOptions {
   /// Accept floating tensors holding NaN or inf (by default a ValueError: such weights predict
   /// nonsense silently).
   LOOM_ARG(bool, allow_non_finite, false)
+  /// load(module, ...): convert floating tensors to the dtype of the module's (a float64
+  /// checkpoint into a float32 model, or back), as PyTorch's load_state_dict does. By default a
+  /// dtype that differs is a DtypeError naming this option.
+  LOOM_ARG(bool, convert_dtype, false)
 };
 
 struct SafetensorsFile {
@@ -58,15 +56,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
 void save(const Module& module, const std::string& path,
           const std::map<std::string, std::string>& metadata = {});
 /// A file into module.load_state_dict() (strict); returns the file's metadata.
+///     loom::load(model, "f64.safetensors", loom::LoadOptions().convert_dtype(true));
 std::map<std::string, std::string> load(Module& module, const std::string& path, const LoadOptions& options = {});
-
-/// Writes `bytes` to `path` atomically (temporary file `path.tmp.PID`, flush, fsync, rename,
-/// fsync of the folder): for any file that must never be left half-written. A save also removes
-/// the temporary files of earlier saves of the same path whose process has died (killed
-/// mid-save); those of live processes are left alone.
-void write_file_atomically(const std::string& path, const std::string& bytes);
-/// Appends `bytes` to `path` (created when missing) and flushes them to disk; an IOError names
-/// the file and the system's reason (a full disk, no permission, a folder in the way).
-void append_to_file(const std::string& path, const std::string& bytes);
 
 }  // namespace loom

@@ -10,11 +10,14 @@
 /// Public headers never include xsimd or BLAS; storage is reached through `data<T>()`.
 #include <cstdint>
 #include <initializer_list>
+#include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "loom/errors.h"
+#include "loom/indexing.h"
 
 namespace loom {
 
@@ -122,6 +125,9 @@ class Tensor {
   Tensor select(std::int64_t axis, std::int64_t index) const;
   /// Broadcasts to `shape` (NumPy rules).
   Tensor expand(const Shape& shape) const;
+  /// Python-style indexing from slice and select, axis by axis (loom/indexing.h):
+  /// `x.index({Slice(1, 3), 0})` is x[1:3, 0], `x.index({Ellipsis, -1})` is x[..., -1].
+  Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
 
   // ---- reductions as methods (see ops.h for the full set) -------------------------------------
   Tensor sum() const;
@@ -176,5 +182,27 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
+
+/// `value` as a 0-d tensor of t's dtype: the operand of the integer-scalar operators below.
+Tensor integer_scalar_like(const Tensor& t, std::int64_t value);
+/// An integer scalar keeps an int64 tensor int64 (`lengths - 1`), as PyTorch's Python ints do;
+/// with a float tensor it is that float. (A double scalar makes an int64 tensor float32.)
+#define LOOM_INTEGER_SCALAR_OPERATOR(op)                                                         \
+  template <class I, class = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>>> \
+  Tensor operator op(const Tensor& a, I b) {                                                     \
+    return a op integer_scalar_like(a, static_cast<std::int64_t>(b));                            \
+  }                                                                                              \
+  template <class I, class = std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>>> \
+  Tensor operator op(I a, const Tensor& b) {                                                     \
+    return integer_scalar_like(b, static_cast<std::int64_t>(a)) op b;                            \
+  }
+LOOM_INTEGER_SCALAR_OPERATOR(+)
+LOOM_INTEGER_SCALAR_OPERATOR(-)
+LOOM_INTEGER_SCALAR_OPERATOR(*)
+LOOM_INTEGER_SCALAR_OPERATOR(/)
+#undef LOOM_INTEGER_SCALAR_OPERATOR
+
+/// Prints `t.to_string()`: `std::cout << x;` as PyTorch's `std::cout << tensor`.
+std::ostream& operator<<(std::ostream& out, const Tensor& t);
 
 }  // namespace loom

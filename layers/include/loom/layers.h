@@ -1,5 +1,5 @@
 #pragma once
-/// Every layer in layers/: `#include <loom/layers.h>` beside `<loom/loom.h>`.
+/// Every layer in layers/: `#include <loom/layers.h>` (or `<loom/loom.h>`: all of Loom).
 #include "loom/layers/adaptive_avg_pool2d.h"
 #include "loom/layers/attention.h"
 #include "loom/layers/avg_pool2d.h"

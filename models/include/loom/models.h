@@ -1,5 +1,5 @@
 #pragma once
-/// Every model in models/: `#include <loom/models.h>` beside `<loom/loom.h>` and `<loom/layers.h>`.
+/// Every model in models/: `#include <loom/models.h>` (or `<loom/loom.h>`: all of Loom).
 #include "loom/models/char_lm.h"
 #include "loom/models/decoding.h"
 #include "loom/models/forecaster.h"

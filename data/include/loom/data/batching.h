@@ -1,5 +1,5 @@
 #pragma once
-/// Padding, masks and batch sources for the trainer (loom::optim::BatchSource).
+/// Padding, masks and batch sources for the trainer (loom::data::BatchSource).
 ///
 ///     auto padded = loom::data::pad({{5, 6, 7}, {8}});   // ids (2, 3), lengths {3, 1}, mask (2, 3)
 ///
@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "loom/optim/trainer.h"
+#include "loom/data/batch.h"
 #include "loom/options.h"
 #include "loom/random.h"
 #include "loom/tensor.h"
@@ -71,7 +71,7 @@ struct SequenceBatchOptions {
 /// Batches of token-id sequences with their labels: `{ids (B, T), lengths (B), labels}` where
 /// labels are (B) int64 (one class per sequence) or (B, T) int64 (one tag per step, padded
 /// with `ignore_index`).
-class SequenceBatches : public optim::BatchSource {
+class SequenceBatches : public BatchSource {
  public:
   /// One class per sequence (many-to-one).
   SequenceBatches(std::vector<std::vector<std::int64_t>> sequences, std::vector<std::int64_t> labels,
@@ -81,7 +81,7 @@ class SequenceBatches : public optim::BatchSource {
                   std::vector<std::vector<std::int64_t>> tags, SequenceBatchOptions options = {});
 
   std::int64_t num_batches() const override;
-  optim::Batch batch(std::int64_t index) override;
+  Batch batch(std::int64_t index) override;
   void start_epoch(std::int64_t epoch, Generator& generator) override;
 
   /// Which examples (indices into the constructor's vectors) batch `index` holds, in row order
@@ -107,14 +107,14 @@ class SequenceBatches : public optim::BatchSource {
 /// is target + <eos> padded with ignore_index, and T is the longest target + 1. Bucketing and
 /// shuffling follow the sources, as in SequenceBatches (whose options these are; max_length
 /// cuts sources only).
-class SequencePairBatches : public optim::BatchSource {
+class SequencePairBatches : public BatchSource {
  public:
   SequencePairBatches(std::vector<std::vector<std::int64_t>> sources,
                       std::vector<std::vector<std::int64_t>> targets, SequenceBatchOptions options = {},
                       std::int64_t bos_id = 2, std::int64_t eos_id = 3);
 
   std::int64_t num_batches() const override { return sources_.num_batches(); }
-  optim::Batch batch(std::int64_t index) override;
+  Batch batch(std::int64_t index) override;
   void start_epoch(std::int64_t epoch, Generator& generator) override { sources_.start_epoch(epoch, generator); }
   const std::vector<std::int64_t>& batch_indices(std::int64_t index) const { return sources_.batch_indices(index); }
   std::int64_t size() const { return sources_.size(); }
@@ -138,12 +138,12 @@ struct TensorBatchOptions {
 /// dtype (images, windows of a time series).
 ///
 ///     loom::data::TensorBatches batches(images, labels, loom::data::TensorBatchOptions().batch_size(64));
-class TensorBatches : public optim::BatchSource {
+class TensorBatches : public BatchSource {
  public:
   TensorBatches(Tensor x, Tensor y, TensorBatchOptions options = {});
 
   std::int64_t num_batches() const override;
-  optim::Batch batch(std::int64_t index) override;
+  Batch batch(std::int64_t index) override;
   void start_epoch(std::int64_t epoch, Generator& generator) override;
 
  private:
@@ -161,13 +161,13 @@ class TensorBatches : public optim::BatchSource {
 ///
 ///     loom::data::DenseToSequenceBatches batches(images, captions,
 ///                                                loom::data::TensorBatchOptions().batch_size(64));
-class DenseToSequenceBatches : public optim::BatchSource {
+class DenseToSequenceBatches : public BatchSource {
  public:
   DenseToSequenceBatches(Tensor x, std::vector<std::vector<std::int64_t>> targets, TensorBatchOptions options = {},
                          std::int64_t pad_id = 0, std::int64_t bos_id = 2, std::int64_t eos_id = 3);
 
   std::int64_t num_batches() const override { return rows_.num_batches(); }
-  optim::Batch batch(std::int64_t index) override;
+  Batch batch(std::int64_t index) override;
   void start_epoch(std::int64_t epoch, Generator& generator) override { rows_.start_epoch(epoch, generator); }
 
  private:
@@ -184,14 +184,14 @@ class DenseToSequenceBatches : public optim::BatchSource {
 ///
 ///     loom::data::FeatureSequenceBatches batches(frames, transcripts,
 ///                                                loom::data::SequenceBatchOptions().batch_size(32).bucket_size(20));
-class FeatureSequenceBatches : public optim::BatchSource {
+class FeatureSequenceBatches : public BatchSource {
  public:
   /// features[i]: float32 (T_i, F) with T_i >= 1 and one F for all; targets[i]: labels of item i.
   FeatureSequenceBatches(std::vector<Tensor> features, std::vector<std::vector<std::int64_t>> targets,
                          SequenceBatchOptions options = {});
 
   std::int64_t num_batches() const override { return lengths_.num_batches(); }
-  optim::Batch batch(std::int64_t index) override;
+  Batch batch(std::int64_t index) override;
   void start_epoch(std::int64_t epoch, Generator& generator) override { lengths_.start_epoch(epoch, generator); }
   /// Which items batch `index` holds, in row order.
   const std::vector<std::int64_t>& batch_indices(std::int64_t index) const { return lengths_.batch_indices(index); }

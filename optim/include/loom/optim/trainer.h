@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "loom/data/batch.h"
 #include "loom/module.h"
 #include "loom/optim/optimizer.h"
 #include "loom/optim/replicas.h"
@@ -36,20 +37,9 @@
 
 namespace loom::optim {
 
-/// One batch: tensors whose meaning the loss function knows (inputs, targets, lengths...).
-using Batch = std::vector<Tensor>;
-
-/// Where batches come from. `start_epoch` may reorder them with the generator it is given (the
-/// trainer's own, saved in checkpoints, so a resumed run shuffles identically). The order must
-/// depend on that generator alone, not on earlier epochs' orders, which a resumed process never
-/// saw: shuffle a fresh 0..n-1 each epoch.
-class BatchSource {
- public:
-  virtual ~BatchSource() = default;
-  virtual std::int64_t num_batches() const = 0;
-  virtual Batch batch(std::int64_t index) = 0;
-  virtual void start_epoch(std::int64_t /*epoch*/, Generator& /*generator*/) {}
-};
+/// The trainer reads batches from data's sources (loom/data/batch.h): data never depends on optim.
+using Batch = data::Batch;
+using BatchSource = data::BatchSource;
 
 struct TrainerOptions {
   LOOM_ARG(std::int64_t, epochs, 10)
