@@ -8,7 +8,7 @@
 
 #include "loom/data/files.h"
 #include "loom/errors.h"
-#include "loom/serialization.h"
+#include "loom/io.h"
 
 namespace loom::tools {
 
