@@ -2,8 +2,10 @@
 # later (the CPU changes between sessions, and a figure holds for the CPU it was measured on).
 #   MACHINE                  one JSON object: CPU vendor, family, model, name, the flags that pick
 #                            kernels (avx2, fma, avx512f), OpenBLAS's core name and version
-#   sgemm_peak OUT BUILD     appends the same-run SGEMM peak: ../shared/anchors' C OpenBLAS
-#                            program on 2048^3 at 1 and 2 threads, one line each (case sgemm_peak)
+#   gemm_bench_ready BUILD   builds ../shared/anchors' C OpenBLAS program into BUILD/gemm_bench
+#                            unless it is there and newer than its source; false without the source
+#   sgemm_peak OUT BUILD     appends the same-run SGEMM peak: that program on 2048^3 at 1 and 2
+#                            threads, one line each (case sgemm_peak)
 #   stamp_machine OUT        puts "machine": MACHINE first in every line of OUT
 
 MACHINE=$(awk -F': *' '/^vendor_id/ && !v {v=$2} /^cpu family/ && !f {f=$2} /^model\t/ && !m {m=$2}
@@ -21,10 +23,15 @@ print(f', "openblas_core": "{blas.openblas_get_corename().decode()}", '
 PY
 )
 
+gemm_bench_ready() {
+  local source=../shared/anchors/gemm_bench.c
+  [ -f "$source" ] || return 1
+  [ "$1/gemm_bench" -nt "$source" ] || gcc -O2 -o "$1/gemm_bench" "$source" -lopenblas
+}
+
 sgemm_peak() {
-  local out=$1 build=$2 source=../shared/anchors/gemm_bench.c threads
-  [ -f "$source" ] || { echo "sgemm_peak: $source missing: no peak in this run" >&2; return 0; }
-  gcc -O2 -o "$build/gemm_bench" "$source" -lopenblas
+  local out=$1 build=$2 threads
+  gemm_bench_ready "$build" || { echo "sgemm_peak: ../shared/anchors/gemm_bench.c missing: no peak in this run" >&2; return 0; }
   for threads in 1 2; do
     OPENBLAS_NUM_THREADS=$threads OPENBLAS_THREAD_TIMEOUT=4 "$build/gemm_bench" --threads "$threads" \
       --reps 5 --min-time 0.2 2048x2048x2048:2048:2048:2048 2> /dev/null \

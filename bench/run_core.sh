@@ -13,10 +13,7 @@ mkdir -p "$(dirname "$OUT")"
 # The C OpenBLAS reference from ../shared/anchors, on the same shapes in the same run.
 GEMM_SHAPES="128x128x128:128:128:128 512x512x512:512:512:512 1024x1024x1024:1024:1024:1024
   64x2048x512:64:2048:512 32x2048x512:32:2048:512 2048x2048x64:2048:2048:64"
-ANCHORS=../shared/anchors
-if [ -f "$ANCHORS/gemm_bench.c" ]; then
-  gcc -O2 -o "$BUILD/gemm_bench" "$ANCHORS/gemm_bench.c" -lopenblas
-fi
+gemm_bench_ready "$BUILD" || true  # without the anchors, no C column
 for round in $(seq "$ROUNDS"); do
   for threads in 1 2; do
     # One thread pool, passive waiting: see ../shared/anchors/README.md "Threading pitfalls".
