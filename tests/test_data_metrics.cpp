@@ -103,6 +103,11 @@ TEST_CASE("edit distance, token error rate and exact match against hand counts")
   CHECK(loom::data::exact_match({words("a b"), words("c")}, {words("a b"), words("d")}) == 0.5);
   CHECK_THROWS_AS(loom::data::token_error_rate({words("a")}, {}), loom::ValueError);
   CHECK_THROWS_AS(loom::data::token_error_rate({words("a")}, {words("")}), loom::ValueError);
+  // The same over ids (a digit reader): 4 4 5 6 for 4 7 is a substitution and two extra digits, 3 / 5.
+  const std::vector<Ids> read = {Ids{1, 2, 3}, Ids{4, 4, 5, 6}}, digits = {Ids{1, 2, 3}, Ids{4, 7}};
+  CHECK(loom::data::token_error_rate(read, digits) == doctest::Approx(3.0 / 5.0));
+  CHECK(loom::data::exact_match(read, digits) == 0.5);
+  CHECK_THROWS_AS(loom::data::exact_match(read, {Ids{1}}), loom::ValueError);
 }
 
 TEST_CASE("corpus BLEU: clipped n-gram precisions, brevity penalty, corpus sums (hand-computed)") {

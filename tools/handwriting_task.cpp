@@ -276,14 +276,7 @@ struct LineScores {
 };
 
 LineScores score(const std::vector<std::vector<std::int64_t>>& read, const Lines& lines) {
-  std::int64_t errors = 0, digits = 0, right = 0;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    errors += data::edit_distance(read[i], lines.digits[i]);
-    digits += static_cast<std::int64_t>(lines.digits[i].size());
-    right += read[i] == lines.digits[i] ? 1 : 0;
-  }
-  return {static_cast<double>(errors) / static_cast<double>(digits),
-          static_cast<double>(right) / static_cast<double>(lines.size())};
+  return {data::token_error_rate(read, lines.digits), data::exact_match(read, lines.digits)};
 }
 
 std::string digits_text(const std::vector<std::int64_t>& digits) {

@@ -199,7 +199,10 @@ std::int64_t edit_distance(const std::vector<std::int64_t>& a, const std::vector
   return levenshtein(a, b);
 }
 
-double token_error_rate(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references) {
+namespace {
+// Over words (Tokens) or ids (IdSequence): the two overloads below share these.
+template <class Sequence>
+double token_error_rate_of(const std::vector<Sequence>& hypotheses, const std::vector<Sequence>& references) {
   check_pair("token_error_rate", hypotheses, references);
   std::int64_t errors = 0, reference_tokens = 0;
   for (std::size_t i = 0; i < references.size(); ++i) {
@@ -211,11 +214,26 @@ double token_error_rate(const std::vector<Tokens>& hypotheses, const std::vector
   return static_cast<double>(errors) / static_cast<double>(reference_tokens);
 }
 
-double exact_match(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references) {
+template <class Sequence>
+double exact_match_of(const std::vector<Sequence>& hypotheses, const std::vector<Sequence>& references) {
   check_pair("exact_match", hypotheses, references);
   std::size_t same = 0;
   for (std::size_t i = 0; i < references.size(); ++i) same += hypotheses[i] == references[i];
   return static_cast<double>(same) / static_cast<double>(references.size());
+}
+}  // namespace
+
+double token_error_rate(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references) {
+  return token_error_rate_of(hypotheses, references);
+}
+double token_error_rate(const std::vector<IdSequence>& hypotheses, const std::vector<IdSequence>& references) {
+  return token_error_rate_of(hypotheses, references);
+}
+double exact_match(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references) {
+  return exact_match_of(hypotheses, references);
+}
+double exact_match(const std::vector<IdSequence>& hypotheses, const std::vector<IdSequence>& references) {
+  return exact_match_of(hypotheses, references);
 }
 
 BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<std::vector<Tokens>>& references,

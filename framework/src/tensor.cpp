@@ -240,13 +240,17 @@ void check_floating(const char* op, const Tensor& t) {
                                  dtype_name(t.dtype())));
 }
 
-char* raw_bytes(const Tensor& t) {
-  const TensorImpl& impl = *t.impl();
+// The first byte of a contiguous tensor: what data<T>() and raw_bytes hand out, so that no
+// caller can walk a view as if it were dense.
+static char* contiguous_bytes(const char* op, const TensorImpl& impl) {
   if (!is_row_major(impl.shape, impl.strides))
-    throw LayoutError(fmt::format("raw_bytes: expected a contiguous tensor, got a view of shape {} "
-                                  "with strides {}", shape_str(impl.shape), shape_str(impl.strides)));
+    throw LayoutError(fmt::format("{}: expected a contiguous tensor, got a view of shape {} with strides {}; "
+                                  "call contiguous() first",
+                                  op, shape_str(impl.shape), shape_str(impl.strides)));
   return static_cast<char*>(impl.storage->data) + impl.offset * dtype_size(impl.dtype);
 }
+
+char* raw_bytes(const Tensor& t) { return contiguous_bytes("raw_bytes", *t.impl()); }
 
 void check_floating_dtype(const char* op, Dtype dtype) {
   if (dtype == Dtype::Int64)
@@ -304,12 +308,7 @@ T* Tensor::data() {
   if (impl.dtype != dtype_of<T>())
     throw DtypeError(fmt::format("data: the tensor holds {}, not {}", dtype_name(impl.dtype),
                                  dtype_name(dtype_of<T>())));
-  if (!detail::is_row_major(impl.shape, impl.strides))
-    throw LayoutError(fmt::format(
-        "data: expected a contiguous tensor, got a view of shape {} with strides {}; call "
-        "contiguous() first",
-        shape_str(impl.shape), shape_str(impl.strides)));
-  return static_cast<T*>(impl.storage->data) + impl.offset;
+  return reinterpret_cast<T*>(detail::contiguous_bytes("data", impl));
 }
 template <class T>
 const T* Tensor::data() const {

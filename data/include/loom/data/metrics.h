@@ -75,19 +75,23 @@ double perplexity(double mean_nll);
 //     loom::data::token_error_rate(hyp, ref);      // 0.25: one deletion over 4 reference tokens
 
 using Tokens = std::vector<std::string>;
+using IdSequence = std::vector<std::int64_t>;  ///< e.g. digits or label ids
 
 /// Levenshtein distance: the fewest insertions, deletions and substitutions turning one token
 /// sequence into the other.
 std::int64_t edit_distance(const Tokens& a, const Tokens& b);
-std::int64_t edit_distance(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b);
+std::int64_t edit_distance(const IdSequence& a, const IdSequence& b);
 
 /// Sum of edit distances over the sum of reference lengths: the phoneme error rate when tokens
 /// are phonemes, the (speech-recognition) word error rate when tokens are words. Can exceed 1.
 /// ValueError when the lists differ in size, are empty, or every reference is empty.
 double token_error_rate(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references);
+/// The same over id sequences: the character error rate of a recogniser that reads digits.
+double token_error_rate(const std::vector<IdSequence>& hypotheses, const std::vector<IdSequence>& references);
 /// The fraction of hypotheses equal to their reference, token for token. In grapheme-to-phoneme
 /// conversion the word error rate is 1 - exact_match (a word is wrong if any phoneme is).
 double exact_match(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references);
+double exact_match(const std::vector<IdSequence>& hypotheses, const std::vector<IdSequence>& references);
 
 struct BleuScore {
   double score = 0.0;                   ///< BLEU-max_order in [0, 1] (sacreBLEU prints 100x)
