@@ -1,6 +1,8 @@
-// The autograd engine: accumulation, detach, no-grad, explicit gradients, freeing the graph.
+// The autograd engine: accumulation, detach, no-grad, explicit gradients, freeing the graph,
+// nodes of several outputs.
 #include <loom/optim/optimizers.h>
 
+#include <cmath>
 #include <memory>
 
 #include "test_util.h"
@@ -275,4 +277,113 @@ TEST_CASE("in-place changes that backward does not read are allowed") {
   Tensor scaled = loom::sum(w * y);
   scaled.backward();
   CHECK(values(w.grad()) == std::vector<double>{3, 3});
+}
+
+namespace {
+// The multi-output example of autograd.h, counting its backward's runs and noting which outputs
+// had a gradient in the last one.
+struct SinCos {
+  int runs = 0;
+  std::vector<bool> had_gradient;
+  std::vector<Tensor> operator()(const Tensor& x) {
+    std::vector<Tensor> outputs{loom::sin(x.detach()), loom::cos(x.detach())};
+    loom::record_op(outputs, "sin_cos", {x}, [this, x](const std::vector<Tensor>& g) {
+      ++runs;
+      had_gradient = {g[0].defined(), g[1].defined()};
+      Tensor dx = g[0].defined() ? g[0] * loom::cos(x) : loom::zeros_like(x);
+      if (g[1].defined()) dx = dx - g[1] * loom::sin(x);
+      return std::vector<Tensor>{dx};
+    }, /*saved=*/{x});
+    return outputs;
+  }
+};
+
+// The identity, whose backward passes no gradient on.
+Tensor stop(const Tensor& x) {
+  Tensor out = x.detach().clone();
+  loom::record_op(out, "stop", {x}, [](const Tensor&) { return std::vector<Tensor>{Tensor()}; });
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a node of several outputs runs once, after all of them, with none for the unused") {
+  const std::vector<double> at{0.5, -1.0};
+  SinCos sin_cos;
+  loom_test::check_gradients([&](const std::vector<Tensor>& in) {
+    const auto sc = sin_cos(in[0]);
+    return sc[0] * sc[1] + loom::tanh(loom::tanh(sc[0])) * in[1];  // sin used early and late
+  }, {loom_test::input({3}, 4), loom_test::input({3}, 5)});
+
+  // both outputs used, sin through a long chain: one run, after both gradients arrived
+  Tensor x = loom::from_vector(at).requires_grad_();
+  auto sc = sin_cos(x);
+  Tensor chain = sc[0];
+  for (int i = 0; i < 20; ++i) chain = chain * 1.0;
+  sin_cos.runs = 0;
+  loom::sum(chain * sc[1]).backward();
+  CHECK(sin_cos.runs == 1);
+  CHECK(sin_cos.had_gradient == std::vector<bool>{true, true});
+  for (std::size_t i = 0; i < at.size(); ++i)
+    CHECK(values(x.grad())[i] == doctest::Approx(std::cos(2 * at[i])).epsilon(1e-14));  // d(sin cos)
+
+  // only cos used: sin's gradient is undefined, not zeros
+  x.zero_grad();
+  sin_cos.runs = 0;
+  loom::sum(sin_cos(x)[1]).backward();
+  CHECK(sin_cos.runs == 1);
+  CHECK(sin_cos.had_gradient == std::vector<bool>{false, true});
+  CHECK(values(x.grad())[0] == doctest::Approx(-std::sin(at[0])).epsilon(1e-14));
+
+  // sin reached but given no gradient by its user: the same
+  x.zero_grad();
+  sc = sin_cos(x);
+  loom::sum(stop(sc[0]) + sc[1]).backward();
+  CHECK(sin_cos.had_gradient == std::vector<bool>{false, true});
+  // no gradient for any output: the backward does not run at all
+  x.zero_grad();
+  sin_cos.runs = 0;
+  loom::sum(stop(sin_cos(x)[0])).backward();
+  CHECK(sin_cos.runs == 0);
+  CHECK_FALSE(x.grad().defined());
+}
+
+TEST_CASE("a node of several outputs: retain_graph, grad, version checks and misuse") {
+  SinCos sin_cos;
+  Tensor x = loom::from_vector(std::vector<double>{0.5, -1.0}).requires_grad_();
+  auto sc = sin_cos(x);
+  Tensor loss = loom::sum(sc[0] + sc[1]);
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  const std::vector<double> once = values(x.grad());
+  loss.backward();
+  CHECK(sin_cos.runs == 2);
+  CHECK(values(x.grad()) == std::vector<double>{2 * once[0], 2 * once[1]});
+  CHECK(loom_test::message_of<loom::AutogradError>([&] { loss.backward(); }).find("already freed") !=
+        std::string::npos);
+
+  // grad with respect to an output of the node and to its input
+  sc = sin_cos(x);
+  const auto grads = loom::grad({loom::sum(sc[0] * 3.0 + sc[1])}, {sc[0], x});
+  CHECK(values(grads[0]) == std::vector<double>{3, 3});
+  CHECK(values(grads[1])[1] == doctest::Approx(3 * std::cos(-1.0) - std::sin(-1.0)).epsilon(1e-14));
+
+  // the node saved x: changing it in place before backward is an error naming the node
+  sc = sin_cos(x);
+  loss = loom::sum(sc[1]);
+  x.detach().fill_(2.0);
+  CHECK(loom_test::message_of<loom::AutogradError>([&] { loss.backward(); }).find("sin_cos saved") !=
+        std::string::npos);
+
+  // an undefined output is allowed and gets no gradient; a tensor that already has a node is not
+  std::vector<Tensor> outputs{x.detach() * 2.0, Tensor()};
+  std::vector<bool> had_gradient;
+  loom::record_op(outputs, "double", {x}, [&](const std::vector<Tensor>& g) {
+    had_gradient = {g[0].defined(), g[1].defined()};
+    return std::vector<Tensor>{g[0] * 2.0};
+  });
+  loom::sum(outputs[0]).backward();
+  CHECK(had_gradient == std::vector<bool>{true, false});
+  std::vector<Tensor> reused{sin_cos(x)[0]};
+  CHECK(loom_test::message_of<loom::AutogradError>([&] {
+          loom::record_op(reused, "again", {x}, [](const std::vector<Tensor>& g) { return g; });
+        }) == "record_op: output 0 of again already belongs to sin_cos; pass a fresh tensor for each output");
 }

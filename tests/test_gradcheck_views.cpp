@@ -45,3 +45,26 @@ TEST_CASE("matmul and linear take transposed and strided operands") {
   check_gradients([](const Inputs& in) { return loom::linear(in[0].transpose(0, 1), in[1].t(), in[2].select(0, 1)); },
                   {input({3, 2, 4}, 26), input({4, 5}, 27), input({2, 5}, 28)});
 }
+
+TEST_CASE("split, chunk and unbind: one node for all pieces, some of them unused") {
+  // every piece used, in different ops
+  check_gradients([](const Inputs& in) {
+    const auto p = loom::split(in[0], std::vector<std::int64_t>{1, 3, 2}, 1);
+    return loom::concat({loom::tanh(p[0]) * 2.0, p[1] * p[1], loom::exp(p[2])}, 1);
+  }, {input({3, 6}, 29)});
+  // only the first and last pieces of a split by size, and of a chunk of a transposed view
+  check_gradients([](const Inputs& in) {
+    const auto p = loom::split(in[0], 2, 0);  // 2, 2, 1
+    return loom::sum(p[0], {0}) * p[2].squeeze(0);
+  }, {input({5, 3}, 30)});
+  check_gradients([](const Inputs& in) {
+    const auto p = loom::chunk(in[0].t(), 3, 1);  // (4, 3) -> (4, 1) x 3
+    return p[2] - p[0] * in[1];
+  }, {input({3, 4}, 31), input({4, 1}, 32)});
+  // unbind, with a piece used twice and one piece not at all; a piece cut again
+  check_gradients([](const Inputs& in) {
+    const auto steps = loom::unbind(in[0], 1);  // 4 x (2, 3)
+    const auto halves = loom::chunk(steps[3], 2, 1);
+    return steps[0] * steps[2] + loom::sigmoid(steps[0]) + loom::sum(halves[1], {1}, true);
+  }, {input({2, 4, 3}, 33)});
+}

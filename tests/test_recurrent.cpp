@@ -330,9 +330,11 @@ TEST_CASE("recurrent layers reject bad input with typed errors") {
 }
 
 TEST_CASE("the composed LSTM's cost grows linearly with the sequence length") {
-  // Each step reads x.select(1, t), a view; its backward adds into one gradient buffer of x's
-  // shape instead of allocating one per step, so 4x the steps allocate about 4x the bytes (a
-  // zero tensor of x's shape per step made it 16x) and hold about 4x at the peak.
+  // The steps are read with one unbind over time (the gates cut with one chunk per step), whose
+  // backward writes the steps' gradients into one buffer of x's shape instead of allocating one
+  // per step: 4x the steps allocate about 4x the bytes (a zero tensor of x's shape per step made
+  // it 16x). Measured at T = 32 and 128: allocated 375,488 -> 1,502,144 bytes (4.0005x), peak
+  // 44,224 -> 135,440 (3.06x; 60,096 -> 189,888, 3.16x, with a select node per step).
   auto lstm = make_layer(CellType::LSTM, RecurrentOptions(64, 4).fused(false));
   const auto measure = [&](std::int64_t steps) {
     const Tensor x = loom_test::input({1, steps, 64}, 7);  // (B, T, F): wide F, small H
@@ -345,6 +347,6 @@ TEST_CASE("the composed LSTM's cost grows linearly with the sequence length") {
   };
   const auto [allocated_short, peak_short] = measure(32);
   const auto [allocated_long, peak_long] = measure(128);
-  CHECK(allocated_long / allocated_short < 4.5);
-  CHECK(peak_long / peak_short < 4.5);
+  CHECK(allocated_long / allocated_short < 4.1);
+  CHECK(peak_long / peak_short < 3.5);
 }

@@ -1,6 +1,10 @@
 // Strided views: which shape ops share storage, what their strides are, writes through a view,
-// contiguous(), and the LayoutError of raw access to a view.
+// contiguous(), the LayoutError of raw access to a view, and split/chunk/unbind against PyTorch
+// (tests/torch_ref/cutting.py).
+#include <functional>
+
 #include "test_util.h"
+#include "torch_reference.h"
 
 using loom::Dtype;
 using loom::Shape;
@@ -86,4 +90,77 @@ TEST_CASE("ops on views give the values of the same ops on copies") {
   same(loom::cross_entropy(a.select(1, 2), loom::from_vector(std::vector<std::int64_t>{0, 4, 2, 1})),
        loom::cross_entropy(a.select(1, 2).contiguous(), loom::from_vector(std::vector<std::int64_t>{0, 4, 2, 1})));
   same(a.slice(2, 0, 5, 2).to(Dtype::Float32), a.slice(2, 0, 5, 2).contiguous().to(Dtype::Float32));
+}
+
+TEST_CASE("split, chunk and unbind cut views as PyTorch's do, with PyTorch's gradients") {
+  static const auto ref = loom_test::torch_reference("cutting.py");
+  if (ref.empty()) return;
+  using Cut = std::function<std::vector<Tensor>(const Tensor&)>;
+  const std::vector<std::pair<std::string, Cut>> cases = {
+      {"split_size", [](const Tensor& x) { return loom::split(x, 2, 1); }},
+      {"split_sizes", [](const Tensor& x) { return loom::split(x, std::vector<std::int64_t>{1, 0, 3}, -1); }},
+      {"chunk_uneven", [](const Tensor& x) { return loom::chunk(x, 3, 0); }},
+      {"chunk_fewer", [](const Tensor& x) { return loom::chunk(x, 4, 1); }},
+      {"unbind", [](const Tensor& x) { return loom::unbind(x, 1); }},
+      {"unbind_some", [](const Tensor& x) { return loom::unbind(x, 0); }},
+      {"split_some", [](const Tensor& x) { return loom::split(x.t(), std::vector<std::int64_t>{2, 1, 2}, 0); }},
+  };
+  for (const auto& [prefix, cut] : cases) {
+    CAPTURE(prefix);
+    Tensor x = ref.at(prefix + ".in0").clone().requires_grad_();
+    const std::vector<Tensor> pieces = cut(x);
+    std::size_t expected_pieces = 0;
+    while (ref.count(prefix + ".out" + std::to_string(expected_pieces))) ++expected_pieces;
+    REQUIRE(pieces.size() == expected_pieces);
+    Tensor loss = loom::zeros({}, Dtype::Float64);
+    for (std::size_t k = 0; k < pieces.size(); ++k) {
+      const std::string name = prefix + ".out" + std::to_string(k);
+      CHECK(loom_test::max_abs_diff(pieces[k], ref.at(name)) == 0);
+      const std::string gout = prefix + ".gout" + std::to_string(k);
+      if (ref.count(gout)) loss = loss + (pieces[k] * ref.at(gout)).sum();
+    }
+    loss.backward();
+    CHECK(loom_test::max_abs_diff(x.grad(), ref.at(prefix + ".in0.grad")) == 0);
+  }
+}
+
+TEST_CASE("split, chunk and unbind: edge cases and errors naming the op") {
+  Tensor x = counting({2, 6}, 12);
+  const auto shapes = [](const std::vector<Tensor>& pieces) {
+    std::vector<Shape> out;
+    for (const auto& p : pieces) out.push_back(p.shape());
+    return out;
+  };
+  CHECK(shapes(loom::chunk(x, 5, 1)) == std::vector<Shape>{{2, 2}, {2, 2}, {2, 2}});  // fewer than asked
+  CHECK(shapes(loom::chunk(x, 12, 1)) == std::vector<Shape>(6, Shape{2, 1}));
+  CHECK(shapes(loom::split(x, 4, -1)) == std::vector<Shape>{{2, 4}, {2, 2}});
+  CHECK(shapes(loom::unbind(x, -1)) == std::vector<Shape>(6, Shape{2}));
+  // an empty axis: one empty piece from split, `chunks` from chunk, none from unbind (as PyTorch)
+  Tensor empty_axis = loom::zeros({2, 0});
+  CHECK(shapes(loom::split(empty_axis, 3, 1)) == std::vector<Shape>{{2, 0}});
+  CHECK(shapes(loom::split(empty_axis, 0, 1)) == std::vector<Shape>{{2, 0}});
+  CHECK(shapes(loom::chunk(empty_axis, 3, 1)) == std::vector<Shape>(3, Shape{2, 0}));
+  CHECK(loom::unbind(empty_axis, 1).empty());
+  // the pieces are views: writes through them show in the base
+  loom::unbind(x, 0)[1].narrow(0, 2, 1).fill_(-1.0);
+  loom::split(x, std::vector<std::int64_t>{1, 5}, 1)[1].select(0, 0).select(0, 0).fill_(-2.0);
+  loom::chunk(x.t(), 2, 0)[1].select(0, 0).fill_(-3.0);
+  CHECK(values(x) == std::vector<double>{0, -2, 2, -3, 4, 5, 6, 7, -1, -3, 10, 11});
+
+  CHECK(message_of<loom::IndexError>([&] { loom::split(x, 2, 2); }).find("split: axis 2") == 0);
+  CHECK(message_of<loom::IndexError>([&] { loom::chunk(x, 2, -3); }).find("chunk: axis -3") == 0);
+  CHECK(message_of<loom::IndexError>([&] { loom::unbind(x, 5); }).find("unbind: axis 5") == 0);
+  CHECK(message_of<loom::ShapeError>([&] { loom::split(x, std::vector<std::int64_t>{2, 3}, 1); }) ==
+        "split: sizes add up to 5 but axis 1 of (2, 6) has 6");
+  CHECK(message_of<loom::ValueError>([&] { loom::split(x, std::vector<std::int64_t>{7, -1}, 1); }) ==
+        "split: negative size -1");
+  CHECK(message_of<loom::ValueError>([&] { loom::split(x, 0, 1); }) ==
+        "split: size must be positive, got 0 for axis 1 of (2, 6)");
+  CHECK(message_of<loom::ValueError>([&] { loom::chunk(x, 0, 1); }) ==
+        "chunk: expected a positive number of chunks, got 0");
+  CHECK(message_of<loom::ValueError>([&] { loom::chunk(x, -2, 1); }) ==
+        "chunk: expected a positive number of chunks, got -2");
+  CHECK(message_of<loom::ShapeError>([&] { loom::unbind(loom::scalar_tensor(1.0), 0); }) ==
+        "unbind: cannot cut a 0-dimensional tensor");
+  CHECK_THROWS_AS(loom::chunk(Tensor(), 2, 0), loom::ValueError);
 }

@@ -31,11 +31,14 @@ struct Storage {
 };
 
 /// A recorded operation: its inputs and the closure computing their gradients. The closure
-/// captures saved values only (never the output's handle), so the graph has no cycles.
+/// captures saved values only (never the outputs' handles), so the graph has no cycles. Each
+/// output's TensorImpl points here through `grad_fn`, with its place in `output_index`.
 struct Node {
   const char* name;
   std::vector<Tensor> inputs;
-  BackwardFunction backward;
+  // One gradient per output in (undefined for an output the pass gave none), one per input out.
+  MultiOutputBackwardFunction backward;
+  std::size_t num_outputs = 1;
   // The storage of each tensor the backward reads, with its version when the op ran.
   std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> saved_versions;
   // Set (instead of `backward`) for a view that picks part of its one input (slice, narrow):
@@ -57,6 +60,7 @@ struct TensorImpl {
   bool retains_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  std::size_t output_index = 0;  // which of grad_fn's outputs this tensor is
   // Leaves only; null (one pointer test per leaf in backward) unless someone listens.
   std::shared_ptr<const PostAccumulateGradHook> post_accumulate_grad_hook;
 };

@@ -1,4 +1,5 @@
 // The autograd engine: recording nodes while ops run, and the reverse pass over them.
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -37,17 +38,37 @@ void record_region_view(Tensor& output, const char* name, const Tensor& input,
 
 }  // namespace detail
 
-void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
-               BackwardFunction backward, const std::vector<Tensor>& saved) {
+void record_op(std::vector<Tensor>& outputs, const char* name, std::vector<Tensor> inputs,
+               MultiOutputBackwardFunction backward, const std::vector<Tensor>& saved) {
   if (!detail::needs_graph(inputs)) return;
   auto node = std::make_shared<Node>();
   node->name = name;
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
+  node->num_outputs = outputs.size();
   for (const Tensor& tensor : saved)
     if (tensor.defined()) node->saved_versions.emplace_back(tensor.impl()->storage, tensor.impl()->storage->version);
-  output.impl()->grad_fn = std::move(node);
-  output.impl()->requires_grad = true;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    if (!outputs[k].defined()) continue;
+    TensorImpl& output = *outputs[k].impl();
+    if (output.grad_fn)
+      throw AutogradError(fmt::format("record_op: output {} of {} already belongs to {}; pass a "
+                                      "fresh tensor for each output", k, name, output.grad_fn->name));
+    output.grad_fn = node;
+    output.output_index = k;
+    output.requires_grad = true;
+  }
+}
+
+void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
+               BackwardFunction backward, const std::vector<Tensor>& saved) {
+  if (!detail::needs_graph(inputs)) return;  // before wrapping: most ops in inference stop here
+  std::vector<Tensor> outputs{output};
+  // One output's node runs only when that output has a gradient, so g[0] is always defined.
+  auto backward_of_one = [backward = std::move(backward)](const std::vector<Tensor>& g) {
+    return backward(g[0]);
+  };
+  record_op(outputs, name, std::move(inputs), std::move(backward_of_one), saved);
 }
 
 void set_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook) {
@@ -182,11 +203,46 @@ std::vector<Tensor> root_gradients(const char* op, const std::vector<Tensor>& ro
   return seeds;
 }
 
+// Runs `node` once with its outputs' gradients (when any is defined), adding into `pending`, the
+// gradients of its inputs. Checks first that no value its backward reads was changed in place.
+void run_node(const char* op, Node& node, std::vector<Tensor> grad_outputs,
+              std::unordered_map<TensorImpl*, Tensor>& pending) {
+  if (std::none_of(grad_outputs.begin(), grad_outputs.end(),
+                   [](const Tensor& g) { return g.defined(); }))
+    return;
+  for (const auto& [storage, version] : node.saved_versions)
+    if (storage->version != version)
+      throw AutogradError(fmt::format(
+          "{}: a tensor that {} saved for its backward was changed in place since (version {}, "
+          "saved at {}); change a clone() of it instead, or run backward first",
+          op, node.name, storage->version, version));
+  if (node.input_region) {
+    TensorImpl* input = node.inputs[0].impl();
+    if (input->requires_grad)
+      accumulate_region(pending[input], *input, node, std::move(grad_outputs[0]));
+    return;
+  }
+  std::vector<Tensor> input_grads = node.backward(grad_outputs);
+  grad_outputs.clear();  // so that a gradient passed straight through is not shared
+  for (std::size_t k = 0; k < node.inputs.size() && k < input_grads.size(); ++k) {
+    TensorImpl* input = node.inputs[k].impl();
+    if (input && input->requires_grad && input_grads[k].defined())
+      accumulate_into(pending[input], input->shape, std::move(input_grads[k]));
+  }
+}
+
+// The gradients a node with several outputs has received so far in a pass, and how many of its
+// outputs the pass reaches but has not processed yet: the node runs when the last one is.
+struct GatheredGradients {
+  std::vector<Tensor> grad_outputs;
+  std::size_t outputs_to_come = 0;
+};
+
 // The reverse pass shared by backward() and grad(). Gradients flow through a table of their own,
 // one entry per tensor, dropped once the tensor's node has used it. `deliver(impl, gradient)` gets
 // each tensor's final gradient (leaves and computed tensors alike) and says whether the pass
-// still needs it afterwards (false lets it go). Without `retain_graph` each node frees its saved
-// values once used.
+// still needs it afterwards (false lets it go). A node runs once, after all its outputs that the
+// pass reaches. Without `retain_graph` each node frees its saved values once used.
 template <class Deliver>
 void run_backward(const char* op, const std::vector<Tensor>& roots,
                   const std::vector<Tensor>& gradients, bool retain_graph, Deliver deliver) {
@@ -197,6 +253,14 @@ void run_backward(const char* op, const std::vector<Tensor>& roots,
 
   NoGradGuard no_grad;  // gradients are computed with plain (unrecorded) ops
   std::vector<std::shared_ptr<TensorImpl>> order = topological_order(roots);
+  std::unordered_map<const Node*, GatheredGradients> gathered;  // nodes of several outputs
+  for (const auto& impl : order) {
+    const Node* node = impl->grad_fn.get();
+    if (!node || node->num_outputs == 1) continue;
+    GatheredGradients& entry = gathered[node];
+    entry.grad_outputs.resize(node->num_outputs);
+    ++entry.outputs_to_come;
+  }
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     // Every consumer of this tensor has run: after its own node, nothing here needs it.
     const std::shared_ptr<TensorImpl> held = std::move(*it);
@@ -214,26 +278,17 @@ void run_backward(const char* op, const std::vector<Tensor>& roots,
     }
     if (grad_output.defined() && !deliver(held, grad_output)) grad_output = Tensor();
     if (!node) continue;
-    if (grad_output.defined()) {
-      for (const auto& [storage, version] : node->saved_versions)
-        if (storage->version != version)
-          throw AutogradError(fmt::format(
-              "{}: a tensor that {} saved for its backward was changed in place since (version {}, "
-              "saved at {}); change a clone() of it instead, or run backward first",
-              op, node->name, storage->version, version));
-      if (node->input_region) {
-        TensorImpl* input = node->inputs[0].impl();
-        if (input->requires_grad) accumulate_region(pending[input], *input, *node, std::move(grad_output));
-      } else {
-        std::vector<Tensor> input_grads = node->backward(grad_output);
-        grad_output = Tensor();  // so that a gradient passed straight through is not shared
-        for (std::size_t k = 0; k < node->inputs.size() && k < input_grads.size(); ++k) {
-          TensorImpl* input = node->inputs[k].impl();
-          if (input && input->requires_grad && input_grads[k].defined())
-            accumulate_into(pending[input], input->shape, std::move(input_grads[k]));
-        }
-      }
+    std::vector<Tensor> grad_outputs;
+    if (node->num_outputs == 1) {
+      grad_outputs.push_back(std::move(grad_output));
+    } else {
+      const auto entry = gathered.find(node.get());
+      entry->second.grad_outputs[impl.output_index] = std::move(grad_output);
+      if (--entry->second.outputs_to_come > 0) continue;  // the node's other outputs come later
+      grad_outputs = std::move(entry->second.grad_outputs);
+      gathered.erase(entry);
     }
+    run_node(op, *node, std::move(grad_outputs), pending);
     if (retain_graph) continue;
     // Free the saved activations and this intermediate gradient as soon as they are used.
     node->inputs.clear();

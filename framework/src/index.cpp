@@ -1,4 +1,5 @@
-// Indexing and joining: embedding, index_select, gather, scatter_add, concat, stack, split.
+// Indexing and joining: embedding, index_select, gather, scatter_add, concat, stack (split, chunk
+// and unbind, views, are in shape_ops.cpp).
 #include <cstring>
 
 #include "detail/kernels.h"
@@ -225,39 +226,6 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t axis) {
     expanded.push_back(tensors[i].unsqueeze(a));
   }
   return concat(expanded, a);
-}
-
-std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes,
-                          std::int64_t axis) {
-  detail::check_defined("split", x);
-  if (x.dim() == 0) throw ShapeError("split: cannot split a 0-dimensional tensor");
-  const std::int64_t a = detail::normalize_axis("split", axis, x.dim());
-  std::int64_t total = 0;
-  for (auto s : sizes) {
-    if (s < 0) throw ValueError(fmt::format("split: negative size {}", s));
-    total += s;
-  }
-  if (total != x.shape()[a])
-    throw ShapeError(fmt::format("split: sizes add up to {} but axis {} of {} has {}", total, axis,
-                                 shape_str(x.shape()), x.shape()[a]));
-  std::vector<Tensor> pieces;
-  std::int64_t start = 0;
-  for (auto s : sizes) {
-    pieces.push_back(x.narrow(a, start, s));
-    start += s;
-  }
-  return pieces;
-}
-
-std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t axis) {
-  detail::check_defined("split", x);
-  if (split_size <= 0) throw ValueError(fmt::format("split: size must be positive, got {}", split_size));
-  if (x.dim() == 0) throw ShapeError("split: cannot split a 0-dimensional tensor");
-  const std::int64_t length = x.shape()[detail::normalize_axis("split", axis, x.dim())];
-  std::vector<std::int64_t> sizes;
-  for (std::int64_t start = 0; start < length; start += split_size)
-    sizes.push_back(std::min(split_size, length - start));
-  return split(x, sizes, axis);
 }
 
 }  // namespace loom

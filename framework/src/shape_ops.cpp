@@ -1,12 +1,12 @@
-// Shape operations: reshape (a view), transpose/permute, slicing, squeeze, expand; each with its
-// backward beside it.
+// Shape operations: reshape (a view), transpose/permute, slicing, squeeze, expand, and split,
+// chunk and unbind (several views recorded as one node); each with its backward beside it.
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 
 #include "detail/kernels.h"
 
 namespace loom {
-
 
 namespace {
 
@@ -65,6 +65,67 @@ Tensor size_one_axis_view(const Tensor& base, const char* name, Shape shape,
   record_op(out, name, {base},
             [original = base.shape()](const Tensor& g) { return std::vector<Tensor>{g.reshape(original)}; });
   return out;
+}
+
+// Entries [start, start + size) of `axis` of `t`, a view; without that axis when `drop_axis`
+// (unbind's pieces, of size 1).
+Tensor piece_of(const Tensor& t, std::int64_t axis, std::int64_t start, std::int64_t size,
+                bool drop_axis) {
+  Shape shape = t.shape();
+  auto strides = t.strides();
+  const std::size_t offset = t.impl()->offset + static_cast<std::size_t>(start * strides[axis]);
+  shape[axis] = size;
+  if (drop_axis) {
+    shape.erase(shape.begin() + axis);
+    strides.erase(strides.begin() + axis);
+  }
+  return view_of(t, std::move(shape), std::move(strides), offset);
+}
+
+// split, chunk and unbind: `x` cut along `axis` into consecutive pieces of `sizes`, views of its
+// storage recorded as one node. Its backward copies each piece's gradient into that piece's
+// region of one buffer of x's shape, zeroed first only when some piece has none.
+std::vector<Tensor> split_views(const char* name, const Tensor& x, std::int64_t axis,
+                                const std::vector<std::int64_t>& sizes, bool drop_axis) {
+  std::vector<Tensor> pieces;
+  std::vector<std::int64_t> starts;
+  std::int64_t start = 0;
+  for (const std::int64_t size : sizes) {
+    starts.push_back(start);
+    pieces.push_back(piece_of(x, axis, start, size, drop_axis));
+    start += size;
+  }
+  auto backward = [shape = x.shape(), dtype = x.dtype(), axis, sizes, starts,
+                   drop_axis](const std::vector<Tensor>& grads) {
+    const bool every_piece =
+        std::all_of(grads.begin(), grads.end(), [](const Tensor& g) { return g.defined(); });
+    Tensor input_grad = every_piece ? empty(shape, dtype) : zeros(shape, dtype);  // x's shape
+    for (std::size_t k = 0; k < grads.size(); ++k) {
+      if (!grads[k].defined()) continue;
+      Tensor region = piece_of(input_grad, axis, starts[k], sizes[k], drop_axis);
+      detail::copy_strided(grads[k], region);
+    }
+    return std::vector<Tensor>{input_grad};
+  };
+  record_op(pieces, name, {x}, std::move(backward));
+  return pieces;
+}
+
+// Sizes of pieces of `size` along an axis of `length`, the last one shorter when they do not
+// divide it; one empty piece of an empty axis (as torch.split).
+std::vector<std::int64_t> pieces_of_size(std::int64_t length, std::int64_t size) {
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t start = 0; start < length; start += size)
+    sizes.push_back(std::min(size, length - start));
+  if (sizes.empty()) sizes.push_back(0);
+  return sizes;
+}
+
+// The axis `op` cuts, normalised, or an error naming `op`.
+std::int64_t axis_to_cut(const char* op, const Tensor& x, std::int64_t axis) {
+  detail::check_defined(op, x);
+  if (x.dim() == 0) throw ShapeError(fmt::format("{}: cannot cut a 0-dimensional tensor", op));
+  return detail::normalize_axis(op, axis, x.dim());
 }
 
 }  // namespace
@@ -258,6 +319,43 @@ Tensor Tensor::expand(const Shape& target) const {
     return std::vector<Tensor>{detail::sum_to(g, input_shape)};
   });
   return out;
+}
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes,
+                          std::int64_t axis) {
+  const std::int64_t a = axis_to_cut("split", x, axis);
+  std::int64_t total = 0;
+  for (const std::int64_t size : sizes) {
+    if (size < 0) throw ValueError(fmt::format("split: negative size {}", size));
+    total += size;
+  }
+  if (total != x.shape()[a])
+    throw ShapeError(fmt::format("split: sizes add up to {} but axis {} of {} has {}", total, axis,
+                                 shape_str(x.shape()), x.shape()[a]));
+  return split_views("split", x, a, sizes, false);
+}
+
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t axis) {
+  const std::int64_t a = axis_to_cut("split", x, axis);
+  const std::int64_t length = x.shape()[a];
+  if (split_size < 0 || (split_size == 0 && length > 0))
+    throw ValueError(fmt::format("split: size must be positive, got {} for axis {} of {}",
+                                 split_size, axis, shape_str(x.shape())));
+  return split_views("split", x, a, pieces_of_size(length, split_size), false);
+}
+
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t axis) {
+  const std::int64_t a = axis_to_cut("chunk", x, axis);
+  if (chunks <= 0)
+    throw ValueError(fmt::format("chunk: expected a positive number of chunks, got {}", chunks));
+  const std::int64_t length = x.shape()[a];
+  if (length == 0) return split_views("chunk", x, a, std::vector<std::int64_t>(chunks, 0), false);
+  return split_views("chunk", x, a, pieces_of_size(length, (length + chunks - 1) / chunks), false);
+}
+
+std::vector<Tensor> unbind(const Tensor& x, std::int64_t axis) {
+  const std::int64_t a = axis_to_cut("unbind", x, axis);
+  return split_views("unbind", x, a, std::vector<std::int64_t>(x.shape()[a], 1), true);
 }
 
 }  // namespace loom

@@ -19,19 +19,19 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& x, const Tensor& h, const Tens
                                     const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                                     const Tensor& b_hh) {
   Tensor gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh);  // (B, 4H): i, f, g, o
-  auto chunks = split(gates, h.size(1), 1);
-  Tensor input_gate = sigmoid(chunks[0]);
-  Tensor forget_gate = sigmoid(chunks[1]);
-  Tensor candidate = tanh(chunks[2]);
-  Tensor output_gate = sigmoid(chunks[3]);
+  const std::vector<Tensor> preactivations = chunk(gates, 4, 1);  // 4 x (B, H), one node
+  Tensor input_gate = sigmoid(preactivations[0]);
+  Tensor forget_gate = sigmoid(preactivations[1]);
+  Tensor candidate = tanh(preactivations[2]);
+  Tensor output_gate = sigmoid(preactivations[3]);
   Tensor c_next = forget_gate * c + input_gate * candidate;  // (B, H)
   return {output_gate * tanh(c_next), c_next};
 }
 
 Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
                 const Tensor& b_ih, const Tensor& b_hh) {
-  auto from_input = split(linear(x, w_ih, b_ih), h.size(1), 1);   // 3 x (B, H): r, z, n
-  auto from_hidden = split(linear(h, w_hh, b_hh), h.size(1), 1);  // 3 x (B, H)
+  const std::vector<Tensor> from_input = chunk(linear(x, w_ih, b_ih), 3, 1);   // 3 x (B, H): r, z, n
+  const std::vector<Tensor> from_hidden = chunk(linear(h, w_hh, b_hh), 3, 1);  // 3 x (B, H)
   Tensor reset = sigmoid(from_input[0] + from_hidden[0]);
   Tensor update = sigmoid(from_input[1] + from_hidden[1]);
   Tensor candidate = tanh(from_input[2] + reset * from_hidden[2]);

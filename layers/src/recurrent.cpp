@@ -173,10 +173,13 @@ std::vector<Tensor> Recurrent::run_direction(const Tensor& x, const Weights& w, 
   // The composed reference: the cell equations step by step through the autograd graph. Past a
   // sequence's end its state is carried unchanged and its output is zero.
   const std::int64_t steps = x.size(0), batch = x.size(1);
+  // T x (B, F): views of x from one node, whose backward writes the steps' gradients into one
+  // buffer of x's shape
+  const std::vector<Tensor> inputs = unbind(x, 0);
   Tensor h = h0, c = c0;
   std::vector<Tensor> outputs;
   for (std::int64_t t = 0; t < steps; ++t) {
-    const Tensor x_t = x.select(0, t);  // (B, F)
+    const Tensor& x_t = inputs[t];  // (B, F)
     Tensor h_next, c_next;
     switch (cell_) {
       case CellType::LSTM: std::tie(h_next, c_next) = lstm_cell(x_t, h, c, w.w_ih, w.w_hh, w.b_ih, w.b_hh); break;

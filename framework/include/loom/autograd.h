@@ -49,6 +49,29 @@ using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_ou
 void record_op(Tensor& output, const char* name, std::vector<Tensor> inputs,
                BackwardFunction backward, const std::vector<Tensor>& saved = {});
 
+/// Receives one gradient per output of a multi-output op, in the order of `outputs`, and returns
+/// one gradient per input. An output that the pass gave no gradient (nobody used it, or its
+/// users passed none back) gets an undefined Tensor: skip it rather than making zeros.
+using MultiOutputBackwardFunction =
+    std::function<std::vector<Tensor>(const std::vector<Tensor>& grad_outputs)>;
+
+/// An op with several outputs, recorded as one node (as `split`, `unbind`, a fused RNN's
+/// output/h_n/c_n): its backward runs once per pass, after every output the pass reaches has
+/// its gradient. The rules of the one-output form hold; undefined outputs are allowed (they get
+/// an undefined gradient). Outputs must be distinct fresh tensors (from `empty`, `detach()`...).
+///
+///     std::vector<Tensor> sin_cos(const Tensor& x) {
+///       std::vector<Tensor> outputs{loom::sin(x.detach()), loom::cos(x.detach())};
+///       loom::record_op(outputs, "sin_cos", {x}, [x](const std::vector<Tensor>& g) {
+///         Tensor dx = g[0].defined() ? g[0] * loom::cos(x) : loom::zeros_like(x);
+///         if (g[1].defined()) dx = dx - g[1] * loom::sin(x);
+///         return std::vector<Tensor>{dx};
+///       }, /*saved=*/{x});
+///       return outputs;
+///     }
+void record_op(std::vector<Tensor>& outputs, const char* name, std::vector<Tensor> inputs,
+               MultiOutputBackwardFunction backward, const std::vector<Tensor>& saved = {});
+
 /// Called during a backward pass once a leaf's gradient is final for that pass: every op that used
 /// the leaf has added into `leaf.grad()`. It fires once per pass, and not at all for a leaf the
 /// pass gave no gradient. The data-parallel reducer (loom/distributed.h) uses it to start

@@ -153,10 +153,21 @@ Tensor scatter_add(const Tensor& x, std::int64_t axis, const Tensor& index, cons
 Tensor concat(const std::vector<Tensor>& tensors, std::int64_t axis);
 /// Joins tensors along a new axis.
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t axis);
-/// Cuts `axis` into pieces of `split_size` (the last may be shorter).
+
+// ---- cutting: views of one tensor, recorded as one node of several outputs ------------------
+// The pieces share x's storage, as slices do; the backward writes each used piece's gradient into
+// its region of one gradient of x's shape. As PyTorch's split, chunk and unbind.
+//
+//     std::vector<Tensor> gates = loom::chunk(preactivation, 4, 1);  // (B, 4H) -> 4 x (B, H)
+/// Cuts `axis` into pieces of `split_size`, the last one shorter when they do not divide it.
 std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t axis);
 /// Cuts `axis` into pieces of the given sizes, which must add up to its length.
 std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes,
                           std::int64_t axis);
+/// Cuts `axis` into `chunks` pieces of ceil(length / chunks), the last one shorter: fewer than
+/// `chunks` pieces when that many do not fit (6 into 4 gives 2, 2, 2), as torch.chunk.
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t axis);
+/// The entries of `axis`, each without that axis: unbind(x, 1) of (B, T, F) is T x (B, F).
+std::vector<Tensor> unbind(const Tensor& x, std::int64_t axis);
 
 }  // namespace loom
