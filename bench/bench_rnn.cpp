@@ -5,6 +5,7 @@
 // run_rnn.sh interleaves them.
 //
 //   ./build/bench_rnn --threads 2
+//   ./build/bench_rnn --threads 1 --layer gru --hidden 512 --fused   (one case, e.g. under perf)
 #include <loom/layers/recurrent.h>
 #include <loom/loom.h>
 
@@ -17,13 +18,27 @@
 
 int main(int argc, char** argv) {
   int threads = 1;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+  std::string only_layer;          // all when empty
+  std::int64_t only_hidden = 0;    // all when 0
+  bool only_fused = false;
+  for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--threads") == 0 && has_value) threads = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--layer") == 0 && has_value) only_layer = argv[++i];
+    else if (std::strcmp(argv[i], "--hidden") == 0 && has_value) only_hidden = std::atol(argv[++i]);
+    else if (std::strcmp(argv[i], "--fused") == 0) only_fused = true;
+    else {
+      std::fprintf(stderr, "bench_rnn: unknown option %s (expected --threads N, --layer lstm|gru|rnn, --hidden H, --fused)\n", argv[i]);
+      return 2;
+    }
+  }
   loom::set_num_threads(threads);
   const std::int64_t batch = 32, steps = 64, input = 64;
   for (const std::string cell : {"lstm", "gru", "rnn"})
     for (std::int64_t hidden : {128, 512})
       for (bool fused : {true, false}) {
+        if ((!only_layer.empty() && cell != only_layer) || (only_hidden && hidden != only_hidden) || (only_fused && !fused))
+          continue;
         loom::manual_seed(0);
         auto options = loom::RecurrentOptions(input, hidden).fused(fused);
         std::unique_ptr<loom::Recurrent> layer;
