@@ -1,4 +1,4 @@
-"""torch.nn.LSTM/GRU on the same cases as bench_rnn.cpp; one JSON line per case.
+"""torch.nn.LSTM/GRU/RNN (tanh) on the same cases as bench_rnn.cpp; one JSON line per case.
 
     OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 bench/bench_rnn.py --threads 2
 """
@@ -25,12 +25,12 @@ def main():
     threads = parser.parse_args().threads
     torch.set_num_threads(threads)
     batch, steps, inputs = 32, 64, 64
-    for cell in ("lstm", "gru"):
+    modules = {"lstm": (torch.nn.LSTM, 4), "gru": (torch.nn.GRU, 3), "rnn": (torch.nn.RNN, 1)}
+    for cell, (module, gates) in modules.items():
         for hidden in (128, 512):
             torch.manual_seed(0)
-            layer = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(inputs, hidden, batch_first=True)
+            layer = module(inputs, hidden, batch_first=True)
             x = torch.randn(batch, steps, inputs)
-            gates = 4 if cell == "lstm" else 3
             forward_flops = 2.0 * steps * batch * gates * hidden * (inputs + hidden)
 
             def infer():

@@ -23,6 +23,8 @@ packages=(
   openmpi-bin libopenmpi-dev
   # the reference Loom is tested and benchmarked against
   python3 python3-torch python3-numpy
+  # oneDNN's headers, for bench/onednn_rnn.cpp (its library, libdnnl2, comes with python3-torch)
+  libdnnl-dev
   # renders the run reports in a test
   chromium
   # the CMU pronouncing dictionary (the g2p task; scripts/fetch_data.sh g2p copies it)

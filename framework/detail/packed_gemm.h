@@ -5,7 +5,7 @@
 // is paid once per sequence.
 //
 // The packed operand B (K, N) is N columns in `groups` equal groups of `group_cols` columns
-// (the LSTM's four gates), each group cut into panels of kPanelWidth columns (the last one
+// (the gates of an LSTM or GRU), each group cut into panels of kPanelWidth columns (the last one
 // zero-padded), each panel stored k-major: panel[k][j]. A thread computes whole panels, so the
 // recurrent loop can split the hidden units of every gate between threads.
 #include <cstdint>

@@ -1,21 +1,26 @@
 // The fused recurrent kernels: one direction of one layer of an RNN, LSTM or GRU over
 // time-major input, forward and a hand-written backward through time.
 //
+// One driver serves the three cells; a cell contributes only its elementwise forward and
+// backward over a range of hidden units of one batch row (RnnCell, LstmCell, GruCell below).
 // Forward: the input projections of all T steps are one GEMM (T*B rows); each step then adds
-// h_{t-1} W_hh^T into its slice of the same buffer (GEMM with beta = 1) and applies the gate
-// nonlinearities in place, vectorised with xsimd. Every buffer is allocated before the loop.
-// Backward: per step only the elementwise gate derivatives and dh_{t-1} = dG_t W_hh; the weight
-// gradients are one GEMM each over all steps: dW_hh = dG^T H_prev, dW_ih = dG^T X.
+// h_{t-1} W_hh^T (detail/packed_gemm.h, W_hh packed once per call: OpenBLAS would repack it at
+// every step, ~20% of the step at B = 32) and applies the cell. Backward: per step the cell's gate
+// derivatives and dh_{t-1} = dG_t W_hh (packed too); the weight gradients are one GEMM each over
+// all steps: dW_hh = dG^T H_prev, dW_ih = dG^T X. Every buffer is allocated before the loops.
 //
-// The LSTM's per-step products use detail/packed_gemm.h with W_hh packed once per call (OpenBLAS
-// repacks it at every step, ~20% of the step at B = 32), and its time loop runs on Loom's threads:
-// a step is cut into panels of hidden units, each task computing the four gates' columns of one
-// panel and their cell update; each thread works through its own panels first and then takes
-// what is left of the others' (detail::StepQueue), and the threads meet once per step. RNN and GRU call OpenBLAS per step.
+// The time loops run on Loom's threads: a step is cut into panels of hidden units, each task
+// computing every gate's columns of one panel and their cell update (backward: the gate gradients
+// of a panel, then a panel of dh_{t-1}); each thread works through its own panels first and then
+// takes what is left of the others' (detail::StepQueue), and the threads meet once per step. A
+// panel's result does not depend on which thread computed it, so the loops give the same bits at
+// any thread count (the OpenBLAS products outside them may not: runtime.h).
 #include "recurrent_fused.h"
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "detail/kernels.h"
 #include "detail/packed_gemm.h"
@@ -41,32 +46,166 @@ struct Dims {
 
 // What the forward pass keeps for the backward pass.
 struct Saved {
-  Tensor gates;   // (T, B, G*H) gate activations (RNN: h_t itself)
-  Tensor h_all;   // (T+1, B, H) h_all[0] = h0, h_all[t+1] = h_t (carried over padded steps)
-  Tensor c_all;   // LSTM: (T+1, B, H)
-  Tensor tanh_c;  // LSTM: (T, B, H) tanh(c_t)
+  Tensor gates;     // (T, B, G*H) gate activations (RNN: h_t itself)
+  Tensor h_all;     // (T+1, B, H) h_all[0] = h0, h_all[t+1] = h_t (carried over padded steps)
+  Tensor c_all;     // LSTM: (T+1, B, H)
+  Tensor tanh_c;    // LSTM: (T, B, H) tanh(c_t)
   Tensor hidden_n;  // GRU: (T, B, H) h_{t-1} W_hn^T + b_hn, before the reset gate
 };
 
-// Fills `rows` rows of width n with `bias` + `extra` (either may be undefined: zeros): the GEMM
-// then accumulates onto it. The sum is formed once and copied into every row.
+// One batch row of one step in the forward pass, for a cell's elementwise part.
 template <class T>
-void fill_rows(T* out, std::int64_t rows, std::int64_t n, const Tensor& bias, const Tensor& extra) {
-  std::vector<T> row(static_cast<std::size_t>(n), T(0));  // (n) bias + extra
-  if (bias.defined()) {
-    const T* b = bias.data<T>();
-    const T* e = extra.defined() ? extra.data<T>() : nullptr;
-    for (std::int64_t j = 0; j < n; ++j) row[j] = e ? b[j] + e[j] : b[j];
-  }
-  broadcast_rows(row.data(), rows, n, out);
-}
+struct ForwardRow {
+  T* gates;             // (G*H) preactivations in (with h_{t-1} W_hh^T unless separate), activations out
+  const T* recurrent;   // separate cells (GRU): (G*H) h_{t-1} W_hh^T
+  const T* h_prev;      // (H)
+  T* h_next;            // (H)
+  const T* c_prev;      // LSTM: (H)
+  T* c_next;            // LSTM: (H)
+  T* tanh_c;            // LSTM: (H)
+  T* hidden_n;          // GRU: (H)
+  const T* bias_hn;     // GRU: (H) b_hn or null
+};
 
-// All input projections at once: gates = X W_ih^T + b_ih (+ b_hh, except for the GRU, whose
-// b_hn sits inside the reset gate).
+// One batch row of one step in the backward pass.
 template <class T>
+struct BackwardRow {
+  const T* gates;      // (G*H) activations
+  const T* dh;         // (H) dL/dh_t from later steps
+  const T* dy;         // (H) dL/dy_t
+  T* d_gates;          // (G*H) dL/d(input preactivations)
+  T* d_gates_hidden;   // (G*H) dL/d(h_{t-1} W_hh^T + b_hh): d_gates except for separate cells
+  T* dh_skip;          // (H) the part of dL/dh_{t-1} that does not go through W_hh
+  const T* h_prev;     // (H)
+  const T* c_prev;     // LSTM: (H)
+  const T* tanh_c;     // LSTM: (H)
+  T* dc;               // LSTM: (H) dL/dc_t in, dL/dc_{t-1} out
+  const T* hidden_n;   // GRU: (H)
+};
+
+// The cells. kGates: gate groups in W (PyTorch's order); kCellState: an LSTM's c;
+// kSeparateRecurrent: h W_hh^T is needed apart from the input projection (the GRU's n gate scales
+// it by r), so it is computed into its own buffer and b_hh's last group stays out of the
+// projection. Each works on hidden units [j0, j1) of one row.
+struct RnnCell {
+  static constexpr std::int64_t kGates = 1;
+  static constexpr bool kCellState = false, kSeparateRecurrent = false;
+  bool relu;
+
+  template <class T>
+  void forward(const ForwardRow<T>& r, std::int64_t j0, std::int64_t j1) const {
+    if (relu) {
+      for (std::int64_t j = j0; j < j1; ++j) r.gates[j] = r.gates[j] > T(0) ? r.gates[j] : T(0);
+    } else {
+      tanh_in_place(r.gates + j0, j1 - j0);
+    }
+    std::memcpy(r.h_next + j0, r.gates + j0, sizeof(T) * (j1 - j0));
+  }
+  template <class T>
+  void backward(const BackwardRow<T>& r, std::int64_t j0, std::int64_t j1) const {
+#pragma omp simd
+    for (std::int64_t j = j0; j < j1; ++j) {
+      const T h = r.gates[j], dh_total = r.dh[j] + r.dy[j];
+      r.d_gates[j] = relu ? (h > T(0) ? dh_total : T(0)) : dh_total * (T(1) - h * h);
+      r.dh_skip[j] = T(0);
+    }
+  }
+};
+
+struct LstmCell {  // gates [i, f, g, o]: c_t = f c_{t-1} + i g, h_t = o tanh(c_t)
+  static constexpr std::int64_t kGates = 4;
+  static constexpr bool kCellState = true, kSeparateRecurrent = false;
+  std::int64_t hidden;
+
+  template <class T>
+  void forward(const ForwardRow<T>& r, std::int64_t j0, std::int64_t j1) const {
+    const std::int64_t H = hidden, n = j1 - j0;
+    T* g = r.gates;
+    sigmoid_in_place(g + j0, n);
+    sigmoid_in_place(g + H + j0, n);
+    tanh_in_place(g + 2 * H + j0, n);
+    sigmoid_in_place(g + 3 * H + j0, n);
+    for (std::int64_t j = j0; j < j1; ++j) r.c_next[j] = g[H + j] * r.c_prev[j] + g[j] * g[2 * H + j];
+    std::memcpy(r.tanh_c + j0, r.c_next + j0, sizeof(T) * n);
+    tanh_in_place(r.tanh_c + j0, n);
+    for (std::int64_t j = j0; j < j1; ++j) r.h_next[j] = g[3 * H + j] * r.tanh_c[j];
+  }
+  template <class T>
+  void backward(const BackwardRow<T>& r, std::int64_t j0, std::int64_t j1) const {
+    const std::int64_t H = hidden;
+    const T* g = r.gates;
+    T* dg = r.d_gates;
+#pragma omp simd
+    for (std::int64_t j = j0; j < j1; ++j) {
+      const T i = g[j], f = g[H + j], c = g[2 * H + j], o = g[3 * H + j], tc = r.tanh_c[j];
+      const T dh_total = r.dh[j] + r.dy[j];
+      const T dc_total = r.dc[j] + dh_total * o * (T(1) - tc * tc);
+      dg[j] = dc_total * c * i * (T(1) - i);
+      dg[H + j] = dc_total * r.c_prev[j] * f * (T(1) - f);
+      dg[2 * H + j] = dc_total * i * (T(1) - c * c);
+      dg[3 * H + j] = dh_total * tc * o * (T(1) - o);
+      r.dc[j] = dc_total * f;
+      r.dh_skip[j] = T(0);
+    }
+  }
+};
+
+struct GruCell {  // gates [r, z, n]: n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h_t = (1-z) n + z h_{t-1}
+  static constexpr std::int64_t kGates = 3;
+  static constexpr bool kCellState = false, kSeparateRecurrent = true;
+  std::int64_t hidden;
+
+  template <class T>
+  void forward(const ForwardRow<T>& r, std::int64_t j0, std::int64_t j1) const {
+    const std::int64_t H = hidden, n = j1 - j0;
+    T* g = r.gates;
+    const T* rec = r.recurrent;
+    for (std::int64_t j = j0; j < j1; ++j) {
+      g[j] += rec[j];
+      g[H + j] += rec[H + j];
+    }
+    sigmoid_in_place(g + j0, n);
+    sigmoid_in_place(g + H + j0, n);
+    for (std::int64_t j = j0; j < j1; ++j) {
+      r.hidden_n[j] = r.bias_hn ? rec[2 * H + j] + r.bias_hn[j] : rec[2 * H + j];
+      g[2 * H + j] += g[j] * r.hidden_n[j];
+    }
+    tanh_in_place(g + 2 * H + j0, n);
+    for (std::int64_t j = j0; j < j1; ++j) r.h_next[j] = (T(1) - g[H + j]) * g[2 * H + j] + g[H + j] * r.h_prev[j];
+  }
+  template <class T>
+  void backward(const BackwardRow<T>& r, std::int64_t j0, std::int64_t j1) const {
+    const std::int64_t H = hidden;
+    const T* g = r.gates;
+#pragma omp simd
+    for (std::int64_t j = j0; j < j1; ++j) {
+      const T reset = g[j], z = g[H + j], n = g[2 * H + j], dh_total = r.dh[j] + r.dy[j];
+      const T dn = dh_total * (T(1) - z) * (T(1) - n * n);
+      const T dz = dh_total * (r.h_prev[j] - n) * z * (T(1) - z);
+      const T dr = dn * r.hidden_n[j] * reset * (T(1) - reset);
+      r.d_gates[j] = r.d_gates_hidden[j] = dr;
+      r.d_gates[H + j] = r.d_gates_hidden[H + j] = dz;
+      r.d_gates[2 * H + j] = dn;
+      r.d_gates_hidden[2 * H + j] = dn * reset;
+      r.dh_skip[j] = dh_total * z;
+    }
+  }
+};
+
+// All input projections at once: gates (T*B, G*H) = X W_ih^T + b_ih + the groups of b_hh that
+// add to the preactivation directly (all but the GRU's b_hn, which sits inside the reset gate).
+// The bias row is formed once and copied into every row; the GEMM accumulates onto it.
+template <class T, class Cell>
 void project_inputs(const Dims& d, const Tensor& x, const Tensor& w_ih, const Tensor& b_ih,
                     const Tensor& b_hh, T* gates) {
-  fill_rows<T>(gates, d.steps * d.batch, d.gates, b_ih, b_hh);
+  const std::int64_t folded = Cell::kSeparateRecurrent ? (Cell::kGates - 1) * d.hidden : d.gates;
+  std::vector<T> bias(static_cast<std::size_t>(d.gates), T(0));  // (G*H)
+  if (b_ih.defined()) {
+    const T* bi = b_ih.data<T>();
+    const T* bh = b_hh.data<T>();
+    for (std::int64_t j = 0; j < d.gates; ++j) bias[j] = j < folded ? bi[j] + bh[j] : bi[j];
+  }
+  broadcast_rows(bias.data(), d.steps * d.batch, d.gates, gates);
   gemm<T>(false, true, d.steps * d.batch, d.gates, d.input, T(1), x.data<T>(), d.input,
           w_ih.data<T>(), d.input, T(1), gates, d.gates);
 }
@@ -79,141 +218,93 @@ int loop_threads(std::int64_t panels, std::int64_t macs_per_step) {
   return static_cast<int>(std::min<std::int64_t>({get_num_threads(), panels, by_work}));
 }
 
-// The LSTM forward: gates (T, B, 4H) hold the input projections, then each step adds
-// h_{t-1} W_hh^T (packed) and applies the cell, panel by panel of hidden units, on the threads.
-template <class T>
-Tensor lstm_forward(const Dims& d, const Tensor& x, const Tensor& w_ih, const Tensor& w_hh,
-                    const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0, const Tensor& c0,
-                    const std::vector<std::int64_t>& lengths, Saved& saved) {
+// Runs task(t, p) for the panels p of every step t (ascending or descending) on the threads,
+// each step after the previous one is complete; `phases` tasks per step run one after the other.
+template <class... Phase>
+void time_loop(std::int64_t steps, std::int64_t panels, std::int64_t macs_per_step, bool backwards,
+               Phase&&... phase) {
+  const int threads = loop_threads(panels, macs_per_step);
+  // one queue per phase: a phase's results are complete before any thread starts the next one
+  std::vector<std::unique_ptr<StepQueue>> queues;
+  for (std::size_t k = 0; k < sizeof...(Phase); ++k) queues.push_back(std::make_unique<StepQueue>(steps, panels, threads));
+  parallel_run(threads, [&](int thread) {
+    for (std::int64_t k = 0; k < steps; ++k) {
+      const std::int64_t t = backwards ? steps - 1 - k : k;
+      std::size_t q = 0;
+      (queues[q++]->run(t, thread, [&](std::int64_t p) { phase(t, p); }), ...);
+    }
+  });
+}
+
+// The forward pass: gates (T, B, G*H) hold the input projections, then each step adds
+// h_{t-1} W_hh^T and applies the cell, panel by panel of hidden units. Returns (T+1, B, H): the
+// outputs y_0..y_{T-1} (zero at padded steps), then h_n (then for the LSTM c_n: T+2 rows).
+template <class T, class Cell>
+Tensor forward(const Cell& cell, const Dims& d, const Tensor& x, const Tensor& w_ih,
+               const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
+               const Tensor& c0, const std::vector<std::int64_t>& lengths, Saved& saved) {
   const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
   const Dtype dtype = x.dtype();
   saved.gates = empty({d.steps, B, G}, dtype);
   saved.h_all = empty({d.steps + 1, B, H}, dtype);
-  saved.c_all = empty({d.steps + 1, B, H}, dtype);
-  saved.tanh_c = empty({d.steps, B, H}, dtype);
-  // (T+2, B, H): the outputs y_0..y_{T-1}, then h_n, then c_n
-  Tensor packed = empty({d.steps + 2, B, H}, dtype);
+  Tensor recurrent;  // separate cells: (B, G*H) h_{t-1} W_hh^T of the current step
+  if constexpr (Cell::kCellState) {
+    saved.c_all = empty({d.steps + 1, B, H}, dtype);
+    saved.tanh_c = empty({d.steps, B, H}, dtype);
+  }
+  if constexpr (Cell::kSeparateRecurrent) {
+    saved.hidden_n = empty({d.steps, B, H}, dtype);
+    recurrent = empty({B, G}, dtype);
+  }
+  Tensor packed = empty({d.steps + (Cell::kCellState ? 2 : 1), B, H}, dtype);
   T* gates = saved.gates.data<T>();
   T* h_all = saved.h_all.data<T>();
-  T* c_all = saved.c_all.data<T>();
-  T* tanh_c = saved.tanh_c.data<T>();
+  T* c_all = Cell::kCellState ? saved.c_all.data<T>() : nullptr;
   T* out = packed.data<T>();
 
-  project_inputs<T>(d, x, w_ih, b_ih, b_hh, gates);
+  project_inputs<T, Cell>(d, x, w_ih, b_ih, b_hh, gates);
   std::memcpy(h_all, h0.data<T>(), sizeof(T) * B * H);
-  std::memcpy(c_all, c0.data<T>(), sizeof(T) * B * H);
-  PackedMatrix<T> w_hh_t;  // W_hh^T (H, 4H), one column group per gate
-  pack_transposed(w_hh.data<T>(), G, H, 4, w_hh_t);
-  const std::int64_t panels = w_hh_t.panels_per_group, width = PackedMatrix<T>::kPanelWidth;
-  // Step t's task p: the four gates' columns of hidden units [j0, j1) (panel p), then their cell.
+  if (c_all) std::memcpy(c_all, c0.data<T>(), sizeof(T) * B * H);
+  PackedMatrix<T> w_hh_t;  // W_hh^T (H, G*H), one column group per gate
+  pack_transposed(w_hh.data<T>(), G, H, Cell::kGates, w_hh_t);
+  const std::int64_t width = PackedMatrix<T>::kPanelWidth;
+  // Step t's task p: every gate's columns of hidden units [j0, j1) (panel p), then their cell.
   auto step_panel = [&](std::int64_t t, std::int64_t p) {
-    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width), n = j1 - j0;
-    T* g = gates + t * B * G;  // (B, 4H)
-    gemm_packed(B, h_all + t * B * H, H, w_hh_t, p, p + 1, g, G, true);
+    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width);
+    T* g = gates + t * B * G;  // (B, G*H)
+    T* product = g;  // separate cells: the product goes to its own buffer
+    if constexpr (Cell::kSeparateRecurrent) product = recurrent.data<T>();
+    gemm_packed(B, h_all + t * B * H, H, w_hh_t, p, p + 1, product, G, !Cell::kSeparateRecurrent);
     for (std::int64_t b = 0; b < B; ++b) {
       const std::int64_t row = t * B + b;  // (t, b) in the (T, B, H) buffers
-      const T* c_prev = c_all + row * H;
-      T* c_next = c_all + (row + B) * H;
-      T* h_next = h_all + (row + B) * H;
+      ForwardRow<T> r{};
+      r.h_prev = h_all + row * H;
+      r.h_next = h_all + (row + B) * H;
       T* y = out + row * H;
+      if (c_all) {
+        r.c_prev = c_all + row * H;
+        r.c_next = c_all + (row + B) * H;
+      }
       if (t >= lengths[b]) {  // past this sequence's end: carry the state, output zero
-        std::memcpy(h_next + j0, h_all + row * H + j0, sizeof(T) * n);
-        std::memcpy(c_next + j0, c_prev + j0, sizeof(T) * n);
+        std::memcpy(r.h_next + j0, r.h_prev + j0, sizeof(T) * (j1 - j0));
+        if (c_all) std::memcpy(r.c_next + j0, r.c_prev + j0, sizeof(T) * (j1 - j0));
         std::fill(y + j0, y + j1, T(0));
         continue;
       }
-      T* gb = g + b * G;  // [i, f, g, o]
-      sigmoid_in_place(gb + j0, n);
-      sigmoid_in_place(gb + H + j0, n);
-      tanh_in_place(gb + 2 * H + j0, n);
-      sigmoid_in_place(gb + 3 * H + j0, n);
-      T* tc = tanh_c + row * H;
-      for (std::int64_t j = j0; j < j1; ++j) c_next[j] = gb[H + j] * c_prev[j] + gb[j] * gb[2 * H + j];
-      std::memcpy(tc + j0, c_next + j0, sizeof(T) * n);
-      tanh_in_place(tc + j0, n);
-      for (std::int64_t j = j0; j < j1; ++j) y[j] = h_next[j] = gb[3 * H + j] * tc[j];
+      r.gates = g + b * G;
+      if constexpr (Cell::kCellState) r.tanh_c = saved.tanh_c.data<T>() + row * H;
+      if constexpr (Cell::kSeparateRecurrent) {
+        r.recurrent = product + b * G;
+        r.hidden_n = saved.hidden_n.data<T>() + row * H;
+        r.bias_hn = b_hh.defined() ? b_hh.data<T>() + 2 * H : nullptr;
+      }
+      cell.forward(r, j0, j1);
+      std::memcpy(y + j0, r.h_next + j0, sizeof(T) * (j1 - j0));
     }
   };
-  const int threads = loop_threads(panels, B * G * H);
-  StepQueue queue(d.steps, panels, threads);  // h_t is complete before any thread multiplies it
-  parallel_run(threads, [&](int thread) {
-    for (std::int64_t t = 0; t < d.steps; ++t) queue.run(t, thread, [&](std::int64_t p) { step_panel(t, p); });
-  });
+  time_loop(d.steps, w_hh_t.panels_per_group, B * G * H, /*backwards=*/false, step_panel);
   std::memcpy(out + d.steps * B * H, h_all + d.steps * B * H, sizeof(T) * B * H);
-  std::memcpy(out + (d.steps + 1) * B * H, c_all + d.steps * B * H, sizeof(T) * B * H);
-  return packed;
-}
-
-template <class T>
-Tensor forward(CellType cell, const Dims& d, const Tensor& x, const Tensor& w_ih,
-               const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
-               const std::vector<std::int64_t>& lengths, Saved& saved) {
-  const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
-  const Dtype dtype = x.dtype();
-  const bool gru = cell == CellType::GRU;
-  saved.gates = empty({d.steps, B, G}, dtype);
-  saved.h_all = empty({d.steps + 1, B, H}, dtype);
-  Tensor hidden_proj;  // GRU: (B, 3H) h_{t-1} W_hh^T + b_hh of the current step
-  if (gru) {
-    saved.hidden_n = empty({d.steps, B, H}, dtype);
-    hidden_proj = empty({B, G}, dtype);
-  }
-  // (T+1, B, H): the outputs y_0..y_{T-1}, then h_n
-  Tensor packed = empty({d.steps + 1, B, H}, dtype);
-
-  T* gates = saved.gates.data<T>();
-  T* h_all = saved.h_all.data<T>();
-  T* out = packed.data<T>();
-
-  project_inputs<T>(d, x, w_ih, b_ih, gru ? Tensor() : b_hh, gates);
-  std::memcpy(h_all, h0.data<T>(), sizeof(T) * B * H);
-
-  for (std::int64_t t = 0; t < d.steps; ++t) {
-    T* g = gates + t * B * G;                 // (B, G*H)
-    const T* h_prev = h_all + t * B * H;      // (B, H)
-    T* h_next = h_all + (t + 1) * B * H;      // (B, H)
-    T* y = out + t * B * H;                   // (B, H)
-    T* hp = gru ? hidden_proj.data<T>() : nullptr;
-    if (gru) {
-      fill_rows<T>(hp, B, G, b_hh, Tensor());
-        gemm<T>(false, true, B, G, H, T(1), h_prev, H, w_hh.data<T>(), H, T(1), hp, G);
-    } else {
-      gemm<T>(false, true, B, G, H, T(1), h_prev, H, w_hh.data<T>(), H, T(1), g, G);
-    }
-    for (std::int64_t b = 0; b < B; ++b) {
-      const T* hp_b = h_prev + b * H;
-      T* hn_b = h_next + b * H;
-      T* y_b = y + b * H;
-      if (t >= lengths[b]) {  // past this sequence's end: carry the state, output zero
-        std::memcpy(hn_b, hp_b, sizeof(T) * H);
-        std::fill(y_b, y_b + H, T(0));
-        continue;
-      }
-      T* gb = g + b * G;
-      if (gru) {  // gb = input parts [r, z, n]; hp_row = hidden parts
-        const T* hp_row = hp + b * G;
-        T* hidden_n = saved.hidden_n.data<T>() + (t * B + b) * H;
-        for (std::int64_t j = 0; j < 2 * H; ++j) gb[j] += hp_row[j];
-        sigmoid_in_place(gb, 2 * H);
-        for (std::int64_t j = 0; j < H; ++j) {
-          hidden_n[j] = hp_row[2 * H + j];
-          gb[2 * H + j] += gb[j] * hidden_n[j];
-        }
-        tanh_in_place(gb + 2 * H, H);
-        for (std::int64_t j = 0; j < H; ++j)
-          hn_b[j] = (T(1) - gb[H + j]) * gb[2 * H + j] + gb[H + j] * hp_b[j];
-      } else {
-        if (cell == CellType::RNNTanh) {
-          tanh_in_place(gb, H);
-        } else {
-          for (std::int64_t j = 0; j < H; ++j) gb[j] = gb[j] > T(0) ? gb[j] : T(0);
-        }
-        std::memcpy(hn_b, gb, sizeof(T) * H);
-      }
-      std::memcpy(y_b, hn_b, sizeof(T) * H);
-    }
-  }
-  std::memcpy(out + d.steps * B * H, h_all + d.steps * B * H, sizeof(T) * B * H);
+  if (c_all) std::memcpy(out + (d.steps + 1) * B * H, c_all + d.steps * B * H, sizeof(T) * B * H);
   return packed;
 }
 
@@ -257,161 +348,89 @@ std::vector<Tensor> input_and_weight_grads(const Dims& d, const Tensor& x, const
   return grads;
 }
 
-// The LSTM backward through time: per step, the threads compute the gate gradients of all hidden
-// units panel by panel, then (when all are done) dh_{t-1} = dG_t W_hh (packed) panel by panel.
-template <class T>
-std::vector<Tensor> lstm_backward(const Dims& d, const Tensor& grad_packed, const Tensor& x,
-                                  const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
-                                  const Tensor& b_hh, const Tensor& h0, const Tensor& c0,
-                                  const std::vector<std::int64_t>& lengths, const Saved& saved) {
+// The backward pass through time: per step, the threads compute the gate gradients of all hidden
+// units panel by panel (and the part of dh_{t-1} that skips W_hh), then, when all are done,
+// dh_{t-1} += dG_t W_hh panel by panel.
+template <class T, class Cell>
+std::vector<Tensor> backward(const Cell& cell, const Dims& d, const Tensor& grad_packed,
+                             const Tensor& x, const Tensor& w_ih, const Tensor& w_hh,
+                             const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
+                             const Tensor& c0, const std::vector<std::int64_t>& lengths,
+                             const Saved& saved) {
   const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
   const Dtype dtype = x.dtype();
   const T* grad = grad_packed.data<T>();
-  Tensor d_gates = empty({d.steps, B, G}, dtype);  // (T, B, 4H) gate preactivation gradients
-  Tensor dh = empty({B, H}, dtype), dh_prev = empty({B, H}, dtype), dc = empty({B, H}, dtype);
+  Tensor d_gates = empty({d.steps, B, G}, dtype);  // (T, B, G*H) input-side preactivation gradients
+  // (T, B, G*H) recurrent side: the GRU's differs (its n gate is scaled by r)
+  Tensor d_gates_hidden = Cell::kSeparateRecurrent ? empty({d.steps, B, G}, dtype) : d_gates;
+  Tensor dh = empty({B, H}, dtype), dh_prev = empty({B, H}, dtype);  // (B, H) each
+  Tensor dc = Cell::kCellState ? empty({B, H}, dtype) : Tensor();   // LSTM: (B, H)
   std::memcpy(dh.data<T>(), grad + d.steps * B * H, sizeof(T) * B * H);
-  std::memcpy(dc.data<T>(), grad + (d.steps + 1) * B * H, sizeof(T) * B * H);
+  if (dc.defined()) std::memcpy(dc.data<T>(), grad + (d.steps + 1) * B * H, sizeof(T) * B * H);
   const T* gates = saved.gates.data<T>();
-  const T* tanh_c = saved.tanh_c.data<T>();
-  const T* c_all = saved.c_all.data<T>();
-  PackedMatrix<T> w_hh_packed;  // W_hh (4H, H): one group of H columns
+  const T* h_all = saved.h_all.data<T>();
+  PackedMatrix<T> w_hh_packed;  // W_hh (G*H, H): one group of H columns
   pack(w_hh.data<T>(), G, H, 1, w_hh_packed);
-  const std::int64_t panels = w_hh_packed.panels_per_group, width = PackedMatrix<T>::kPanelWidth;
+  const std::int64_t width = PackedMatrix<T>::kPanelWidth;
   // dL/dh_t and dL/dh_{t-1} alternate between the two buffers: step t reads dh_buffers[(T-1-t) % 2].
   T* const dh_buffers[2] = {dh.data<T>(), dh_prev.data<T>()};  // (B, H) each
-  T* dcp = dc.data<T>();
   // Step t's first task for panel p: the gate gradients of hidden units [j0, j1).
   auto cell_panel = [&](std::int64_t t, std::int64_t p) {
     const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width);
-    T* dg = d_gates.data<T>() + t * B * G;
-    const T* dh_now = dh_buffers[(d.steps - 1 - t) % 2];
-    for (std::int64_t b = 0; b < B; ++b) {
-      T* dgb = dg + b * G;
-      if (t >= lengths[b]) {  // a padded step: no gate gradient, the state gradient carries
-        for (std::int64_t gate = 0; gate < 4; ++gate) std::fill(dgb + gate * H + j0, dgb + gate * H + j1, T(0));
-        continue;
-      }
-      const std::int64_t row = t * B + b;
-      const T* dh_b = dh_now + b * H;
-      T* dc_b = dcp + b * H;
-      const T* dy = grad + row * H;
-      const T* gb = gates + row * G;
-      const T* tc = tanh_c + row * H;
-      const T* c_prev = c_all + row * H;
-#pragma omp simd
-      for (std::int64_t j = j0; j < j1; ++j) {
-        const T i = gb[j], f = gb[H + j], g = gb[2 * H + j], o = gb[3 * H + j];
-        const T dh_total = dh_b[j] + dy[j];
-        const T dc_total = dc_b[j] + dh_total * o * (T(1) - tc[j] * tc[j]);
-        dgb[j] = dc_total * g * i * (T(1) - i);
-        dgb[H + j] = dc_total * c_prev[j] * f * (T(1) - f);
-        dgb[2 * H + j] = dc_total * i * (T(1) - g * g);
-        dgb[3 * H + j] = dh_total * tc[j] * o * (T(1) - o);
-        dc_b[j] = dc_total * f;
-      }
-    }
-  };
-  // Step t's second task for panel p: columns [j0, j1) of dh_{t-1} = dG_t W_hh.
-  auto product_panel = [&](std::int64_t t, std::int64_t p) {
-    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width);
     const T* dh_now = dh_buffers[(d.steps - 1 - t) % 2];
     T* dh_next = dh_buffers[(d.steps - t) % 2];
-    gemm_packed(B, d_gates.data<T>() + t * B * G, G, w_hh_packed, p, p + 1, dh_next, H, false);
-    for (std::int64_t b = 0; b < B; ++b)  // padded rows carry dh unchanged
-      if (t >= lengths[b]) std::memcpy(dh_next + b * H + j0, dh_now + b * H + j0, sizeof(T) * (j1 - j0));
-  };
-  const int threads = loop_threads(panels, B * G * H);
-  StepQueue cells(d.steps, panels, threads);     // dG_t is complete before any thread multiplies it
-  StepQueue products(d.steps, panels, threads);  // dh_{t-1} is complete before step t-1's cells
-  parallel_run(threads, [&](int thread) {
-    for (std::int64_t t = d.steps - 1; t >= 0; --t) {
-      cells.run(t, thread, [&](std::int64_t p) { cell_panel(t, p); });
-      products.run(t, thread, [&](std::int64_t p) { product_panel(t, p); });
-    }
-  });
-  if (d.steps % 2 == 1) std::swap(dh, dh_prev);  // step 0 wrote dh_buffers[T % 2]: now `dh`
-  std::vector<Tensor> grads = input_and_weight_grads<T>(
-      d, x, w_ih, w_hh, b_ih, b_hh, d_gates.data<T>(), d_gates.data<T>(), saved.h_all.data<T>());
-  if (h0.requires_grad()) grads[5] = dh;
-  if (c0.requires_grad()) grads[6] = dc;
-  return grads;
-}
-
-template <class T>
-std::vector<Tensor> backward(CellType cell, const Dims& d, const Tensor& grad_packed,
-                             const Tensor& x, const Tensor& w_ih, const Tensor& w_hh,
-                             const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
-                             const std::vector<std::int64_t>& lengths, const Saved& saved) {
-  const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
-  const Dtype dtype = x.dtype();
-  const bool gru = cell == CellType::GRU;
-  const T* grad = grad_packed.data<T>();
-  // dG: gradients of the gate preactivations from the input side (T, B, G*H); the GRU's
-  // recurrent side differs (its n gate is scaled by r), so it gets a second buffer.
-  Tensor d_gates = empty({d.steps, B, G}, dtype);
-  Tensor d_gates_hidden = gru ? empty({d.steps, B, G}, dtype) : d_gates;
-  Tensor dh = empty({B, H}, dtype), dh_prev = empty({B, H}, dtype);  // (B, H) each
-  Tensor dh_direct = gru ? empty({B, H}, dtype) : Tensor();  // GRU: z * dh, the skip path
-  std::memcpy(dh.data<T>(), grad + d.steps * B * H, sizeof(T) * B * H);
-  const T* gates = saved.gates.data<T>();
-  const T* h_all = saved.h_all.data<T>();
-  for (std::int64_t t = d.steps - 1; t >= 0; --t) {
-    T* dg = d_gates.data<T>() + t * B * G;
-    T* dg_hidden = d_gates_hidden.data<T>() + t * B * G;
-    T* dh_p = dh.data<T>();
     for (std::int64_t b = 0; b < B; ++b) {
-      T* dgb = dg + b * G;
-      T* dghb = dg_hidden + b * G;
+      const std::int64_t row = t * B + b;
+      T* dg = d_gates.data<T>() + row * G;
+      T* dg_hidden = d_gates_hidden.data<T>() + row * G;
       if (t >= lengths[b]) {  // a padded step: no gate gradient, the state gradient carries
-        std::fill(dgb, dgb + G, T(0));
-        if (gru) std::fill(dghb, dghb + G, T(0));
+        for (std::int64_t gate = 0; gate < Cell::kGates; ++gate) {
+          std::fill(dg + gate * H + j0, dg + gate * H + j1, T(0));
+          std::fill(dg_hidden + gate * H + j0, dg_hidden + gate * H + j1, T(0));
+        }
+        std::memcpy(dh_next + b * H + j0, dh_now + b * H + j0, sizeof(T) * (j1 - j0));
         continue;
       }
-      T* dh_b = dh_p + b * H;
-      const T* dy = grad + (t * B + b) * H;
-      for (std::int64_t j = 0; j < H; ++j) dh_b[j] += dy[j];
-      const T* gb = gates + (t * B + b) * G;
-      if (gru) {
-        const T* hidden_n = saved.hidden_n.data<T>() + (t * B + b) * H;
-        const T* h_prev = h_all + (t * B + b) * H;
-        T* direct = dh_direct.data<T>() + b * H;
-        for (std::int64_t j = 0; j < H; ++j) {
-          const T r = gb[j], z = gb[H + j], n = gb[2 * H + j];
-          const T dn = dh_b[j] * (T(1) - z) * (T(1) - n * n);
-          const T dz = dh_b[j] * (h_prev[j] - n) * z * (T(1) - z);
-          const T dr = dn * hidden_n[j] * r * (T(1) - r);
-          dgb[j] = dghb[j] = dr;
-          dgb[H + j] = dghb[H + j] = dz;
-          dgb[2 * H + j] = dn;
-          dghb[2 * H + j] = dn * r;
-          direct[j] = dh_b[j] * z;
-        }
-      } else {
-        for (std::int64_t j = 0; j < H; ++j) {
-          const T h = gb[j];
-          dgb[j] = cell == CellType::RNNTanh ? dh_b[j] * (T(1) - h * h)
-                                             : (h > T(0) ? dh_b[j] : T(0));
-        }
+      BackwardRow<T> r{};
+      r.gates = gates + row * G;
+      r.dh = dh_now + b * H;
+      r.dy = grad + row * H;
+      r.d_gates = dg;
+      r.d_gates_hidden = dg_hidden;
+      r.dh_skip = dh_next + b * H;
+      r.h_prev = h_all + row * H;
+      if constexpr (Cell::kCellState) {
+        r.c_prev = saved.c_all.data<T>() + row * H;
+        r.tanh_c = saved.tanh_c.data<T>() + row * H;
+        r.dc = dc.data<T>() + b * H;
       }
+      if constexpr (Cell::kSeparateRecurrent) r.hidden_n = saved.hidden_n.data<T>() + row * H;
+      cell.backward(r, j0, j1);
     }
-    // dh_{t-1} = dG_t W_hh, plus the carried gradient of padded rows and the GRU's skip path.
-    T* dhp = dh_prev.data<T>();
-    gemm<T>(false, false, B, H, G, T(1), dg_hidden, G, w_hh.data<T>(), H, T(0), dhp, H);
-    for (std::int64_t b = 0; b < B; ++b) {
-      if (t >= lengths[b]) {
-        std::memcpy(dhp + b * H, dh_p + b * H, sizeof(T) * H);
-      } else if (gru) {
-        const T* direct = dh_direct.data<T>() + b * H;
-        for (std::int64_t j = 0; j < H; ++j) dhp[b * H + j] += direct[j];
-      }
-    }
-    std::swap(dh, dh_prev);
-  }
-
+  };
+  // Step t's second task for panel p: columns [j0, j1) of dh_{t-1} += dG_t W_hh (padded rows
+  // add exact zeros).
+  auto product_panel = [&](std::int64_t t, std::int64_t p) {
+    gemm_packed(B, d_gates_hidden.data<T>() + t * B * G, G, w_hh_packed, p, p + 1,
+                dh_buffers[(d.steps - t) % 2], H, /*accumulate=*/true);
+  };
+  time_loop(d.steps, w_hh_packed.panels_per_group, B * G * H, /*backwards=*/true, cell_panel, product_panel);
+  if (d.steps % 2 == 1) std::swap(dh, dh_prev);  // step 0 wrote dh_buffers[T % 2]: now `dh`
   std::vector<Tensor> grads = input_and_weight_grads<T>(
       d, x, w_ih, w_hh, b_ih, b_hh, d_gates.data<T>(), d_gates_hidden.data<T>(), h_all);
   if (h0.requires_grad()) grads[5] = dh;
+  if (c0.defined() && c0.requires_grad()) grads[6] = dc;
   return grads;
+}
+
+// Calls f(cell) with the cell object of `type`.
+template <class F>
+auto with_cell(CellType type, std::int64_t hidden, F&& f) {
+  switch (type) {
+    case CellType::LSTM: return f(LstmCell{hidden});
+    case CellType::GRU: return f(GruCell{hidden});
+    default: return f(RnnCell{type == CellType::RNNRelu});
+  }
 }
 
 }  // namespace
@@ -426,20 +445,21 @@ std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x_view, const T
   auto saved = std::make_shared<Saved>();
   Tensor packed = dispatch_floating("recurrent", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (lstm) return lstm_forward<T>(dims, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
-    return forward<T>(cell, dims, x, w_ih, w_hh, b_ih, b_hh, h0, lengths, *saved);
+    return with_cell(cell, dims.hidden, [&](const auto& c) {
+      return forward<T>(c, dims, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
+    });
   });
   record_op(packed, lstm ? "lstm" : cell == CellType::GRU ? "gru" : "rnn",
             {x, w_ih, w_hh, b_ih, b_hh, h0, c0},
             [=](const Tensor& grad) {
               return dispatch_floating("recurrent backward", grad.dtype(), [&](auto tag) {
                 using T = decltype(tag);
-                if (lstm)
-                  return lstm_backward<T>(dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
-                return backward<T>(cell, dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, lengths, *saved);
+                return with_cell(cell, dims.hidden, [&](const auto& c) {
+                  return backward<T>(c, dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
+                });
               });
             }, /*saved=*/{x, w_ih, w_hh, h0, c0});
-  // The three results are views of one packed tensor, so one node carries all their gradients.
+  // The results are views of one packed tensor, so one node carries all their gradients.
   return {packed.narrow(0, 0, dims.steps), packed.select(0, dims.steps),
           lstm ? packed.select(0, dims.steps + 1) : Tensor()};
 }
