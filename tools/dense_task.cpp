@@ -109,7 +109,7 @@ int train_fashion(const RunConfig& config) {
       train, [&](const optim::Batch& b) { return cross_entropy(fashion.logits(b[0]), b[1]); },
       [&] { return std::map<std::string, double>{{"val_accuracy", data::accuracy(classify_images(fashion, val_images), val_labels)}}; });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto predicted = classify_images(fashion, test_images);
   const auto report = data::classification_report(predicted, test_labels, 10);
   nlohmann::ordered_json metrics;
@@ -191,7 +191,7 @@ int train_sp500(const RunConfig& config) {
       train, [&](const optim::Batch& b) { return mse_loss(model.forward(b[0]), b[1]); },
       [&] { return std::map<std::string, double>{{"val_rmse", data::rmse(prices(train_count, val_count), val_actual)}}; });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto predicted = prices(train_count + val_count, test_count);
   const std::vector<double> actual(close.begin() + test_start, close.end());
   const std::vector<double> persistence(close.begin() + test_start - 1, close.end() - 1);  // tomorrow = today

@@ -34,6 +34,56 @@ void tanh_in_place(T* p, std::int64_t n) {
   simd_map(n, p, [](auto v) { return xsimd::tanh(v); }, static_cast<const T*>(p));
 }
 
+}  // namespace
+
+template <class T>
+void lstm_cell_units(bool active, T* gates, const T* h_prev, const T* c_prev, T* h_next,
+                     T* c_next, T* tanh_c, T* y, std::int64_t hidden, std::int64_t j0,
+                     std::int64_t j1) {
+  const std::int64_t H = hidden, n = j1 - j0;
+  if (!active) {  // past this sequence's end: carry the state, output zero
+    std::memcpy(h_next + j0, h_prev + j0, sizeof(T) * n);
+    std::memcpy(c_next + j0, c_prev + j0, sizeof(T) * n);
+    std::fill(y + j0, y + j1, T(0));
+    return;
+  }
+  T* gb = gates;  // [i, f, g, o]
+  sigmoid_in_place(gb + j0, n);
+  sigmoid_in_place(gb + H + j0, n);
+  tanh_in_place(gb + 2 * H + j0, n);
+  sigmoid_in_place(gb + 3 * H + j0, n);
+  for (std::int64_t j = j0; j < j1; ++j) c_next[j] = gb[H + j] * c_prev[j] + gb[j] * gb[2 * H + j];
+  std::memcpy(tanh_c + j0, c_next + j0, sizeof(T) * n);
+  tanh_in_place(tanh_c + j0, n);
+  for (std::int64_t j = j0; j < j1; ++j) y[j] = h_next[j] = gb[3 * H + j] * tanh_c[j];
+}
+
+template <class T>
+void gru_cell(T* gates, const T* hidden_parts, T* hidden_n, const T* h_prev, T* h_next,
+              std::int64_t hidden) {
+  const std::int64_t H = hidden;
+  T* gb = gates;  // input parts [r, z, n]
+  for (std::int64_t j = 0; j < 2 * H; ++j) gb[j] += hidden_parts[j];
+  sigmoid_in_place(gb, 2 * H);
+  for (std::int64_t j = 0; j < H; ++j) {
+    hidden_n[j] = hidden_parts[2 * H + j];
+    gb[2 * H + j] += gb[j] * hidden_n[j];
+  }
+  tanh_in_place(gb + 2 * H, H);
+  for (std::int64_t j = 0; j < H; ++j) h_next[j] = (T(1) - gb[H + j]) * gb[2 * H + j] + gb[H + j] * h_prev[j];
+}
+
+template void lstm_cell_units<float>(bool, float*, const float*, const float*, float*, float*,
+                                     float*, float*, std::int64_t, std::int64_t, std::int64_t);
+template void lstm_cell_units<double>(bool, double*, const double*, const double*, double*,
+                                      double*, double*, double*, std::int64_t, std::int64_t,
+                                      std::int64_t);
+template void gru_cell<float>(float*, const float*, float*, const float*, float*, std::int64_t);
+template void gru_cell<double>(double*, const double*, double*, const double*, double*,
+                               std::int64_t);
+
+namespace {
+
 // Sizes of one run.
 struct Dims {
   std::int64_t steps, batch, input, hidden, gates;  // gates = G * H
@@ -107,31 +157,14 @@ Tensor lstm_forward(const Dims& d, const Tensor& x, const Tensor& w_ih, const Te
   const std::int64_t panels = w_hh_t.panels_per_group, width = PackedMatrix<T>::kPanelWidth;
   // Step t's task p: the four gates' columns of hidden units [j0, j1) (panel p), then their cell.
   auto step_panel = [&](std::int64_t t, std::int64_t p) {
-    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width), n = j1 - j0;
+    const std::int64_t j0 = p * width, j1 = std::min(H, j0 + width);
     T* g = gates + t * B * G;  // (B, 4H)
     gemm_packed(B, h_all + t * B * H, H, w_hh_t, p, p + 1, g, G, true);
     for (std::int64_t b = 0; b < B; ++b) {
       const std::int64_t row = t * B + b;  // (t, b) in the (T, B, H) buffers
-      const T* c_prev = c_all + row * H;
-      T* c_next = c_all + (row + B) * H;
-      T* h_next = h_all + (row + B) * H;
-      T* y = out + row * H;
-      if (t >= lengths[b]) {  // past this sequence's end: carry the state, output zero
-        std::memcpy(h_next + j0, h_all + row * H + j0, sizeof(T) * n);
-        std::memcpy(c_next + j0, c_prev + j0, sizeof(T) * n);
-        std::fill(y + j0, y + j1, T(0));
-        continue;
-      }
-      T* gb = g + b * G;  // [i, f, g, o]
-      sigmoid_in_place(gb + j0, n);
-      sigmoid_in_place(gb + H + j0, n);
-      tanh_in_place(gb + 2 * H + j0, n);
-      sigmoid_in_place(gb + 3 * H + j0, n);
-      T* tc = tanh_c + row * H;
-      for (std::int64_t j = j0; j < j1; ++j) c_next[j] = gb[H + j] * c_prev[j] + gb[j] * gb[2 * H + j];
-      std::memcpy(tc + j0, c_next + j0, sizeof(T) * n);
-      tanh_in_place(tc + j0, n);
-      for (std::int64_t j = j0; j < j1; ++j) y[j] = h_next[j] = gb[3 * H + j] * tc[j];
+      lstm_cell_units(t < lengths[b], g + b * G, h_all + row * H, c_all + row * H,
+                      h_all + (row + B) * H, c_all + (row + B) * H, tanh_c + row * H,
+                      out + row * H, H, j0, j1);
     }
   };
   const int threads = loop_threads(panels, B * G * H);
@@ -190,18 +223,8 @@ Tensor forward(CellType cell, const Dims& d, const Tensor& x, const Tensor& w_ih
         continue;
       }
       T* gb = g + b * G;
-      if (gru) {  // gb = input parts [r, z, n]; hp_row = hidden parts
-        const T* hp_row = hp + b * G;
-        T* hidden_n = saved.hidden_n.data<T>() + (t * B + b) * H;
-        for (std::int64_t j = 0; j < 2 * H; ++j) gb[j] += hp_row[j];
-        sigmoid_in_place(gb, 2 * H);
-        for (std::int64_t j = 0; j < H; ++j) {
-          hidden_n[j] = hp_row[2 * H + j];
-          gb[2 * H + j] += gb[j] * hidden_n[j];
-        }
-        tanh_in_place(gb + 2 * H, H);
-        for (std::int64_t j = 0; j < H; ++j)
-          hn_b[j] = (T(1) - gb[H + j]) * gb[2 * H + j] + gb[H + j] * hp_b[j];
+      if (gru) {
+        gru_cell(gb, hp + b * G, saved.hidden_n.data<T>() + (t * B + b) * H, hp_b, hn_b, H);
       } else {
         if (cell == CellType::RNNTanh) {
           tanh_in_place(gb, H);
