@@ -98,6 +98,83 @@ void for_each_tile(std::int64_t m, const Int8Rows& x, const Int8Matrix& w, std::
   }
 }
 
+// y[j] (+)= s_x s_w[j] (acc[j] - z_x rowsum[j]) (+ bias[j]) for the `count` channels of one
+// block. A whole block takes the vector path, the ragged last one the scalar loop: a channel's
+// path depends on its block alone, never on how threads split the blocks, so the bits do not.
+void dequantize_block(const std::int32_t* acc, float x_scale, std::int32_t zero_point,
+                      const float* scales, const std::int32_t* sums, const float* bias, float* y,
+                      std::int64_t count, bool accumulate) {
+#if defined(__AVX2__)
+  if (count == Int8Matrix::kBlock) {
+    const __m256i corrected = _mm256_sub_epi32(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc)),
+        _mm256_mullo_epi32(_mm256_set1_epi32(zero_point), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums))));
+    __m256 value = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(x_scale), _mm256_loadu_ps(scales)),
+                                 _mm256_cvtepi32_ps(corrected));
+    if (bias) value = _mm256_add_ps(value, _mm256_loadu_ps(bias));
+    if (accumulate) value = _mm256_add_ps(_mm256_loadu_ps(y), value);
+    _mm256_storeu_ps(y, value);
+    return;
+  }
+#endif
+  for (std::int64_t j = 0; j < count; ++j) {
+    float value = x_scale * scales[j] * static_cast<float>(acc[j] - zero_point * sums[j]);
+    if (bias) value += bias[j];
+    y[j] = accumulate ? y[j] + value : value;
+  }
+}
+
+// The 7-bit codes of one row: q = clamp(round(x / scale) + z, 0, 127), rounding half to even
+// (the vector conversion and nearbyint both do, so both paths give the same codes).
+void code_row(const float* x, std::int64_t k, float inverse, float zero_point, std::uint8_t* q) {
+  std::int64_t e = 0;
+#if defined(__AVX2__)
+  const __m256 scale = _mm256_set1_ps(inverse);
+  const __m256i zero = _mm256_set1_epi32(static_cast<std::int32_t>(zero_point)), low = _mm256_setzero_si256(),
+                high = _mm256_set1_epi32(static_cast<std::int32_t>(kActivationMax));
+  const __m256i gather = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);  // the 4 bytes of each lane
+  for (; e + 8 <= k; e += 8) {
+    __m256i codes = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + e), scale)), zero);
+    codes = _mm256_min_epi32(_mm256_max_epi32(codes, low), high);
+    const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(codes, codes), codes);  // lane bytes 0-3
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + e),
+                     _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, gather)));
+  }
+#endif
+  for (; e < k; ++e)
+    q[e] = static_cast<std::uint8_t>(std::clamp(std::nearbyint(x[e] * inverse) + zero_point, 0.0f, kActivationMax));
+}
+
+// The range [low, high] of one row, widened to hold 0; false if a value is NaN or infinite.
+bool row_range(const float* x, std::int64_t k, float& low, float& high) {
+  std::int64_t e = 0;
+  float poison = 0.0f;  // x * 0 summed: NaN as soon as one x is NaN or infinite
+#if defined(__AVX2__)
+  __m256 lows = _mm256_setzero_ps(), highs = lows, poisons = lows;
+  for (; e + 8 <= k; e += 8) {
+    const __m256 v = _mm256_loadu_ps(x + e);
+    lows = _mm256_min_ps(lows, v);
+    highs = _mm256_max_ps(highs, v);
+    poisons = _mm256_add_ps(poisons, _mm256_mul_ps(v, _mm256_setzero_ps()));
+  }
+  float lanes[3][8];
+  _mm256_storeu_ps(lanes[0], lows);
+  _mm256_storeu_ps(lanes[1], highs);
+  _mm256_storeu_ps(lanes[2], poisons);
+  low = *std::min_element(lanes[0], lanes[0] + 8);
+  high = *std::max_element(lanes[1], lanes[1] + 8);
+  for (float p : lanes[2]) poison += p;
+#else
+  low = high = 0.0f;
+#endif
+  for (; e < k; ++e) {
+    low = std::min(low, x[e]);
+    high = std::max(high, x[e]);
+    poison += x[e] * 0.0f;
+  }
+  return poison == 0.0f;
+}
+
 }  // namespace
 
 float quantize_symmetric(const float* row, std::int64_t k, std::int8_t* codes) {
@@ -150,26 +227,18 @@ void Int8Rows::resize(std::int64_t rows, std::int64_t k) {
 
 bool quantize_rows(const float* x, std::int64_t ld, std::int64_t row_begin, std::int64_t row_end,
                    Int8Rows& out) {
-  const std::int64_t k = out.depth;
   bool finite = true;
   for (std::int64_t row = row_begin; row < row_end; ++row) {
     const float* x_row = x + row * ld;
     // The range always holds 0, so that 0 (padding, ReLU outputs) is coded exactly.
     float low = 0.0f, high = 0.0f;
-    for (std::int64_t e = 0; e < k; ++e) {
-      low = std::min(low, x_row[e]);
-      high = std::max(high, x_row[e]);
+    if (!row_range(x_row, out.depth, low, high)) {  // no codes: the caller throws
+      finite = false;
+      continue;
     }
-    if (!std::isfinite(high - low)) finite = false;  // NaN is caught below: min/max may skip it
     const float scale = high > low ? (high - low) / kActivationMax : 1.0f;
     const float zero_point = std::nearbyint(-low / scale);
-    const float inverse = 1.0f / scale;
-    std::uint8_t* q = out.data.data() + row * out.depth_padded;
-    for (std::int64_t e = 0; e < k; ++e) {
-      const float code = std::nearbyint(x_row[e] * inverse) + zero_point;
-      finite = finite && code == code;
-      q[e] = static_cast<std::uint8_t>(std::clamp(code, 0.0f, kActivationMax));
-    }
+    code_row(x_row, out.depth, 1.0f / scale, zero_point, out.data.data() + row * out.depth_padded);
     out.scales[row] = scale;
     out.zero_points[row] = static_cast<std::int32_t>(zero_point);
   }
@@ -193,20 +262,15 @@ void int8_gemm(std::int64_t m, const Int8Rows& x, const Int8Matrix& w, std::int6
   const std::int64_t group_channel = group * w.blocks_per_group * Int8Matrix::kBlock;
   for_each_tile(m, x, w, group, block_begin, block_end,
                 [&](std::int64_t row, std::int64_t rows, std::int64_t block, std::int64_t blocks, const Tile& tile) {
-                  const std::int64_t first = block * Int8Matrix::kBlock;  // within the group
-                  const std::int64_t count = std::min(blocks * Int8Matrix::kBlock, w.group_rows - first);
-                  const float* scales = w.scales.data() + group_channel + first;
-                  const std::int32_t* sums = w.row_sums.data() + group_channel + first;
-                  for (std::int64_t i = 0; i < rows; ++i) {
-                    const float x_scale = x.scales[row + i];
-                    const std::int32_t zero_point = x.zero_points[row + i];
-                    float* y_row = y + (row + i) * ldy + first;
-                    for (std::int64_t j = 0; j < count; ++j) {
-                      float value = x_scale * scales[j] * static_cast<float>(tile[i][j] - zero_point * sums[j]);
-                      if (bias) value += bias[first + j];
-                      y_row[j] = accumulate ? y_row[j] + value : value;
+                  for (std::int64_t i = 0; i < rows; ++i)
+                    for (std::int64_t b = 0; b < blocks; ++b) {
+                      const std::int64_t first = (block + b) * Int8Matrix::kBlock;  // within the group
+                      dequantize_block(tile[i] + b * Int8Matrix::kBlock, x.scales[row + i], x.zero_points[row + i],
+                                       w.scales.data() + group_channel + first,
+                                       w.row_sums.data() + group_channel + first, bias ? bias + first : nullptr,
+                                       y + (row + i) * ldy + first, std::min(Int8Matrix::kBlock, w.group_rows - first),
+                                       accumulate);
                     }
-                  }
                 });
 }
 
