@@ -12,7 +12,6 @@
 #include <loom/loom.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -20,19 +19,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "timing.h"
 
-double median_ms(const std::function<void()>& run, int reps) {
-  run();  // warm up
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
+namespace {
 
 constexpr std::int64_t kHidden = 512, kEmbedding = 64;
 

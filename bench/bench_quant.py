@@ -6,22 +6,13 @@ Debian's torch 1.13 has no fbgemm: the onednn engine is its x86 one. One JSON li
 """
 import argparse
 import json
-import time
 
 import torch
 from torch.ao.quantization import quantize_dynamic
 
+from bench_rnn import median_ms
+
 HIDDEN, EMBEDDING, PHONES, STEPS, BATCH = 512, 64, 72, 20, 32
-
-
-def median_ms(run, reps):
-    run()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]
 
 
 class CharLM(torch.nn.Module):
