@@ -6,7 +6,7 @@
 ///
 ///     loom::load(model, "best.safetensors");
 ///     loom::quantize_dynamic(model);          // now in eval mode, int8 from here on
-///     auto logits = model.forward(ids);       // faster; within ~1% of the float outputs
+///     auto logits = model.forward(ids);       // faster; within ~2% of the float outputs
 ///
 /// Inference only: the quantized modules refuse training mode (ValueError) and backward
 /// (AutogradError). Their float parameters stay, so the model still saves as before; to train
