@@ -1,6 +1,6 @@
 #pragma once
-// The timing bench_rnn.cpp and onednn_rnn.cpp share, so that their rows compare like for like:
-// one untimed warm-up call, then the median of `reps` timed calls, in milliseconds.
+// The timing the bench programs share (bench_rnn, bench_quant, onednn_rnn), so that their rows
+// compare like for like: one untimed warm-up call, then the median of `reps` timed calls, in ms.
 #include <algorithm>
 #include <chrono>
 #include <functional>

@@ -228,7 +228,7 @@ int train_caption(const RunConfig& config) {
       });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files (every rank validated it all)
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
 
   nlohmann::ordered_json metrics;
   metrics["task"] = "caption";
@@ -249,7 +249,7 @@ int eval_caption(const RunConfig& config) {
   const auto vocab = data::Vocabulary::load(config.run_dir + "/vocab.txt");
   auto owner = make_model(config, vocab);
   auto& model = *owner;
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
     report::Report unused;
     evaluate(config, model, vocab, load_scenes(config, false).test, metrics, unused);
@@ -271,7 +271,7 @@ int caption_images(const RunConfig& config, const std::vector<std::string>& path
   const auto vocab = data::Vocabulary::load(config.run_dir + "/vocab.txt");
   auto owner = make_model(config, vocab);
   auto& model = *owner;
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto hypotheses = decode(model, decoder_inputs(model, stack(images, 0)), config.beam);
   for (std::size_t i = 0; i < paths.size(); ++i)
     std::printf("%s\t%s\n", paths[i].c_str(), data::caption_text(vocab.decode(hypotheses[i].tokens)).c_str());

@@ -108,7 +108,7 @@ int train_charlm(const RunConfig& config) {
       },
       [&] { return std::map<std::string, double>{{"val_perplexity", perplexity_of(model, validation)}}; });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   nlohmann::ordered_json metrics;
   metrics["task"] = "charlm";
   metrics["characters"] = characters.size();
@@ -133,7 +133,7 @@ int train_charlm(const RunConfig& config) {
 int generate(const RunConfig& config, const GenerateOptions& options) {
   const auto vocab = data::Vocabulary::load(config.run_dir + "/vocab.txt");
   auto model = make_model(config, vocab.size());
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   std::printf("%s\n", generate_text(model, vocab, options.prefix, options.length, options.temperature,
                                     options.top_k, options.seed).c_str());
   return 0;

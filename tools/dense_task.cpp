@@ -77,6 +77,31 @@ std::vector<std::int64_t> classify_images(FashionModel& model, const Tensor& ima
   return out;
 }
 
+// The run's model as configured, initialised from the global generator (training seeds it first).
+FashionModel fashion_model(const RunConfig& config) {
+  FashionModel fashion;
+  if (config.model == "cnn")
+    fashion.cnn = std::make_unique<CNNClassifier>(config.dropout);
+  else
+    fashion.rows = std::make_unique<models::SequenceTagger>(
+        models::SequenceTaggerOptions(10).input_features(28).cell(config.cell).hidden_size(config.hidden)
+            .num_layers(config.layers).bidirectional(config.bidirectional).dropout(config.dropout));
+  return fashion;
+}
+
+// `loom eval` (and `--int8`): the best epoch's test accuracy and macro F1 again.
+int eval_fashion(const RunConfig& config) {
+  const auto [test_images, test_labels] = read_fashion(config, "t10k");
+  FashionModel fashion = fashion_model(config);
+  load_best(config, fashion.module());
+  const auto report = data::classification_report(classify_images(fashion, test_images),
+                                                  test_labels.to_vector<std::int64_t>(), 10);
+  return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
+    metrics["test_accuracy"] = report.accuracy;
+    metrics["test_macro_f1"] = report.macro_f1;
+  });
+}
+
 int train_fashion(const RunConfig& config) {
   const auto start = std::chrono::steady_clock::now();
   const auto [images, labels] = read_fashion(config, "train");  // (60000, 28, 28), (60000)
@@ -88,13 +113,7 @@ int train_fashion(const RunConfig& config) {
     throw IOError(fmt::format("fashion: {} holds {} training and {} test images; it needs at least 12 and 1",
                               config.data_dir, images.size(0), test_labels.size()));
   manual_seed(config.seed);
-  FashionModel fashion;
-  if (config.model == "cnn")
-    fashion.cnn = std::make_unique<CNNClassifier>(config.dropout);
-  else
-    fashion.rows = std::make_unique<models::SequenceTagger>(
-        models::SequenceTaggerOptions(10).input_features(28).cell(config.cell).hidden_size(config.hidden)
-            .num_layers(config.layers).bidirectional(config.bidirectional).dropout(config.dropout));
+  FashionModel fashion = fashion_model(config);
   Module& model = fashion.module();
   const Job process = job();
   data::TensorBatches train(images.narrow(0, 0, train_count), labels.narrow(0, 0, train_count),
@@ -109,7 +128,7 @@ int train_fashion(const RunConfig& config) {
       train, [&](const optim::Batch& b) { return cross_entropy(fashion.logits(b[0]), b[1]); },
       [&] { return std::map<std::string, double>{{"val_accuracy", data::accuracy(classify_images(fashion, val_images), val_labels)}}; });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto predicted = classify_images(fashion, test_images);
   const auto report = data::classification_report(predicted, test_labels, 10);
   nlohmann::ordered_json metrics;
@@ -191,7 +210,7 @@ int train_sp500(const RunConfig& config) {
       train, [&](const optim::Batch& b) { return mse_loss(model.forward(b[0]), b[1]); },
       [&] { return std::map<std::string, double>{{"val_rmse", data::rmse(prices(train_count, val_count), val_actual)}}; });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto predicted = prices(train_count + val_count, test_count);
   const std::vector<double> actual(close.begin() + test_start, close.end());
   const std::vector<double> persistence(close.begin() + test_start - 1, close.end() - 1);  // tomorrow = today
@@ -231,7 +250,7 @@ const Task& fashion_task() {
         if (unset("batch")) config.batch = 128;
       },
       train_fashion,
-      /*eval=*/nullptr,
+      eval_fashion,
       /*inference=*/nullptr};
   return task;
 }

@@ -164,7 +164,7 @@ int train_g2p(const RunConfig& config) {
       });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files (every rank validated it all)
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
 
   nlohmann::ordered_json metrics;
   metrics["task"] = "g2p";
@@ -181,7 +181,7 @@ int train_g2p(const RunConfig& config) {
 int eval_g2p(const RunConfig& config) {
   const auto g2p = load_run_data(config);
   auto model = make_seq2seq(config, g2p.letters.size(), g2p.phones.size());
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
     report::Report unused;
     evaluate(config, model, g2p, metrics, unused);
@@ -206,7 +206,7 @@ int pronounce(const RunConfig& config, const std::vector<std::string>& words) {
     encoded.push_back(encode_word(letters, word));
   }
   auto model = make_seq2seq(config, letters.size(), phones.size());
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto hypotheses = decode_all(model, encoded, config, config.beam);
   for (std::size_t i = 0; i < words.size(); ++i)
     std::printf("%s\t%s\n", words[i].c_str(), join_tokens(phones.decode(hypotheses[i].tokens)).c_str());

@@ -359,7 +359,7 @@ int train_handwriting(const RunConfig& config) {
                                              {"val_line_accuracy", s.line_accuracy}};
       });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
 
   nlohmann::ordered_json metrics;
   metrics["task"] = "handwriting";
@@ -376,7 +376,7 @@ int train_handwriting(const RunConfig& config) {
 
 int eval_handwriting(const RunConfig& config) {
   auto owner = make_model(config);
-  load(*owner, config.run_dir + "/best.safetensors");
+  load_best(config, *owner);
   return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
     report::Report unused;
     evaluate(config, *owner, load_lines(config, false).test, metrics, unused);
@@ -399,7 +399,7 @@ int recognize_lines(const RunConfig& config, const std::vector<std::string>& pat
     lines.digits.emplace_back();
   }
   auto owner = make_model(config);
-  load(*owner, config.run_dir + "/best.safetensors");
+  load_best(config, *owner);
   const auto read = recognize(*owner, lines, {config.beam})[0];
   for (std::size_t i = 0; i < paths.size(); ++i) std::printf("%s\t%s\n", paths[i].c_str(), digits_text(read[i]).c_str());
   return 0;

@@ -49,6 +49,7 @@ struct RunConfig {
   std::uint64_t seed = 0;
   int threads = 1;
   bool progress = true;
+  bool int8 = false;  // eval and the inference commands' --int8: quantize the loaded model
 };
 
 /// The values each option may take: the command line checks them, and load_config checks a
@@ -70,7 +71,7 @@ inline const std::vector<std::string> models{"rows", "cnn", "rnn", "bag"}, cells
 /// sentiment and spam: the tasks whose runs hold a SequenceClassifier over a word vocabulary.
 inline bool is_text_task(const std::string& task) { return task == "sentiment" || task == "spam"; }
 
-/// The config as config.json holds it (every key but run_dir and progress), as indented JSON.
+/// The config as config.json holds it (every key but run_dir, progress and int8), as indented JSON.
 std::string config_json(const RunConfig& config);
 /// Writes RUN_DIR/config.json atomically.
 void save_config(const RunConfig& config);

@@ -344,7 +344,7 @@ int train_speech(const RunConfig& config) {
       });
   if (!process.root()) return 0;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
 
   nlohmann::ordered_json metrics;
   metrics["task"] = "speech";
@@ -361,7 +361,7 @@ int train_speech(const RunConfig& config) {
 
 int eval_speech(const RunConfig& config) {
   auto model = make_model(config);
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto test = load_part(config, "test");
   return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
     report::Report unused;
@@ -377,7 +377,7 @@ int transcribe(const RunConfig& config, const std::vector<std::string>& paths) {
     utterances.labels.emplace_back();
   }
   auto model = make_model(config);
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const auto heard = decode(model, utterances, {config.beam}, false).words[0];
   for (std::size_t i = 0; i < paths.size(); ++i)
     std::printf("%s\t%s\n", paths[i].c_str(), heard[i].empty() ? "(nothing heard)" : spoken_form(heard[i]).c_str());

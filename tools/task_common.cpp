@@ -7,6 +7,8 @@
 
 #include "loom/data/files.h"
 #include "loom/io.h"
+#include "loom/layers/quantize.h"
+#include "loom/serialization.h"
 #ifdef LOOM_HAVE_DISTRIBUTED
 #include "loom/distributed.h"
 #endif
@@ -111,11 +113,17 @@ nlohmann::ordered_json previous_metrics(const RunConfig& config) {
 
 }  // namespace
 
+void load_best(const RunConfig& config, Module& model) {
+  load(model, config.run_dir + "/best.safetensors");
+  if (config.int8) quantize_dynamic(model);
+}
+
 int reevaluate_run(const RunConfig& config, const std::function<void(nlohmann::ordered_json& metrics)>& evaluate) {
   nlohmann::ordered_json metrics = previous_metrics(config);
   metrics["task"] = config.task;
+  if (config.int8) metrics["int8"] = true;
   evaluate(metrics);
-  write_file_atomically(config.run_dir + "/metrics.json", metrics.dump(2) + "\n");
+  write_file_atomically(config.run_dir + (config.int8 ? "/metrics_int8.json" : "/metrics.json"), metrics.dump(2) + "\n");
   std::printf("%s\n", metrics.dump(2).c_str());
   return 0;
 }

@@ -41,9 +41,14 @@ std::unique_ptr<optim::Replicas> join_replicas(optim::Trainer& trainer, Module& 
 /// folder, as the fashion and caption tasks read them: 28x28 pixels, labels below 10.
 data::LabelledImages read_fashion(const RunConfig& config, const std::string& part);
 
+/// Loads the run's best.safetensors into `model`; with --int8 (config.int8) then quantizes it
+/// (loom::quantize_dynamic: int8 Linear, Embedding, LSTM and GRU layers, eval mode).
+void load_best(const RunConfig& config, Module& model);
+
 /// `loom eval` of a saved run: `evaluate` adds fresh test figures to the run's metrics.json (its
 /// training figures are kept; a missing or malformed file starts empty, one over 1 MiB is an
-/// IOError), which is written back and printed.
+/// IOError), which is written back and printed. With --int8 the figures go to metrics_int8.json
+/// instead, so the float figures stay beside them.
 int reevaluate_run(const RunConfig& config, const std::function<void(nlohmann::ordered_json& metrics)>& evaluate);
 /// The metrics as the report's summary rows: numbers to four decimals, text as it is.
 std::vector<std::pair<std::string, std::string>> summary_rows(const nlohmann::ordered_json& metrics);

@@ -186,7 +186,7 @@ int train_text(const RunConfig& config) {
       });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  load(model, config.run_dir + "/best.safetensors");  // evaluate the best epoch, not the last
+  load_best(config, model);  // evaluate the best epoch, not the last
   nlohmann::ordered_json metrics;
   metrics["task"] = config.task;
   metrics["best_epoch"] = result.best_epoch;
@@ -202,7 +202,7 @@ int train_text(const RunConfig& config) {
 int eval_text(const RunConfig& config) {
   const auto vocab = load_vocab(config);
   models::SequenceClassifier model(text_model_options(config, vocab.size()));
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   const Splits splits = load_task(config);
   // The training figures and curves stay: eval recomputes the test figures only.
   const std::string log = config.run_dir + "/metrics.jsonl";

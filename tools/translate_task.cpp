@@ -310,7 +310,7 @@ int train_translate(const RunConfig& config) {
       });
   if (!process.root()) return 0;  // rank 0 evaluates and writes the run's files (every rank validated it all)
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
 
   nlohmann::ordered_json metrics;
   metrics["task"] = "translate";
@@ -338,7 +338,7 @@ int train_translate(const RunConfig& config) {
 int eval_translate(const RunConfig& config) {
   const auto d = load_run_data(config);
   auto model = make_seq2seq(config, d.english.size(), d.spanish.size());
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   return reevaluate_run(config, [&](nlohmann::ordered_json& metrics) {
     report::Report unused;
     evaluate(config, model, d, metrics, unused);
@@ -359,7 +359,7 @@ int translate_sentences(const RunConfig& config, const std::vector<std::string>&
     encoded.push_back(english.encode(sentences[i]));
   }
   auto model = make_seq2seq(config, english.size(), spanish.size());
-  load(model, config.run_dir + "/best.safetensors");
+  load_best(config, model);
   if (!unknown.empty())
     std::fprintf(stderr, "translate: words the model has not seen, read as <unk>: %s\n",
                  fmt::format("{}", fmt::join(unknown, " ")).c_str());

@@ -8,6 +8,7 @@
 #include "loom/autograd.h"
 #include "loom/init.h"
 #include "loom/ops.h"
+#include "quantized.h"
 
 namespace loom {
 
@@ -56,7 +57,7 @@ void Embedding::reset_parameters(Generator* generator) {
   if (const auto pad = options_.padding_idx()) weight.detach().select(0, *pad).fill_(0.0);  // a view of the row
 }
 
-void Embedding::renormalize(const Tensor& indices) {
+void Embedding::renormalize(Tensor table, const Tensor& indices) const {
   const std::int64_t rows = options_.num_embeddings(), dim = options_.embedding_dim();
   const double max_norm = *options_.max_norm(), p = options_.norm_type();
   std::set<std::int64_t> unique;
@@ -67,10 +68,10 @@ void Embedding::renormalize(const Tensor& indices) {
           fmt::format("Embedding: index {} is out of range for {} rows", ids[i], rows));
     unique.insert(ids[i]);
   }
-  detail::dispatch_floating("Embedding", weight.dtype(), [&](auto tag) {
+  detail::dispatch_floating("Embedding", table.dtype(), [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t id : unique) {
-      T* row = weight.data<T>() + id * dim;
+      T* row = table.data<T>() + id * dim;
       double norm = 0.0;
       for (std::int64_t e = 0; e < dim; ++e) norm += std::pow(std::abs(double(row[e])), p);
       norm = std::pow(norm, 1.0 / p);
@@ -79,14 +80,18 @@ void Embedding::renormalize(const Tensor& indices) {
       for (std::int64_t e = 0; e < dim; ++e) row[e] = static_cast<T>(row[e] * scale);
     }
   });
-  detail::bump_version(weight);
+  detail::bump_version(table);
 }
 
 Tensor Embedding::forward(const Tensor& indices_view) {
   const Tensor indices = detail::dense(indices_view);  // read as a flat list of ids
   detail::check_defined("Embedding", indices);
   detail::check_index_tensor("Embedding", indices);
-  if (options_.max_norm()) renormalize(indices);
+  if (quantized_) {
+    if (is_training()) detail::refuse_training("Embedding");
+    return detail::int8_embedding(indices, *quantized_, weight);
+  }
+  if (options_.max_norm()) renormalize(weight, indices);
   const auto pad = options_.padding_idx();
   if (!pad) return embedding(weight, indices);
 
@@ -105,6 +110,17 @@ Tensor Embedding::forward(const Tensor& indices_view) {
                                            flat.expand({flat.size(0), dim}), rows_grad)};
   });
   return out;
+}
+
+void Embedding::quantize() {
+  Tensor table = weight.detach();  // (V, E)
+  if (options_.max_norm()) {  // every row as a lookup would leave it, without changing the weight
+    table = table.clone();
+    std::vector<std::int64_t> all(static_cast<std::size_t>(options_.num_embeddings()));
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::int64_t>(i);
+    renormalize(table, from_vector(all));
+  }
+  quantized_ = std::make_shared<const detail::Int8Table>(detail::quantize_table("Embedding", table));
 }
 
 }  // namespace loom

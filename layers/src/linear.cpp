@@ -7,6 +7,7 @@
 
 #include "loom/init.h"
 #include "loom/ops.h"
+#include "quantized.h"
 
 namespace loom {
 
@@ -34,7 +35,13 @@ Tensor Linear::forward(const Tensor& input) {
   if (input.size(-1) != options_.in_features())
     throw ShapeError(fmt::format("Linear: input.size(-1) must be equal to in_features. Expected "
                                  "{}, got {}", options_.in_features(), input.size(-1)));
-  return linear(input, weight, bias);
+  if (!quantized_) return linear(input, weight, bias);
+  if (is_training()) detail::refuse_training("Linear");
+  return detail::int8_linear(input, *quantized_, weight, bias);
+}
+
+void Linear::quantize() {
+  quantized_ = std::make_shared<const detail::Int8Matrix>(detail::quantize_parameter("Linear", weight, 1));
 }
 
 }  // namespace loom

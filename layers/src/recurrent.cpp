@@ -9,6 +9,7 @@
 #include "loom/autograd.h"
 #include "loom/layers/cells.h"
 #include "loom/ops.h"
+#include "quantized.h"
 #include "recurrent_fused.h"
 
 namespace loom {
@@ -82,6 +83,18 @@ const char* Recurrent::name() const {
   }
 }
 
+void Recurrent::quantize() {
+  if (cell_ != CellType::LSTM && cell_ != CellType::GRU)
+    throw ValueError(fmt::format("{}: int8 quantization covers LSTM and GRU layers, got an {}", name(), name()));
+  const std::int64_t gates = gate_count(cell_);
+  for (Weights& w : weights_) {
+    w.q_ih = std::make_shared<const detail::Int8Matrix>(detail::quantize_parameter(name(), w.w_ih, gates));
+    w.q_hh = std::make_shared<const detail::Int8Matrix>(detail::quantize_parameter(name(), w.w_hh, gates));
+  }
+}
+
+bool Recurrent::quantized() const { return weights_.front().q_ih != nullptr; }
+
 std::vector<std::int64_t> Recurrent::check_lengths(const Tensor& lengths, std::int64_t batch,
                                                    std::int64_t steps) const {
   if (!lengths.defined()) return std::vector<std::int64_t>(static_cast<std::size_t>(batch), steps);
@@ -131,6 +144,7 @@ RecurrentOutput Recurrent::forward(const Tensor& input, const Tensor& lengths, c
   if (input.dtype() != weights_[0].w_ih.dtype())
     throw DtypeError(fmt::format("{}: the input is {} but the parameters are {}", name(),
                                  dtype_name(input.dtype()), dtype_name(weights_[0].w_ih.dtype())));
+  if (quantized() && is_training()) detail::refuse_training(name());
   if (c0.defined() && cell_ != CellType::LSTM)
     throw ValueError(fmt::format("{}: only an LSTM takes a cell state c0", name()));
   Tensor x = o.batch_first() ? input.transpose(0, 1) : input;  // (T, B, F) from here on
@@ -167,6 +181,8 @@ RecurrentOutput Recurrent::forward(const Tensor& input, const Tensor& lengths, c
 std::vector<Tensor> Recurrent::run_direction(const Tensor& x, const Weights& w, const Tensor& h0,
                                              const Tensor& c0,
                                              const std::vector<std::int64_t>& lengths) const {
+  if (w.q_ih)
+    return detail::int8_recurrent(cell_, x, *w.q_ih, *w.q_hh, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h0, c0, lengths);
   if (options_.fused())
     return detail::fused_recurrent(cell_, x, w.w_ih, w.w_hh, w.b_ih, w.b_hh, h0, c0, lengths);
 

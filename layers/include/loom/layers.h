@@ -13,5 +13,6 @@
 #include "loom/layers/layer_norm.h"
 #include "loom/layers/linear.h"
 #include "loom/layers/max_pool2d.h"
+#include "loom/layers/quantize.h"
 #include "loom/layers/recurrent.h"
 #include "loom/layers/sequential.h"

@@ -16,6 +16,10 @@
 
 namespace loom {
 
+namespace detail {
+struct Int8Table;
+}
+
 struct EmbeddingOptions {
   EmbeddingOptions(std::int64_t num_embeddings, std::int64_t embedding_dim)
       : num_embeddings_(num_embeddings), embedding_dim_(embedding_dim) {}
@@ -50,15 +54,23 @@ class Embedding : public UnaryModule {
 
   const EmbeddingOptions& options() const { return options_; }
 
+  /// Int8 inference from now on (see loom::quantize_dynamic): every row of the table, as it is
+  /// now (rows past max_norm renormalised), in int8 with its own scale, dequantized on lookup;
+  /// forward then refuses training mode and its output refuses backward.
+  void quantize();
+  bool quantized() const { return quantized_ != nullptr; }
+
   Tensor weight;  ///< (num_embeddings, embedding_dim)
 
  private:
   // `pretrained` (V, E), when defined, is copied into the table instead of initialising it.
   Embedding(const EmbeddingOptions& options, const Tensor& pretrained);
-  // Rescales the rows `indices` names whose norm exceeds max_norm (torch.embedding_renorm_).
-  void renormalize(const Tensor& indices);
+  // Rescales the rows of `table` (the weight or a copy) that `indices` names whose norm exceeds
+  // max_norm (torch.embedding_renorm_).
+  void renormalize(Tensor table, const Tensor& indices) const;
 
   EmbeddingOptions options_;
+  std::shared_ptr<const detail::Int8Table> quantized_;  // set by quantize()
 };
 
 }  // namespace loom

@@ -4,12 +4,17 @@
 ///     loom::Linear fc(loom::LinearOptions(64, 10));   // weight (10, 64), bias (10)
 ///     auto logits = fc(x);                             // (B, 64) -> (B, 10)
 #include <cstdint>
+#include <memory>
 
 #include "loom/module.h"
 #include "loom/options.h"
 #include "loom/random.h"
 
 namespace loom {
+
+namespace detail {
+struct Int8Matrix;
+}
 
 struct LinearOptions {
   LinearOptions(std::int64_t in_features, std::int64_t out_features)
@@ -34,11 +39,18 @@ class Linear : public UnaryModule {
 
   const LinearOptions& options() const { return options_; }
 
+  /// Int8 inference from now on (loom::quantize_dynamic does it for a whole model): the weight,
+  /// as it is now, quantized per output channel; forward then refuses training mode and its
+  /// output refuses backward. The float weight stays (state_dict still saves it).
+  void quantize();
+  bool quantized() const { return quantized_ != nullptr; }
+
   Tensor weight;  ///< (out_features, in_features)
   Tensor bias;    ///< (out_features), undefined when options.bias() is false
 
  private:
   LinearOptions options_;
+  std::shared_ptr<const detail::Int8Matrix> quantized_;  // set by quantize()
 };
 
 }  // namespace loom

@@ -21,6 +21,7 @@
 /// a `_reverse` suffix for the backward direction; LSTM gates i, f, g, o and GRU gates r, z, n;
 /// initialised U(-1/sqrt(H), 1/sqrt(H)). PyTorch weights load unchanged.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,10 @@
 #include "loom/options.h"
 
 namespace loom {
+
+namespace detail {
+struct Int8Matrix;
+}
 
 enum class CellType { RNNTanh, RNNRelu, LSTM, GRU };
 
@@ -74,9 +79,16 @@ class Recurrent : public Module {
   /// "RNN", "LSTM" or "GRU": the name errors use.
   const char* name() const;
 
+  /// LSTM and GRU: int8 inference from now on (see loom::quantize_dynamic). W_ih and W_hh, as
+  /// they are now, quantized per output channel; h_t is quantized afresh at every step. Forward
+  /// then refuses training mode and its outputs refuse backward. ValueError for an RNN.
+  void quantize();
+  bool quantized() const;
+
  private:
   struct Weights {
     Tensor w_ih, w_hh, b_ih, b_hh;
+    std::shared_ptr<const detail::Int8Matrix> q_ih, q_hh;  // set by quantize()
   };
   /// One direction of one layer over time-major x (T, B, F) -> {y (T, B, H), h_n, c_n}.
   std::vector<Tensor> run_direction(const Tensor& x, const Weights& weights, const Tensor& h0,
