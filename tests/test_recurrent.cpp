@@ -184,6 +184,36 @@ TEST_CASE("fused layers equal the composed cells in float32 (1e-6 of each tensor
   }
 }
 
+TEST_CASE("one node, three outputs: a loss on any one of output, h_n, c_n gives the composed gradients") {
+  // The fused kernel is one autograd node with the outputs {output, h_n, c_n}; those the loss does
+  // not reach get no gradient (not a zero tensor), and the backward must count them as zero.
+  const Tensor lengths = loom::from_vector(std::vector<std::int64_t>{5, 3});
+  for (CellType cell : kCells)
+    for (int used = 0; used < 3; ++used) {
+      if (used == 2 && cell != CellType::LSTM) continue;
+      CAPTURE(cell_name(cell));
+      CAPTURE(used);
+      loom::manual_seed(5);
+      auto fused = make_layer(cell, RecurrentOptions(3, 4));
+      loom::manual_seed(5);
+      auto composed = make_layer(cell, RecurrentOptions(3, 4).fused(false));
+      const Tensor x_fused = loom_test::input({2, 5, 3}, 1);
+      const Tensor x_composed = x_fused.detach().clone().requires_grad_();
+      auto loss_of = [&](const loom::RecurrentOutput& out) {
+        const Tensor& chosen = used == 0 ? out.output : used == 1 ? out.h_n : out.c_n;
+        return loom::sum(loom::tanh(chosen));
+      };
+      loss_of(fused->forward(x_fused, lengths)).backward();
+      loss_of(composed->forward(x_composed, lengths)).backward();
+      CHECK(relative_error(x_fused.grad(), x_composed.grad()) <= 1e-12);
+      const auto pf = fused->named_parameters(), pc = composed->named_parameters();
+      for (std::size_t i = 0; i < pf.size(); ++i) {
+        CAPTURE(pf[i].first);
+        CHECK(relative_error(pf[i].second.grad(), pc[i].second.grad()) <= 1e-12);
+      }
+    }
+}
+
 TEST_CASE("fused layers pass gradcheck over input, initial states and every parameter") {
   for (CellType cell : kCells) {
     CAPTURE(cell_name(cell));

@@ -24,12 +24,16 @@ namespace {
 
 constexpr std::int64_t kUnitsPerPanel = 2 * Int8Matrix::kBlock;  // a recurrent task's hidden units
 
-// The output gets a backward that throws: a quantized module is not differentiable.
-void refuse_backward(Tensor& output, const char* op, std::vector<Tensor> inputs) {
-  record_op(output, op, std::move(inputs), [op](const Tensor&) -> std::vector<Tensor> {
+// The outputs get a backward that throws: a quantized module is not differentiable.
+void refuse_backward(std::vector<Tensor>& outputs, const char* op, std::vector<Tensor> inputs) {
+  record_op(outputs, op, std::move(inputs), [op](const std::vector<Tensor>&) -> std::vector<Tensor> {
     throw AutogradError(fmt::format("{}: a quantized (int8) module runs inference only and has no "
                                     "backward; train the float model, then quantize it", op));
   });
+}
+void refuse_backward(Tensor& output, const char* op, std::vector<Tensor> inputs) {
+  std::vector<Tensor> outputs{output};
+  refuse_backward(outputs, op, std::move(inputs));
 }
 
 void check_float32(const char* op, const Tensor& t, const char* what) {
@@ -172,9 +176,9 @@ std::vector<Tensor> int8_recurrent(CellType cell, const Tensor& x_view, const In
 
   Tensor gates = empty({d.steps, B, G});  // (T, B, G*H) input projections, then activations
   project_inputs(op, d, x, q_ih, b_ih, lstm ? b_hh : Tensor(), gates.data<float>());
-  // (T+2, B, H) LSTM, (T+1, B, H) GRU: the outputs y_0..y_{T-1}, then h_n (and c_n)
-  Tensor packed = empty({d.steps + (lstm ? 2 : 1), B, H});
-  float* out = packed.data<float>();
+  // {y (T, B, H), h_n (B, H), c_n (B, H) or undefined}, as fused_recurrent's
+  std::vector<Tensor> outputs{empty({d.steps, B, H}), empty({B, H}), lstm ? empty({B, H}) : Tensor()};
+  float* out = outputs[0].data<float>();
   // h_{t-1} and h_t alternate between two (B, H) buffers, as c does; step t reads state[t % 2].
   std::vector<float> h_state(static_cast<std::size_t>(2 * B * H)), c_state;  // (2, B, H) each
   std::memcpy(h_state.data(), h0_values, sizeof(float) * B * H);
@@ -257,12 +261,10 @@ std::vector<Tensor> int8_recurrent(CellType cell, const Tensor& x_view, const In
   if (!lstm)
     for (std::int64_t b = 0; b < B; ++b) gru_row(d.steps - 1, b);  // the last step's cells
   const std::int64_t last = (d.steps % 2) * B * H;
-  std::memcpy(out + d.steps * B * H, h_state.data() + last, sizeof(float) * B * H);
-  if (lstm) std::memcpy(out + (d.steps + 1) * B * H, c_state.data() + last, sizeof(float) * B * H);
-  refuse_backward(packed, op, {x_view, w_ih, w_hh, b_ih_view, b_hh_view, h0_view, c0_view});
-  // The results are views of one packed tensor, as fused_recurrent's.
-  return {packed.narrow(0, 0, d.steps), packed.select(0, d.steps),
-          lstm ? packed.select(0, d.steps + 1) : Tensor()};
+  std::memcpy(outputs[1].data<float>(), h_state.data() + last, sizeof(float) * B * H);
+  if (lstm) std::memcpy(outputs[2].data<float>(), c_state.data() + last, sizeof(float) * B * H);
+  refuse_backward(outputs, op, {x_view, w_ih, w_hh, b_ih_view, b_hh_view, h0_view, c0_view});
+  return outputs;
 }
 
 }  // namespace loom::detail

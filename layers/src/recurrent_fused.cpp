@@ -78,10 +78,10 @@ void time_loop(std::int64_t steps, std::int64_t panels, std::int64_t macs_per_st
 }
 
 // The forward pass: gates (T, B, G*H) hold the input projections, then each step adds
-// h_{t-1} W_hh^T and applies the cell, panel by panel of hidden units. Returns (T+1, B, H): the
-// outputs y_0..y_{T-1} (zero at padded steps), then h_n (then for the LSTM c_n: T+2 rows).
+// h_{t-1} W_hh^T and applies the cell, panel by panel of hidden units. Returns {y (T, B, H),
+// zero at padded steps; h_n (B, H); c_n (B, H), undefined but for the LSTM}.
 template <class T, class Cell>
-Tensor forward(const Cell& cell, const Dims& d, const Tensor& x, const Tensor& w_ih,
+std::vector<Tensor> forward(const Cell& cell, const Dims& d, const Tensor& x, const Tensor& w_ih,
                const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
                const Tensor& c0, const std::vector<std::int64_t>& lengths, Saved& saved) {
   const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
@@ -97,11 +97,12 @@ Tensor forward(const Cell& cell, const Dims& d, const Tensor& x, const Tensor& w
     saved.hidden_n = empty({d.steps, B, H}, dtype);
     recurrent = empty({B, G}, dtype);
   }
-  Tensor packed = empty({d.steps + (Cell::kCellState ? 2 : 1), B, H}, dtype);
+  Tensor y_all = empty({d.steps, B, H}, dtype), h_n = empty({B, H}, dtype);  // (T, B, H), (B, H)
+  Tensor c_n = Cell::kCellState ? empty({B, H}, dtype) : Tensor();         // LSTM: (B, H)
   T* gates = saved.gates.data<T>();
   T* h_all = saved.h_all.data<T>();
   T* c_all = Cell::kCellState ? saved.c_all.data<T>() : nullptr;
-  T* out = packed.data<T>();
+  T* out = y_all.data<T>();
 
   project_inputs<T, Cell>(d, x, w_ih, b_ih, b_hh, gates);
   std::memcpy(h_all, h0.data<T>(), sizeof(T) * B * H);
@@ -142,9 +143,9 @@ Tensor forward(const Cell& cell, const Dims& d, const Tensor& x, const Tensor& w
     }
   };
   time_loop(d.steps, w_hh_t.panels_per_group, B * G * H, /*backwards=*/false, step_panel);
-  std::memcpy(out + d.steps * B * H, h_all + d.steps * B * H, sizeof(T) * B * H);
-  if (c_all) std::memcpy(out + (d.steps + 1) * B * H, c_all + d.steps * B * H, sizeof(T) * B * H);
-  return packed;
+  std::memcpy(h_n.data<T>(), h_all + d.steps * B * H, sizeof(T) * B * H);
+  if (c_all) std::memcpy(c_n.data<T>(), c_all + d.steps * B * H, sizeof(T) * B * H);
+  return {y_all, h_n, c_n};
 }
 
 // Column sums of a (rows, n) matrix: the bias gradients.
@@ -189,23 +190,28 @@ std::vector<Tensor> input_and_weight_grads(const Dims& d, const Tensor& x, const
 
 // The backward pass through time: per step, the threads compute the gate gradients of all hidden
 // units panel by panel (and the part of dh_{t-1} that skips W_hh), then, when all are done,
-// dh_{t-1} += dG_t W_hh panel by panel.
+// dh_{t-1} += dG_t W_hh panel by panel. `grads` are those of {y, h_n, c_n}, any undefined (that
+// output got no gradient: it counts as zero, without a zero tensor of its size).
 template <class T, class Cell>
-std::vector<Tensor> backward(const Cell& cell, const Dims& d, const Tensor& grad_packed,
+std::vector<Tensor> backward(const Cell& cell, const Dims& d, const std::vector<Tensor>& grads,
                              const Tensor& x, const Tensor& w_ih, const Tensor& w_hh,
                              const Tensor& b_ih, const Tensor& b_hh, const Tensor& h0,
                              const Tensor& c0, const std::vector<std::int64_t>& lengths,
                              const Saved& saved) {
   const std::int64_t B = d.batch, H = d.hidden, G = d.gates;
   const Dtype dtype = x.dtype();
-  const T* grad = grad_packed.data<T>();
+  const T* dy_all = grads[0].defined() ? grads[0].data<T>() : nullptr;  // (T, B, H) or none
+  const std::vector<T> zero_row(static_cast<std::size_t>(H), T(0));     // dy of a row without one
   Tensor d_gates = empty({d.steps, B, G}, dtype);  // (T, B, G*H) input-side preactivation gradients
   // (T, B, G*H) recurrent side: the GRU's differs (its n gate is scaled by r)
   Tensor d_gates_hidden = Cell::kSeparateRecurrent ? empty({d.steps, B, G}, dtype) : d_gates;
   Tensor dh = empty({B, H}, dtype), dh_prev = empty({B, H}, dtype);  // (B, H) each
   Tensor dc = Cell::kCellState ? empty({B, H}, dtype) : Tensor();   // LSTM: (B, H)
-  std::memcpy(dh.data<T>(), grad + d.steps * B * H, sizeof(T) * B * H);
-  if (dc.defined()) std::memcpy(dc.data<T>(), grad + (d.steps + 1) * B * H, sizeof(T) * B * H);
+  // dL/dh_T and dL/dc_T start the sweep: the gradients of h_n and c_n, or zero
+  if (grads[1].defined()) dh.copy_(grads[1]); else dh.fill_(0.0);
+  if (dc.defined()) {
+    if (grads[2].defined()) dc.copy_(grads[2]); else dc.fill_(0.0);
+  }
   const T* gates = saved.gates.data<T>();
   const T* h_all = saved.h_all.data<T>();
   PackedMatrix<T> w_hh_packed;  // W_hh (G*H, H): one group of H columns
@@ -233,7 +239,7 @@ std::vector<Tensor> backward(const Cell& cell, const Dims& d, const Tensor& grad
       BackwardRow<T> r{};
       r.gates = gates + row * G;
       r.dh = dh_now + b * H;
-      r.dy = grad + row * H;
+      r.dy = dy_all ? dy_all + row * H : zero_row.data();
       r.d_gates = dg;
       r.d_gates_hidden = dg_hidden;
       r.dh_skip = dh_next + b * H;
@@ -255,11 +261,11 @@ std::vector<Tensor> backward(const Cell& cell, const Dims& d, const Tensor& grad
   };
   time_loop(d.steps, w_hh_packed.panels_per_group, B * G * H, /*backwards=*/true, cell_panel, product_panel);
   if (d.steps % 2 == 1) std::swap(dh, dh_prev);  // step 0 wrote dh_buffers[T % 2]: now `dh`
-  std::vector<Tensor> grads = input_and_weight_grads<T>(
+  std::vector<Tensor> input_grads = input_and_weight_grads<T>(
       d, x, w_ih, w_hh, b_ih, b_hh, d_gates.data<T>(), d_gates_hidden.data<T>(), h_all);
-  if (h0.requires_grad()) grads[5] = dh;
-  if (c0.defined() && c0.requires_grad()) grads[6] = dc;
-  return grads;
+  if (h0.requires_grad()) input_grads[5] = dh;
+  if (c0.defined() && c0.requires_grad()) input_grads[6] = dc;
+  return input_grads;
 }
 
 // Calls f(cell) with the cell object of `type`.
@@ -282,25 +288,24 @@ std::vector<Tensor> fused_recurrent(CellType cell, const Tensor& x_view, const T
   const Dims dims{x.size(0), x.size(1), x.size(2), w_hh.size(1), w_hh.size(0)};
   const bool lstm = cell == CellType::LSTM;
   auto saved = std::make_shared<Saved>();
-  Tensor packed = dispatch_floating("recurrent", x.dtype(), [&](auto tag) {
+  // {y, h_n, c_n}: one node with three outputs (c_n undefined but for the LSTM)
+  std::vector<Tensor> outputs = dispatch_floating("recurrent", x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return with_cell(cell, dims.hidden, [&](const auto& c) {
       return forward<T>(c, dims, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
     });
   });
-  record_op(packed, lstm ? "lstm" : cell == CellType::GRU ? "gru" : "rnn",
+  record_op(outputs, lstm ? "lstm" : cell == CellType::GRU ? "gru" : "rnn",
             {x, w_ih, w_hh, b_ih, b_hh, h0, c0},
-            [=](const Tensor& grad) {
-              return dispatch_floating("recurrent backward", grad.dtype(), [&](auto tag) {
+            [=](const std::vector<Tensor>& grads) {
+              return dispatch_floating("recurrent backward", x.dtype(), [&](auto tag) {
                 using T = decltype(tag);
                 return with_cell(cell, dims.hidden, [&](const auto& c) {
-                  return backward<T>(c, dims, grad, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
+                  return backward<T>(c, dims, grads, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, *saved);
                 });
               });
             }, /*saved=*/{x, w_ih, w_hh, h0, c0});
-  // The results are views of one packed tensor, so one node carries all their gradients.
-  return {packed.narrow(0, 0, dims.steps), packed.select(0, dims.steps),
-          lstm ? packed.select(0, dims.steps + 1) : Tensor()};
+  return outputs;
 }
 
 }  // namespace loom::detail
