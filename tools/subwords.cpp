@@ -4,7 +4,12 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <cmath>
+#include <cstring>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "loom/data/files.h"
 #include "loom/errors.h"
@@ -30,9 +35,146 @@ class SentenceList : public sentencepiece::SentenceIterator {
   std::size_t next_ = 0;
 };
 
+// SentencePiece trusts its model file: an empty piece, or one holding a NUL byte, makes its trie
+// builder throw through a noexcept path (std::terminate, found by tests/fuzz), and a normaliser's
+// character map is walked by offsets read from the file. Its protobuf is therefore read here first,
+// and what SentencePiece builds from or indexes by is checked. Wire format: each field is a varint
+// key (field number << 3 | type), then a varint (type 0), 8 bytes (1), a varint length and that
+// many bytes (2) or 4 bytes (5).
+class ProtobufFields {
+ public:
+  ProtobufFields(std::string_view bytes, const std::string& origin) : rest_(bytes), origin_(origin) {}
+  struct Field {
+    std::uint64_t number = 0;
+    std::uint64_t type = 0;
+    std::uint64_t varint = 0;  // type 0
+    std::string_view bytes;    // types 1, 2 and 5
+  };
+  bool done() const { return rest_.empty(); }
+  Field next() {
+    Field field;
+    const auto key = varint();
+    field.number = key >> 3;
+    field.type = key & 7;
+    if (field.type == 0) {
+      field.varint = varint();
+    } else {
+      const std::uint64_t length = field.type == 1 ? 8 : field.type == 5 ? 4 : field.type == 2 ? varint() : 0;
+      if (field.type != 1 && field.type != 2 && field.type != 5)
+        fail(fmt::format("field {} has wire type {}, expected 0, 1, 2 or 5", field.number, field.type));
+      if (length > rest_.size())
+        fail(fmt::format("field {} claims {} bytes, {} are left", field.number, length, rest_.size()));
+      field.bytes = rest_.substr(0, length);
+      rest_.remove_prefix(length);
+    }
+    return field;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw IOError(fmt::format("subwords: {} is not a SentencePiece model ({})", origin_, what));
+  }
+
+ private:
+  std::uint64_t varint() {
+    std::uint64_t value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (rest_.empty()) fail("a number runs past the end");
+      const auto byte = static_cast<std::uint8_t>(rest_.front());
+      rest_.remove_prefix(1);
+      value |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) return value;
+    }
+    fail("a number of more than 10 bytes");
+  }
+  std::string_view rest_;
+  const std::string& origin_;
+};
+
+// ModelProto.pieces (field 1), each a SentencePiece message: piece (1) non-empty and unique,
+// score (2) finite, type (3) one of NORMAL 1 ... BYTE 6.
+void check_pieces(std::string_view model, const std::string& origin) {
+  ProtobufFields fields(model, origin);
+  std::unordered_set<std::string_view> seen;
+  for (std::int64_t index = 0; !fields.done();) {
+    const auto field = fields.next();
+    if (field.number != 1) continue;
+    if (field.type != 2) fields.fail(fmt::format("piece {} is not a message", index));
+    ProtobufFields piece_fields(field.bytes, origin);
+    std::string_view piece;
+    while (!piece_fields.done()) {
+      const auto part = piece_fields.next();
+      if (part.number == 1 && part.type == 2) piece = part.bytes;
+      if (part.number == 2 && part.type == 5) {
+        float score;
+        std::memcpy(&score, part.bytes.data(), sizeof score);
+        if (!std::isfinite(score)) fields.fail(fmt::format("piece {} has score {}", index, score));
+      }
+      if (part.number == 3 && (part.type != 0 || part.varint < 1 || part.varint > 6))
+        fields.fail(fmt::format("piece {} has type {}, expected 1 to 6", index, part.varint));
+    }
+    if (piece.empty()) fields.fail(fmt::format("piece {} is empty", index));
+    // The trie takes C strings: a NUL would end the piece early, an empty key it throws on.
+    if (piece.find('\0') != std::string_view::npos) fields.fail(fmt::format("piece {} holds a NUL byte", index));
+    if (!seen.insert(piece).second) fields.fail(fmt::format("piece {} ('{}') comes twice", index, piece));
+    ++index;
+  }
+}
+
+// A normaliser's precompiled character map (NormalizerSpec field 2): a little-endian uint32 size of a
+// darts-clone double-array trie, the trie's 4-byte units, then the replacement strings, NUL-ended,
+// that its leaves point into. Every node reachable from the root must keep its 256 children and its
+// leaf inside the array, and a leaf's string inside the strings.
+void check_character_map(std::string_view map, const ProtobufFields& fields) {
+  std::uint32_t trie_bytes = 0;
+  if (map.size() >= sizeof trie_bytes) std::memcpy(&trie_bytes, map.data(), sizeof trie_bytes);
+  if (trie_bytes == 0 || trie_bytes % 4 != 0 || trie_bytes > map.size() - sizeof trie_bytes)
+    fields.fail(fmt::format("a character map of {} bytes holds a trie of {} bytes", map.size(), trie_bytes));
+  const std::string_view strings = map.substr(sizeof trie_bytes + trie_bytes);
+  if (strings.empty() || strings.back() != '\0') fields.fail("a character map's strings do not end in NUL");
+  std::vector<std::uint32_t> units(trie_bytes / 4);  // copied: the map's bytes may be unaligned
+  std::memcpy(units.data(), map.data() + sizeof trie_bytes, trie_bytes);
+  const auto offset = [](std::uint32_t unit) { return (unit >> 10) << ((unit & (1U << 9)) >> 6); };
+  const auto label = [](std::uint32_t unit) { return unit & ((1U << 31) | 0xFF); };
+  std::vector<bool> visited(units.size());
+  std::vector<std::size_t> pending{0};
+  visited[0] = true;
+  while (!pending.empty()) {
+    const std::size_t node = pending.back();
+    pending.pop_back();
+    const std::size_t base = node ^ offset(units[node]);
+    if ((base | 0xFF) >= units.size())
+      fields.fail(fmt::format("a character map's trie node {} points past its {} units", node, units.size()));
+    for (std::uint32_t byte = 0; byte < 256; ++byte) {
+      const std::size_t child = base ^ byte;
+      if (label(units[child]) != byte || visited[child]) continue;
+      visited[child] = true;
+      pending.push_back(child);
+      const bool has_leaf = (units[child] >> 8) & 1;
+      const std::size_t leaf = child ^ offset(units[child]);
+      if (has_leaf && leaf < units.size() && (units[leaf] & 0x7FFFFFFF) >= strings.size())
+        fields.fail(fmt::format("a character map's leaf points past its {} bytes of strings", strings.size()));
+    }
+  }
+}
+
+// The normaliser and denormaliser (ModelProto fields 3 and 5) and their character maps.
+void check_normalizers(std::string_view model, const std::string& origin) {
+  ProtobufFields fields(model, origin);
+  while (!fields.done()) {
+    const auto field = fields.next();
+    if ((field.number != 3 && field.number != 5) || field.type != 2) continue;
+    ProtobufFields spec(field.bytes, origin);
+    while (!spec.done()) {
+      const auto part = spec.next();
+      if (part.number == 2 && part.type == 2 && !part.bytes.empty()) check_character_map(part.bytes, spec);
+    }
+  }
+}
+
 }  // namespace
 
 SubwordModel::SubwordModel(std::string serialized, const std::string& origin) : serialized_(std::move(serialized)) {
+  check_pieces(serialized_, origin);
+  check_normalizers(serialized_, origin);
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
   const auto status = processor->LoadFromSerializedProto(serialized_);
   if (!status.ok())

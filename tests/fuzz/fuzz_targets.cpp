@@ -18,6 +18,9 @@
 #include <loom/optim/trainer.h>
 
 #include "run_config.h"
+#ifdef LOOM_FUZZ_SUBWORDS
+#include "subwords.h"  // SentencePiece comes with the loom program's sources: built only with them
+#endif
 
 namespace loom_fuzz {
 namespace {
@@ -260,6 +263,23 @@ bool fuzz_run_config(const std::uint8_t* data, std::size_t size) {
   return accepted;
 }
 
+#ifdef LOOM_FUZZ_SUBWORDS
+// The translate task's SentencePiece models (english.model, spanish.model or subwords.model of a
+// subword run folder), which `loom eval` and `loom translate` read back. A model that loads must take
+// any text, characters it never saw included, and give ids the Seq2Seq's tables can hold.
+bool fuzz_subwords(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("subwords.model", data, size);
+  return accepts([&] {
+    const auto model = loom::tools::SubwordModel::load(path);
+    const auto ids = model.encode("¿Quién es mi prójimo? Love your neighbor. 你好");
+    for (const auto id : ids)
+      if (id < 0 || id >= model.size()) std::abort();
+    model.decode(ids);
+    model.pieces(ids);
+  });
+}
+#endif
+
 }  // namespace
 
 const std::vector<Target>& targets() {
@@ -269,7 +289,11 @@ const std::vector<Target>& targets() {
       {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
       {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},
       {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm},               {"wav", fuzz_wav},
-      {"spoken_digits", fuzz_spoken_digits}};
+      {"spoken_digits", fuzz_spoken_digits},
+#ifdef LOOM_FUZZ_SUBWORDS
+      {"subwords", fuzz_subwords},
+#endif
+  };
   return all;
 }
 

@@ -19,7 +19,8 @@ struct Target {
 
 /// safetensors, checkpoint, idx, delimited, vocabulary, run_config, and the tasks' data parsers:
 /// sentiment, spam, daily_closes, bible, cmudict, labelled_idx, utf8_text, spoken_digits; pgm (captions'
-/// images) and wav (speech).
+/// images) and wav (speech); subwords (translate's SentencePiece models) where the program's sources
+/// are built (LOOM_FUZZ_SUBWORDS).
 const std::vector<Target>& targets();
 /// The target with this name (std::invalid_argument when there is none).
 const Target& target(const std::string& name);

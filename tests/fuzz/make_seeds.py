@@ -6,6 +6,8 @@ import gzip
 import json
 import os
 import struct
+import subprocess
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -133,3 +135,34 @@ put("wav", "stereo_22k", wav(1, 2, 22050, 16, struct.pack("<4h", 100, -100, 3000
 put("spoken_digits", "two_voices", "file\twords\tvoice\ntrain/00000.wav\t4o7\tespeak:en-us+m3\n"
     "train/00001.wav\tz19\tflite:rms\n")
 put("spoken_digits", "crlf_long", "file\twords\tvoice\r\ntest/00000.wav\t123456789zo\tespeak:en-gb-x-gbclan+f4\r\n")
+
+
+def sentencepiece_model(model_type, rules=None):
+    """A SentencePiece model as Loom's subword runs have them (<pad> <unk> <bos> <eos> at ids 0-3, byte
+    fallback), trained by spm_train (Debian's sentencepiece package) on a few verses. NFKC's character
+    map alone is some 200 KB, past the fuzzers' 64 KiB inputs, so the normaliser is the identity, or a
+    character map of a few `rules` (code points TAB code points, in hex)."""
+    with tempfile.TemporaryDirectory() as folder:
+        normaliser = "--normalization_rule_name=identity"
+        if rules:
+            normaliser = "--normalization_rule_tsv=" + os.path.join(folder, "rules.tsv")
+            with open(normaliser.split("=")[1], "w") as f:
+                f.write(rules)
+        text = os.path.join(folder, "text.txt")
+        with open(text, "w", encoding="utf-8") as f:
+            f.write("In the beginning God created the heavens and the earth.\n"
+                    "En el principio creó Dios los cielos y la tierra.\n"
+                    "Love your neighbor as yourself.\nAmarás a tu prójimo como a ti mismo.\n"
+                    "¿Quién es mi prójimo? Jesus answered, \"A certain man was going down from Jerusalem.\"\n")
+        prefix = os.path.join(folder, "m")
+        subprocess.run(["spm_train", f"--input={text}", f"--model_prefix={prefix}", "--vocab_size=300",
+                        f"--model_type={model_type}", "--pad_id=0", "--unk_id=1", "--bos_id=2", "--eos_id=3",
+                        "--byte_fallback=true", "--character_coverage=1.0", normaliser,
+                        "--num_threads=1", "--hard_vocab_limit=false", "--minloglevel=1"], check=True)
+        with open(prefix + ".model", "rb") as f:
+            return f.read()
+
+
+put("subwords", "unigram_identity", sentencepiece_model("unigram"))
+put("subwords", "bpe_identity", sentencepiece_model("bpe"))
+put("subwords", "unigram_character_map", sentencepiece_model("unigram", "41\t61\n42\t62\nC1\t61\nFF21\t61\n"))

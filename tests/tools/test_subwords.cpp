@@ -35,6 +35,37 @@ std::string read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Protobuf wire format, enough to write a SentencePiece ModelProto by hand.
+std::string varint(std::uint64_t value) {
+  std::string out;
+  for (; value >= 0x80; value >>= 7) out += static_cast<char>((value & 0x7F) | 0x80);
+  return out + static_cast<char>(value);
+}
+std::string bytes_field(int number, const std::string& bytes) { return varint(number << 3 | 2) + varint(bytes.size()) + bytes; }
+std::string varint_field(int number, std::uint64_t value) { return varint(number << 3) + varint(value); }
+std::string float_field(int number, float value) {
+  std::string out = varint(number << 3 | 5);
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  return out;
+}
+// A SentencePiece message: piece, score, type (1 normal, 2 unknown, 3 control).
+std::string piece(const std::string& text, int type, float score = 0.0f) {
+  return bytes_field(1, bytes_field(1, text) + float_field(2, score) + varint_field(3, type));
+}
+// A model of the four specials and the given pieces, and a normaliser with this character map.
+std::string model_proto(const std::vector<std::string>& pieces, const std::string& character_map = "") {
+  std::string out = piece("<pad>", 3) + piece("<unk>", 2) + piece("<s>", 3) + piece("</s>", 3);
+  for (const auto& text : pieces) out += piece(text, 1, -1.0f);
+  return out + bytes_field(3, bytes_field(1, "custom") + bytes_field(2, character_map));
+}
+// A character map: the trie's size, its units, then the strings.
+std::string character_map(const std::vector<std::uint32_t>& units, const std::string& strings) {
+  const std::uint32_t trie_bytes = static_cast<std::uint32_t>(units.size() * 4);
+  std::string out(reinterpret_cast<const char*>(&trie_bytes), 4);
+  out.append(reinterpret_cast<const char*>(units.data()), units.size() * 4);
+  return out + strings;
+}
+
 }  // namespace
 
 TEST_CASE("subwords: encode -> decode gives the text back, for training verses and unseen characters alike") {
@@ -101,4 +132,49 @@ TEST_CASE("subwords: corrupt or missing model files and bad options are clear er
   CHECK(loom_test::message_of<loom::ValueError>([&] { SubwordModel::train(sentences, SubwordOptions().type("word")); })
             .find("unigram or bpe, got 'word'") != std::string::npos);
   CHECK_THROWS_AS(SubwordModel::train({}, SubwordOptions()), loom::ValueError);
+}
+
+TEST_CASE("subwords: a model file SentencePiece would crash on or read out of bounds is refused first") {
+  loom_test::TempDir dir;
+  const auto load_message = [&](const std::string& bytes) {
+    loom::write_file_atomically(dir.path + "/m.model", bytes);
+    return loom_test::message_of<loom::IOError>([&] { SubwordModel::load(dir.path + "/m.model"); });
+  };
+  // The hand-written model is one SentencePiece takes, so each error below is the one planted.
+  loom::write_file_atomically(dir.path + "/ok.model", model_proto({"\xE2\x96\x81" "a", "b"}));
+  CHECK(SubwordModel::load(dir.path + "/ok.model").size() == 6);
+  // An empty piece or a NUL byte in one: SentencePiece's trie builder throws through noexcept,
+  // ending the process (tests/fuzz/regressions/subwords).
+  CHECK(load_message(model_proto({"a", ""})).find("m.model is not a SentencePiece model (piece 5 is empty)") !=
+        std::string::npos);
+  CHECK(load_message(model_proto({"a", std::string("?\0", 2)})).find("piece 5 holds a NUL byte") != std::string::npos);
+  CHECK(load_message(model_proto({"a", "a"})).find("piece 5 ('a') comes twice") != std::string::npos);
+  CHECK(load_message(model_proto({"a"}) + piece("z", 9)).find("piece 5 has type 9, expected 1 to 6") !=
+        std::string::npos);
+  CHECK(load_message(model_proto({"a"}).substr(0, 40)).find("claims") != std::string::npos);
+  // Character maps: a trie larger than the map, strings without their NUL, a root whose children
+  // lie past the array (offset 512 from a 256-unit trie), a leaf pointing past the strings.
+  CHECK(load_message(model_proto({"a"}, std::string("\x40\0\0\0xy", 6))).find("holds a trie of 64 bytes") !=
+        std::string::npos);
+  const std::vector<std::uint32_t> empty_trie(256, 0);
+  CHECK(load_message(model_proto({"a"}, character_map(empty_trie, "x"))).find("do not end in NUL") !=
+        std::string::npos);
+  auto far_root = empty_trie;
+  far_root[0] = 512U << 10;
+  CHECK(load_message(model_proto({"a"}, character_map(far_root, std::string("x\0", 2))))
+            .find("trie node 0 points past its 256 units") != std::string::npos);
+  // Root offset 1: its child 'a' sits at 1 ^ 'a'; that child has a leaf (bit 8) at offset 2, whose
+  // unit's value 99 points past 2 bytes of strings.
+  auto far_leaf = empty_trie;
+  far_leaf[0] = 1U << 10;
+  far_leaf[1 ^ 'a'] = 'a' | (1U << 8) | (2U << 10);
+  far_leaf[1 ^ 'a' ^ 2] = 99 | (1U << 31);
+  CHECK(load_message(model_proto({"a"}, character_map(far_leaf, std::string("x\0", 2))))
+            .find("leaf points past its 2 bytes of strings") != std::string::npos);
+  // The same trie with the leaf at string 0 passes the check, and SentencePiece then normalises
+  // "a" to "x" with it.
+  far_leaf[1 ^ 'a' ^ 2] = 0 | (1U << 31);
+  loom::write_file_atomically(dir.path + "/map.model", model_proto({"x", "\xE2\x96\x81x"}, character_map(far_leaf, std::string("x\0", 2))));
+  const auto mapped = SubwordModel::load(dir.path + "/map.model");
+  CHECK(mapped.decode(mapped.encode("a")) == "x");
 }
