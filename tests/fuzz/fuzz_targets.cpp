@@ -104,6 +104,15 @@ bool fuzz_checkpoint(const std::uint8_t* data, std::size_t size) {
   return accepts([&] { trainer.resume(); });
 }
 
+// A run folder's metrics.jsonl (one line an epoch), which the text tasks' reports read back.
+bool fuzz_metrics_log(const std::uint8_t* data, std::size_t size) {
+  const std::string path = write_input("metrics.jsonl", data, size);
+  return accepts([&] {
+    for (const auto& epoch : loom::optim::read_metrics_log(path))
+      if (epoch.values.size() > size) std::abort();  // a value per few bytes at most
+  });
+}
+
 // First byte: bit 0 labels (else images); the rest is the file, gzip'ed or raw.
 bool fuzz_idx(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return false;
@@ -284,7 +293,8 @@ bool fuzz_subwords(const std::uint8_t* data, std::size_t size) {
 
 const std::vector<Target>& targets() {
   static const std::vector<Target> all = {
-      {"safetensors", fuzz_safetensors}, {"checkpoint", fuzz_checkpoint}, {"idx", fuzz_idx},
+      {"safetensors", fuzz_safetensors}, {"checkpoint", fuzz_checkpoint}, {"metrics_log", fuzz_metrics_log},
+      {"idx", fuzz_idx},
       {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config},
       {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
       {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},

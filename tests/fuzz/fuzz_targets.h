@@ -17,7 +17,7 @@ struct Target {
   bool (*run)(const std::uint8_t* data, std::size_t size);
 };
 
-/// safetensors, checkpoint, idx, delimited, vocabulary, run_config, and the tasks' data parsers:
+/// safetensors, checkpoint, metrics_log, idx, delimited, vocabulary, run_config, and the tasks' data parsers:
 /// sentiment, spam, daily_closes, bible, cmudict, labelled_idx, utf8_text, spoken_digits; pgm (captions'
 /// images) and wav (speech); subwords (translate's SentencePiece models) where the program's sources
 /// are built (LOOM_FUZZ_SUBWORDS).

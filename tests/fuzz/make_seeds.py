@@ -145,8 +145,8 @@ def sentencepiece_model(model_type, rules=None):
     with tempfile.TemporaryDirectory() as folder:
         normaliser = "--normalization_rule_name=identity"
         if rules:
-            normaliser = "--normalization_rule_tsv=" + os.path.join(folder, "rules.tsv")
-            with open(normaliser.split("=")[1], "w") as f:
+            normaliser = "--normalization_rule_tsv=rules.tsv"
+            with open(os.path.join(folder, "rules.tsv"), "w") as f:
                 f.write(rules)
         text = os.path.join(folder, "text.txt")
         with open(text, "w", encoding="utf-8") as f:
@@ -155,10 +155,11 @@ def sentencepiece_model(model_type, rules=None):
                     "Love your neighbor as yourself.\nAmarás a tu prójimo como a ti mismo.\n"
                     "¿Quién es mi prójimo? Jesus answered, \"A certain man was going down from Jerusalem.\"\n")
         prefix = os.path.join(folder, "m")
-        subprocess.run(["spm_train", f"--input={text}", f"--model_prefix={prefix}", "--vocab_size=300",
+        # Relative names, run in the folder: the model keeps them, and the seeds stay the same bytes.
+        subprocess.run(["spm_train", "--input=text.txt", "--model_prefix=m", "--vocab_size=300",
                         f"--model_type={model_type}", "--pad_id=0", "--unk_id=1", "--bos_id=2", "--eos_id=3",
                         "--byte_fallback=true", "--character_coverage=1.0", normaliser,
-                        "--num_threads=1", "--hard_vocab_limit=false", "--minloglevel=1"], check=True)
+                        "--num_threads=1", "--hard_vocab_limit=false", "--minloglevel=1"], check=True, cwd=folder)
         with open(prefix + ".model", "rb") as f:
             return f.read()
 
@@ -166,3 +167,6 @@ def sentencepiece_model(model_type, rules=None):
 put("subwords", "unigram_identity", sentencepiece_model("unigram"))
 put("subwords", "bpe_identity", sentencepiece_model("bpe"))
 put("subwords", "unigram_character_map", sentencepiece_model("unigram", "41\t61\n42\t62\nC1\t61\nFF21\t61\n"))
+put("metrics_log", "two_epochs", '{"epoch":1,"values":{"lr":0.002,"seconds":568.97,"train_loss":5.6015,"val_bleu":0.0}}\n'
+    '{"epoch":2,"values":{"lr":0.002,"seconds":541.04,"train_loss":5.1044,"val_bleu":1.5}}\n')
+put("metrics_log", "one_epoch_no_newline", '{"epoch":7,"values":{"val_accuracy":0.93,"train_loss":1e-3}}')
