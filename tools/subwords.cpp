@@ -20,7 +20,7 @@ namespace loom::tools {
 namespace {
 
 // A model of 64,000 pieces is about 1.5 MB; anything far past that is not one of ours.
-constexpr std::uint64_t kMaxModelBytes = 64 << 20;
+constexpr std::uint64_t kMaxModelBytes = 16 << 20;
 
 class SentenceList : public sentencepiece::SentenceIterator {
  public:
@@ -35,12 +35,15 @@ class SentenceList : public sentencepiece::SentenceIterator {
   std::size_t next_ = 0;
 };
 
-// SentencePiece trusts its model file: an empty piece, or one holding a NUL byte, makes its trie
-// builder throw through a noexcept path (std::terminate, found by tests/fuzz), and a normaliser's
-// character map is walked by offsets read from the file. Its protobuf is therefore read here first,
-// and what SentencePiece builds from or indexes by is checked. Wire format: each field is a varint
-// key (field number << 3 | type), then a varint (type 0), 8 bytes (1), a varint length and that
-// many bytes (2) or 4 bytes (5).
+// SentencePiece (Debian's 0.1.97) trusts its model file, and tests/fuzz found a piece holding a
+// NUL byte ends the process: darts-clone reads pieces as C strings and throws on the empty key
+// through a noexcept frame (std::terminate). Its sources show more: pieces are inserted into tries
+// by a recursion per byte; a normaliser's character map is a darts-clone array walked by offsets
+// read from the file, into a 32-entry result buffer; user-defined pieces match into a 64-entry one;
+// and self-test samples are encoded at load. So the file's protobuf is read here first, and what
+// SentencePiece builds from or indexes by is checked. Wire format: each field is a varint key
+// (field number << 3 | type), then a varint (type 0), 8 bytes (1), a varint length and that many
+// bytes (2) or 4 bytes (5).
 class ProtobufFields {
  public:
   ProtobufFields(std::string_view bytes, const std::string& origin) : rest_(bytes), origin_(origin) {}
@@ -89,17 +92,29 @@ class ProtobufFields {
   const std::string& origin_;
 };
 
-// ModelProto.pieces (field 1), each a SentencePiece message: piece (1) non-empty and unique,
-// score (2) finite, type (3) one of NORMAL 1 ... BYTE 6.
+// Loom's pieces are at most 16 characters; SentencePiece's tries recurse once per byte of a piece.
+constexpr std::size_t kMaxPieceBytes = 256;
+// A user-defined piece matches by prefix into 64 results: 64 bytes keeps any chain of prefixes shorter.
+constexpr std::size_t kMaxUserDefinedPieceBytes = 64;
+// The normaliser's 32 results (NormalizePrefix) bound the leaves on any path of its trie.
+constexpr std::uint32_t kMaxLeavesOnPath = 32;
+// NFKC's character map is 238 KB; the walk below costs 256 probes a unit.
+constexpr std::uint32_t kMaxTrieBytes = 4 << 20;
+
+// ModelProto.pieces (field 1), each a SentencePiece message: piece (1) non-empty, without NUL, at
+// most kMaxPieceBytes (kMaxUserDefinedPieceBytes for type 4) and unique; score (2) finite; type (3)
+// one of NORMAL 1 ... BYTE 6. No self-test samples (field 4): Loom's models have none.
 void check_pieces(std::string_view model, const std::string& origin) {
   ProtobufFields fields(model, origin);
   std::unordered_set<std::string_view> seen;
   for (std::int64_t index = 0; !fields.done();) {
     const auto field = fields.next();
+    if (field.number == 4 && !field.bytes.empty()) fields.fail("it holds self-test samples, which SentencePiece encodes at load");
     if (field.number != 1) continue;
     if (field.type != 2) fields.fail(fmt::format("piece {} is not a message", index));
     ProtobufFields piece_fields(field.bytes, origin);
     std::string_view piece;
+    std::uint64_t type = 1;
     while (!piece_fields.done()) {
       const auto part = piece_fields.next();
       if (part.number == 1 && part.type == 2) piece = part.bytes;
@@ -108,25 +123,33 @@ void check_pieces(std::string_view model, const std::string& origin) {
         std::memcpy(&score, part.bytes.data(), sizeof score);
         if (!std::isfinite(score)) fields.fail(fmt::format("piece {} has score {}", index, score));
       }
-      if (part.number == 3 && (part.type != 0 || part.varint < 1 || part.varint > 6))
-        fields.fail(fmt::format("piece {} has type {}, expected 1 to 6", index, part.varint));
+      if (part.number == 3) {
+        if (part.type != 0) fields.fail(fmt::format("piece {}'s type is not a number", index));
+        type = part.varint;
+      }
     }
+    if (type < 1 || type > 6) fields.fail(fmt::format("piece {} has type {}, expected 1 to 6", index, type));
     if (piece.empty()) fields.fail(fmt::format("piece {} is empty", index));
-    // The trie takes C strings: a NUL would end the piece early, an empty key it throws on.
     if (piece.find('\0') != std::string_view::npos) fields.fail(fmt::format("piece {} holds a NUL byte", index));
+    const std::size_t longest = type == 4 ? kMaxUserDefinedPieceBytes : kMaxPieceBytes;
+    if (piece.size() > longest)
+      fields.fail(fmt::format("piece {} has {} bytes, expected at most {}", index, piece.size(), longest));
     if (!seen.insert(piece).second) fields.fail(fmt::format("piece {} ('{}') comes twice", index, piece));
     ++index;
   }
 }
 
-// A normaliser's precompiled character map (NormalizerSpec field 2): a little-endian uint32 size of a
-// darts-clone double-array trie, the trie's 4-byte units, then the replacement strings, NUL-ended,
-// that its leaves point into. Every node reachable from the root must keep its 256 children and its
-// leaf inside the array, and a leaf's string inside the strings.
+// A normaliser's precompiled character map (NormalizerSpec field 2): a little-endian uint32 size of
+// a darts-clone double-array trie, the trie's 4-byte units, then the replacement strings, NUL-ended,
+// that its leaves point into. Walked depth first from the root, as SentencePiece's prefix search
+// goes: every node must keep its 256 child slots inside the array and its leaf's string inside the
+// strings; the graph must have no cycle (a DAG, as darts-clone builds: children may be shared), and
+// no path more than kMaxLeavesOnPath leaves.
 void check_character_map(std::string_view map, const ProtobufFields& fields) {
   std::uint32_t trie_bytes = 0;
   if (map.size() >= sizeof trie_bytes) std::memcpy(&trie_bytes, map.data(), sizeof trie_bytes);
-  if (trie_bytes == 0 || trie_bytes % 4 != 0 || trie_bytes > map.size() - sizeof trie_bytes)
+  if (map.size() < sizeof trie_bytes || trie_bytes == 0 || trie_bytes % 4 != 0 || trie_bytes > kMaxTrieBytes ||
+      trie_bytes > map.size() - sizeof trie_bytes)
     fields.fail(fmt::format("a character map of {} bytes holds a trie of {} bytes", map.size(), trie_bytes));
   const std::string_view strings = map.substr(sizeof trie_bytes + trie_bytes);
   if (strings.empty() || strings.back() != '\0') fields.fail("a character map's strings do not end in NUL");
@@ -134,25 +157,47 @@ void check_character_map(std::string_view map, const ProtobufFields& fields) {
   std::memcpy(units.data(), map.data() + sizeof trie_bytes, trie_bytes);
   const auto offset = [](std::uint32_t unit) { return (unit >> 10) << ((unit & (1U << 9)) >> 6); };
   const auto label = [](std::uint32_t unit) { return unit & ((1U << 31) | 0xFF); };
-  std::vector<bool> visited(units.size());
-  std::vector<std::size_t> pending{0};
-  visited[0] = true;
-  while (!pending.empty()) {
-    const std::size_t node = pending.back();
-    pending.pop_back();
+  const auto has_leaf = [](std::uint32_t unit) { return (unit >> 8) & 1; };
+  const auto enter = [&](std::size_t node) {  // what a search reaching `node` reads
     const std::size_t base = node ^ offset(units[node]);
     if ((base | 0xFF) >= units.size())
       fields.fail(fmt::format("a character map's trie node {} points past its {} units", node, units.size()));
-    for (std::uint32_t byte = 0; byte < 256; ++byte) {
-      const std::size_t child = base ^ byte;
-      if (label(units[child]) != byte || visited[child]) continue;
-      visited[child] = true;
-      pending.push_back(child);
-      const bool has_leaf = (units[child] >> 8) & 1;
-      const std::size_t leaf = child ^ offset(units[child]);
-      if (has_leaf && leaf < units.size() && (units[leaf] & 0x7FFFFFFF) >= strings.size())
-        fields.fail(fmt::format("a character map's leaf points past its {} bytes of strings", strings.size()));
+    if (has_leaf(units[node]) && (units[base] & 0x7FFFFFFF) >= strings.size())
+      fields.fail(fmt::format("a character map's leaf points past its {} bytes of strings", strings.size()));
+    return base;
+  };
+  enum : std::uint8_t { unseen, on_path, done };
+  std::vector<std::uint8_t> state(units.size(), unseen);
+  std::vector<std::uint32_t> leaves_below(units.size(), 0);  // most leaves on a path from the node down
+  struct Step {
+    std::size_t node, base;
+    std::uint32_t next_byte, most_below;
+  };
+  std::vector<Step> path{{0, enter(0), 0, 0}};
+  state[0] = on_path;
+  while (!path.empty()) {
+    Step& step = path.back();
+    if (step.next_byte < 256) {
+      const std::uint32_t byte = step.next_byte++;
+      const std::size_t child = step.base ^ byte;
+      if (label(units[child]) != byte) continue;
+      if (state[child] == on_path) fields.fail("a character map's trie has a cycle");
+      if (state[child] == done) {
+        step.most_below = std::max(step.most_below, leaves_below[child]);
+        continue;
+      }
+      state[child] = on_path;
+      path.push_back({child, enter(child), 0, 0});  // `step` is not used past this
+      continue;
     }
+    const std::uint32_t leaves = step.most_below + has_leaf(units[step.node]);
+    if (leaves > kMaxLeavesOnPath)
+      fields.fail(fmt::format("a character map's trie has a path of {} leaves, expected at most {}", leaves,
+                              kMaxLeavesOnPath));
+    leaves_below[step.node] = leaves;
+    state[step.node] = done;
+    path.pop_back();
+    if (!path.empty()) path.back().most_below = std::max(path.back().most_below, leaves);
   }
 }
 

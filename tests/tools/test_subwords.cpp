@@ -66,6 +66,23 @@ std::string character_map(const std::vector<std::uint32_t>& units, const std::st
   return out + strings;
 }
 
+// A unit no byte leads into (its label has bit 31, as darts-clone's value units), for the free
+// slots: darts-clone gives those labels that no byte matches too.
+constexpr std::uint32_t unused_unit = 1U << 31;
+
+// A trie whose root leads by 'a' through `leaves` nodes in a row, each with a leaf (string 0):
+// node i sits at 256 i + 'a' in block i, its children and leaf in block i + 1.
+std::vector<std::uint32_t> leaf_chain(std::uint32_t leaves) {
+  std::vector<std::uint32_t> units(256 * (leaves + 2), unused_unit);
+  units[0] = 256U << 10;
+  for (std::uint32_t i = 1; i <= leaves; ++i) {
+    const std::uint32_t node = 256 * i + 'a', base = 256 * (i + 1);
+    units[node] = 'a' | (1U << 8) | ((node ^ base) << 10);
+    units[base] = 1U << 31;  // the leaf: string 0
+  }
+  return units;
+}
+
 }  // namespace
 
 TEST_CASE("subwords: encode -> decode gives the text back, for training verses and unseen characters alike") {
@@ -151,12 +168,20 @@ TEST_CASE("subwords: a model file SentencePiece would crash on or read out of bo
   CHECK(load_message(model_proto({"a", "a"})).find("piece 5 ('a') comes twice") != std::string::npos);
   CHECK(load_message(model_proto({"a"}) + piece("z", 9)).find("piece 5 has type 9, expected 1 to 6") !=
         std::string::npos);
+  // Tries recurse once per byte of a piece; user-defined pieces (type 4) match into 64 results.
+  CHECK(load_message(model_proto({"a", std::string(257, 'b')})).find("piece 5 has 257 bytes, expected at most 256") !=
+        std::string::npos);
+  CHECK(load_message(model_proto({"a"}) + piece(std::string(65, 'u'), 4)).find("expected at most 64") !=
+        std::string::npos);
+  // Self-test samples (field 4) are encoded as the model loads.
+  CHECK(load_message(model_proto({"a"}) + bytes_field(4, bytes_field(1, bytes_field(1, "a") + bytes_field(2, "a"))))
+            .find("self-test samples") != std::string::npos);
   CHECK(load_message(model_proto({"a"}).substr(0, 40)).find("claims") != std::string::npos);
   // Character maps: a trie larger than the map, strings without their NUL, a root whose children
   // lie past the array (offset 512 from a 256-unit trie), a leaf pointing past the strings.
   CHECK(load_message(model_proto({"a"}, std::string("\x40\0\0\0xy", 6))).find("holds a trie of 64 bytes") !=
         std::string::npos);
-  const std::vector<std::uint32_t> empty_trie(256, 0);
+  const std::vector<std::uint32_t> empty_trie(256, unused_unit);
   CHECK(load_message(model_proto({"a"}, character_map(empty_trie, "x"))).find("do not end in NUL") !=
         std::string::npos);
   auto far_root = empty_trie;
@@ -171,6 +196,20 @@ TEST_CASE("subwords: a model file SentencePiece would crash on or read out of bo
   far_leaf[1 ^ 'a' ^ 2] = 99 | (1U << 31);
   CHECK(load_message(model_proto({"a"}, character_map(far_leaf, std::string("x\0", 2))))
             .find("leaf points past its 2 bytes of strings") != std::string::npos);
+  // A cycle back to the root (its leaf is fine): the search would go round for as long as the input.
+  auto cycle = empty_trie;
+  cycle[0] = 'a' | (1U << 8) | (0x61U << 10);
+  cycle[0x61] = 1U << 31;
+  CHECK(load_message(model_proto({"a"}, character_map(cycle, std::string("x\0", 2)))).find("has a cycle") !=
+        std::string::npos);
+  // NormalizePrefix keeps 32 matches: a chain of 33 leaves ("a", "aa", ...) overruns them, 32 do not.
+  CHECK(load_message(model_proto({"a"}, character_map(leaf_chain(33), std::string("x\0", 2))))
+            .find("a path of 33 leaves, expected at most 32") != std::string::npos);
+  loom::write_file_atomically(dir.path + "/chain.model", model_proto({"x"}, character_map(leaf_chain(32), std::string("x\0", 2))));
+  CHECK(SubwordModel::load(dir.path + "/chain.model").encode(std::string(40, 'a')).size() > 0);
+  // The denormaliser's map (field 5) is checked as the normaliser's.
+  CHECK(load_message(model_proto({"a"}) + bytes_field(5, bytes_field(2, character_map(cycle, std::string("x\0", 2)))))
+            .find("has a cycle") != std::string::npos);
   // The same trie with the leaf at string 0 passes the check, and SentencePiece then normalises
   // "a" to "x" with it.
   far_leaf[1 ^ 'a' ^ 2] = 0 | (1U << 31);
