@@ -181,6 +181,16 @@ TEST_CASE("corpus BLEU 13a on detokenised text and corpus chrF (hand-computed)")
   CHECK(bleu.score == doctest::Approx(std::pow(0.8 * 0.625 * 0.5 * 0.5, 0.25)));  // 0.594604
   CHECK(corpus_bleu_13a({"a b c d."}, {"a b c d ."}).score == doctest::Approx(1.0));  // the period splits either way
   CHECK_THROWS_AS(corpus_bleu_13a({"a"}, {}), loom::ValueError);
+  // sacreBLEU's "exp" smoothing: "a b c d" against "a b x c d" matches 4/4, 2/3, 0/2, 0/1; the two
+  // orders without a match count 1 / (2 * 2) and 1 / (4 * 1); c = 4 < r = 5, BP exp(-1/4). Unsmoothed
+  // corpus_bleu gives 0, which left a translate run's learning-rate plateau halving at every epoch.
+  const auto smoothed = corpus_bleu_13a({"a b c d"}, {"a b x c d"});
+  CHECK(smoothed.score == doctest::Approx(std::exp(-0.25) * std::pow(2.0 / 3.0 * 0.25 * 0.25, 0.25)));  // 0.351863
+  CHECK(smoothed.precisions[2] == 0.0);
+  CHECK(loom::data::corpus_bleu(std::vector<loom::data::Tokens>{{"a", "b", "c", "d"}},
+                                std::vector<loom::data::Tokens>{{"a", "b", "x", "c", "d"}}).score == 0.0);
+  CHECK(corpus_bleu_13a({"x y"}, {"a b c"}).score == 0.0);  // no match at all, nothing to smooth from
+  CHECK(corpus_bleu_13a({"a"}, {"a b"}).score == 0.0);      // no 2-grams in the hypothesis: 0, as sacreBLEU
 
   // chrF: "ab" against "abc": 1-grams 2 / 3 / 2 matches (P 1, R 2/3), 2-grams 1 / 2 / 1 (P 1, R 1/2),
   // longer orders absent from the hypothesis. P = 1, R = 7/12, F2 = 5 P R / (4 P + R) = 7/11.

@@ -236,17 +236,21 @@ double exact_match(const std::vector<IdSequence>& hypotheses, const std::vector<
   return exact_match_of(hypotheses, references);
 }
 
-BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<std::vector<Tokens>>& references,
-                      int max_order) {
-  check_pair("corpus_bleu", hypotheses, references);
+namespace {
+
+// Corpus BLEU; with exp_smoothing, an order without matches counts 1 / (2^k * its n-grams), k
+// the number of such orders so far (sacreBLEU's default "exp", NIST's smoothing).
+BleuScore bleu(const char* function, const std::vector<Tokens>& hypotheses,
+               const std::vector<std::vector<Tokens>>& references, int max_order, bool exp_smoothing) {
+  check_pair(function, hypotheses, references);
   if (max_order < 1 || max_order > 4)
-    throw ValueError(fmt::format("corpus_bleu: expected max_order in [1, 4], got {}", max_order));
+    throw ValueError(fmt::format("{}: expected max_order in [1, 4], got {}", function, max_order));
   std::array<std::int64_t, 4> matches{}, totals{};
   BleuScore result;
   for (std::size_t i = 0; i < hypotheses.size(); ++i) {
     const Tokens& hypothesis = hypotheses[i];
     if (references[i].empty())
-      throw ValueError(fmt::format("corpus_bleu: hypothesis {} has no reference", i));
+      throw ValueError(fmt::format("{}: hypothesis {} has no reference", function, i));
     const auto hypothesis_length = static_cast<std::int64_t>(hypothesis.size());
     std::int64_t closest = static_cast<std::int64_t>(references[i][0].size());
     for (const auto& reference : references[i]) {
@@ -268,12 +272,18 @@ BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<s
       }
     }
   }
-  double log_sum = 0.0;
+  double log_sum = 0.0, smoothing = 1.0;
   bool any_zero = false;
   for (int n = 0; n < max_order; ++n) {
     result.precisions[n] = totals[n] ? static_cast<double>(matches[n]) / static_cast<double>(totals[n]) : 0.0;
-    if (matches[n] == 0) any_zero = true;
-    else log_sum += std::log(result.precisions[n]);
+    if (matches[n] > 0) {
+      log_sum += std::log(result.precisions[n]);
+    } else if (exp_smoothing && totals[n] > 0) {
+      smoothing *= 2.0;
+      log_sum += std::log(1.0 / (smoothing * static_cast<double>(totals[n])));
+    } else {
+      any_zero = true;
+    }
   }
   const auto c = static_cast<double>(result.hypothesis_length), r = static_cast<double>(result.reference_length);
   result.brevity_penalty = c == 0.0 ? 0.0 : c < r ? std::exp(1.0 - r / c) : 1.0;
@@ -281,11 +291,22 @@ BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<s
   return result;
 }
 
-BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references, int max_order) {
+std::vector<std::vector<Tokens>> one_reference_each(const std::vector<Tokens>& references) {
   std::vector<std::vector<Tokens>> wrapped;
   wrapped.reserve(references.size());
   for (const auto& reference : references) wrapped.push_back({reference});
-  return corpus_bleu(hypotheses, wrapped, max_order);
+  return wrapped;
+}
+
+}  // namespace
+
+BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<std::vector<Tokens>>& references,
+                      int max_order) {
+  return bleu("corpus_bleu", hypotheses, references, max_order, false);
+}
+
+BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<Tokens>& references, int max_order) {
+  return corpus_bleu(hypotheses, one_reference_each(references), max_order);
 }
 
 namespace {
@@ -370,7 +391,7 @@ BleuScore corpus_bleu_13a(const std::vector<std::string>& hypotheses, const std:
   std::vector<Tokens> hypothesis_tokens, reference_tokens;
   for (const auto& h : hypotheses) hypothesis_tokens.push_back(tokenize_13a(h));
   for (const auto& r : references) reference_tokens.push_back(tokenize_13a(r));
-  return corpus_bleu(hypothesis_tokens, reference_tokens);
+  return bleu("corpus_bleu_13a", hypothesis_tokens, one_reference_each(reference_tokens), 4, true);
 }
 
 double corpus_chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references,

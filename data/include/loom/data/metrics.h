@@ -122,8 +122,10 @@ BleuScore corpus_bleu(const std::vector<Tokens>& hypotheses, const std::vector<T
 /// split off after a digit. Letters of any script stay whole; ASCII whitespace separates tokens.
 ///     tokenize_13a("¿Quién dijo: \"3.5-4,0\"?")  // {"¿Quién", "dijo", ":", "\"", "3.5", "-", "4,0", "\"", "?"}
 Tokens tokenize_13a(const std::string& line);
-/// Corpus BLEU as the field reports it (sacreBLEU's default): corpus_bleu over tokenize_13a of
-/// detokenised hypotheses and their one reference each. Same errors as corpus_bleu.
+/// Corpus BLEU as the field reports it (sacreBLEU's defaults): corpus_bleu over tokenize_13a of
+/// detokenised hypotheses and their one reference each, with sacreBLEU's "exp" smoothing: the k-th
+/// order without a match counts 1 / (2^k * its n-gram count) instead of making the score 0, so an
+/// early model's score still moves (`precisions` stay the unsmoothed ones). Same errors as corpus_bleu.
 BleuScore corpus_bleu_13a(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references);
 
 /// Corpus chrF (Popović 2015) as sacreBLEU computes it by default: character n-grams (n = 1 ..
