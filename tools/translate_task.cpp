@@ -216,7 +216,7 @@ void evaluate(const RunConfig& config, models::Seq2Seq& model, const TranslateDa
   metrics["test_books"] = fmt::format("{}", fmt::join(data::bible_test_books(), ", "));
   metrics["test_verses"] = test.size();
   metrics["test_bleu"] = 100 * beam.bleu.score;
-  metrics["bleu_definition"] = "corpus BLEU-4 on detokenised text, sacreBLEU's 13a tokenisation, case-sensitive";
+  metrics["bleu_definition"] = "corpus BLEU-4 on detokenised text, sacreBLEU's 13a tokenisation and exp smoothing, case-sensitive";
   metrics["test_chrf"] = 100 * beam.chrf;
   metrics["beam_size"] = config.beam;
   metrics["test_bleu_greedy"] = 100 * greedy.bleu.score;
