@@ -59,12 +59,12 @@ class ProtobufFields {
     const auto key = varint();
     field.number = key >> 3;
     field.type = key & 7;
+    if (field.type != 0 && field.type != 1 && field.type != 2 && field.type != 5)
+      fail(fmt::format("field {} has wire type {}, expected 0, 1, 2 or 5", field.number, field.type));
     if (field.type == 0) {
       field.varint = varint();
     } else {
-      const std::uint64_t length = field.type == 1 ? 8 : field.type == 5 ? 4 : field.type == 2 ? varint() : 0;
-      if (field.type != 1 && field.type != 2 && field.type != 5)
-        fail(fmt::format("field {} has wire type {}, expected 0, 1, 2 or 5", field.number, field.type));
+      const std::uint64_t length = field.type == 1 ? 8 : field.type == 5 ? 4 : varint();
       if (length > rest_.size())
         fail(fmt::format("field {} claims {} bytes, {} are left", field.number, length, rest_.size()));
       field.bytes = rest_.substr(0, length);
@@ -72,6 +72,7 @@ class ProtobufFields {
     }
     return field;
   }
+  const std::string& origin() const { return origin_; }
   [[noreturn]] void fail(const std::string& what) const {
     throw IOError(fmt::format("subwords: {} is not a SentencePiece model ({})", origin_, what));
   }
@@ -101,42 +102,34 @@ constexpr std::uint32_t kMaxLeavesOnPath = 32;
 // NFKC's character map is 238 KB; the walk below costs 256 probes a unit.
 constexpr std::uint32_t kMaxTrieBytes = 4 << 20;
 
-// ModelProto.pieces (field 1), each a SentencePiece message: piece (1) non-empty, without NUL, at
-// most kMaxPieceBytes (kMaxUserDefinedPieceBytes for type 4) and unique; score (2) finite; type (3)
-// one of NORMAL 1 ... BYTE 6. No self-test samples (field 4): Loom's models have none.
-void check_pieces(std::string_view model, const std::string& origin) {
-  ProtobufFields fields(model, origin);
-  std::unordered_set<std::string_view> seen;
-  for (std::int64_t index = 0; !fields.done();) {
-    const auto field = fields.next();
-    if (field.number == 4 && !field.bytes.empty()) fields.fail("it holds self-test samples, which SentencePiece encodes at load");
-    if (field.number != 1) continue;
-    if (field.type != 2) fields.fail(fmt::format("piece {} is not a message", index));
-    ProtobufFields piece_fields(field.bytes, origin);
-    std::string_view piece;
-    std::uint64_t type = 1;
-    while (!piece_fields.done()) {
-      const auto part = piece_fields.next();
-      if (part.number == 1 && part.type == 2) piece = part.bytes;
-      if (part.number == 2 && part.type == 5) {
-        float score;
-        std::memcpy(&score, part.bytes.data(), sizeof score);
-        if (!std::isfinite(score)) fields.fail(fmt::format("piece {} has score {}", index, score));
-      }
-      if (part.number == 3) {
-        if (part.type != 0) fields.fail(fmt::format("piece {}'s type is not a number", index));
-        type = part.varint;
-      }
+// A SentencePiece message (ModelProto field 1): piece (1) non-empty, without NUL, at most
+// kMaxPieceBytes (kMaxUserDefinedPieceBytes for type 4) and unique; score (2) finite; type (3) one
+// of NORMAL 1 ... BYTE 6.
+void check_piece(std::string_view message, std::int64_t index, std::unordered_set<std::string_view>& seen,
+                 const ProtobufFields& model) {
+  ProtobufFields parts(message, model.origin());
+  std::string_view piece;
+  std::uint64_t type = 1;
+  while (!parts.done()) {
+    const auto part = parts.next();
+    if (part.number == 1 && part.type == 2) piece = part.bytes;
+    if (part.number == 2 && part.type == 5) {
+      float score;
+      std::memcpy(&score, part.bytes.data(), sizeof score);
+      if (!std::isfinite(score)) model.fail(fmt::format("piece {} has score {}", index, score));
     }
-    if (type < 1 || type > 6) fields.fail(fmt::format("piece {} has type {}, expected 1 to 6", index, type));
-    if (piece.empty()) fields.fail(fmt::format("piece {} is empty", index));
-    if (piece.find('\0') != std::string_view::npos) fields.fail(fmt::format("piece {} holds a NUL byte", index));
-    const std::size_t longest = type == 4 ? kMaxUserDefinedPieceBytes : kMaxPieceBytes;
-    if (piece.size() > longest)
-      fields.fail(fmt::format("piece {} has {} bytes, expected at most {}", index, piece.size(), longest));
-    if (!seen.insert(piece).second) fields.fail(fmt::format("piece {} ('{}') comes twice", index, piece));
-    ++index;
+    if (part.number == 3) {
+      if (part.type != 0) model.fail(fmt::format("piece {}'s type is not a number", index));
+      type = part.varint;
+    }
   }
+  if (type < 1 || type > 6) model.fail(fmt::format("piece {} has type {}, expected 1 to 6", index, type));
+  if (piece.empty()) model.fail(fmt::format("piece {} is empty", index));
+  if (piece.find('\0') != std::string_view::npos) model.fail(fmt::format("piece {} holds a NUL byte", index));
+  const std::size_t longest = type == 4 ? kMaxUserDefinedPieceBytes : kMaxPieceBytes;
+  if (piece.size() > longest)
+    model.fail(fmt::format("piece {} has {} bytes, expected at most {}", index, piece.size(), longest));
+  if (!seen.insert(piece).second) model.fail(fmt::format("piece {} ('{}') comes twice", index, piece));
 }
 
 // A normaliser's precompiled character map (NormalizerSpec field 2): a little-endian uint32 size of
@@ -201,16 +194,24 @@ void check_character_map(std::string_view map, const ProtobufFields& fields) {
   }
 }
 
-// The normaliser and denormaliser (ModelProto fields 3 and 5) and their character maps.
-void check_normalizers(std::string_view model, const std::string& origin) {
+// The model in one pass: its pieces (field 1), no self-test samples (field 4; Loom's models have
+// none), and the character maps of its normaliser and denormaliser (fields 3 and 5).
+void check_model(std::string_view model, const std::string& origin) {
   ProtobufFields fields(model, origin);
-  while (!fields.done()) {
+  std::unordered_set<std::string_view> seen;
+  for (std::int64_t pieces = 0; !fields.done();) {
     const auto field = fields.next();
-    if ((field.number != 3 && field.number != 5) || field.type != 2) continue;
-    ProtobufFields spec(field.bytes, origin);
-    while (!spec.done()) {
-      const auto part = spec.next();
-      if (part.number == 2 && part.type == 2 && !part.bytes.empty()) check_character_map(part.bytes, spec);
+    if (field.number == 1) {
+      if (field.type != 2) fields.fail(fmt::format("piece {} is not a message", pieces));
+      check_piece(field.bytes, pieces++, seen, fields);
+    } else if (field.number == 4 && !field.bytes.empty()) {
+      fields.fail("it holds self-test samples, which SentencePiece encodes at load");
+    } else if ((field.number == 3 || field.number == 5) && field.type == 2) {
+      ProtobufFields spec(field.bytes, origin);
+      while (!spec.done()) {
+        const auto part = spec.next();
+        if (part.number == 2 && part.type == 2 && !part.bytes.empty()) check_character_map(part.bytes, spec);
+      }
     }
   }
 }
@@ -218,8 +219,7 @@ void check_normalizers(std::string_view model, const std::string& origin) {
 }  // namespace
 
 SubwordModel::SubwordModel(std::string serialized, const std::string& origin) : serialized_(std::move(serialized)) {
-  check_pieces(serialized_, origin);
-  check_normalizers(serialized_, origin);
+  check_model(serialized_, origin);
   auto processor = std::make_shared<sentencepiece::SentencePieceProcessor>();
   const auto status = processor->LoadFromSerializedProto(serialized_);
   if (!status.ok())
