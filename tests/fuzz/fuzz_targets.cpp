@@ -294,8 +294,8 @@ bool fuzz_subwords(const std::uint8_t* data, std::size_t size) {
 const std::vector<Target>& targets() {
   static const std::vector<Target> all = {
       {"safetensors", fuzz_safetensors}, {"checkpoint", fuzz_checkpoint}, {"metrics_log", fuzz_metrics_log},
-      {"idx", fuzz_idx},
-      {"delimited", fuzz_delimited},     {"vocabulary", fuzz_vocabulary}, {"run_config", fuzz_run_config},
+      {"idx", fuzz_idx},                 {"delimited", fuzz_delimited},   {"vocabulary", fuzz_vocabulary},
+      {"run_config", fuzz_run_config},
       {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
       {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},
       {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm},               {"wav", fuzz_wav},
