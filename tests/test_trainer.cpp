@@ -135,6 +135,12 @@ TEST_CASE("the metrics log holds exactly the run's epochs: emptied for a fresh r
   std::ofstream(dir.path + "/metrics.jsonl", std::ios::app) << "{\"epoch\": oops\n";
   CHECK(loom_test::message_of<loom::IOError>([&] { optim::read_metrics_log(dir.path + "/metrics.jsonl"); })
             .find("metrics.jsonl:6: expected {\"epoch\": N, \"values\": {...}}, got a malformed line") != std::string::npos);
+  // An epoch too large for an integer (found by the metrics_log fuzzer), or not positive, is refused by name.
+  for (const char* epoch : {"3.6e41", "0", "-2", "1.5"}) {
+    std::ofstream(dir.path + "/metrics.jsonl") << "{\"epoch\":" << epoch << ",\"values\":{}}\n";
+    CHECK(loom_test::message_of<loom::IOError>([&] { optim::read_metrics_log(dir.path + "/metrics.jsonl"); })
+              .find(std::string("metrics.jsonl:1: expected a positive integer epoch, got ")) != std::string::npos);
+  }
 }
 
 TEST_CASE("a write that fails in the run folder stops fit with an IOError and keeps the last checkpoint") {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <nlohmann/json.hpp>
 
@@ -218,7 +219,13 @@ std::vector<EpochMetrics> read_metrics_log(const std::string& path) {
     const std::size_t end = std::min(text.find('\n', start), text.size());
     try {
       const auto line = nlohmann::json::parse(text.substr(start, end - start));
-      history.push_back({line.at("epoch").get<std::int64_t>(), line.at("values").get<std::map<std::string, double>>()});
+      // Checked before get: a float epoch (1e41) would be a conversion with undefined behaviour.
+      const auto& epoch = line.at("epoch");
+      if (!epoch.is_number_unsigned() || epoch.get<std::uint64_t>() < 1 ||
+          epoch.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        throw IOError(fmt::format("read_metrics_log: {}:{}: expected a positive integer epoch, got {}", path,
+                                  line_number + 1, epoch.dump()));
+      history.push_back({epoch.get<std::int64_t>(), line.at("values").get<std::map<std::string, double>>()});
     } catch (const nlohmann::json::exception& e) {
       throw IOError(fmt::format("read_metrics_log: {}:{}: expected {{\"epoch\": N, \"values\": {{...}}}}, got a "
                                 "malformed line: {}", path, line_number + 1, e.what()));
