@@ -143,6 +143,26 @@ TEST_CASE("the metrics log holds exactly the run's epochs: emptied for a fresh r
   }
 }
 
+TEST_CASE("the plateau steps on the metric it is given, not the monitored one, and names a missing one") {
+  LineRun run("", 4);  // monitors train_loss, which falls every epoch
+  optim::ReduceLROnPlateau plateau(run.sgd, optim::PlateauOptions().mode("min").factor(0.5).patience(1));
+  run.trainer.set_plateau(&plateau, "noise");
+  const auto validate = [] { return std::map<std::string, double>{{"noise", 1.0}}; };  // never improves
+  const auto result = run.fit(validate);
+  // Epochs 2 and 3 are the plateau's bad ones: patience 1 halves the rate after epoch 3 and
+  // starts counting again (epoch 4 is one bad epoch).
+  std::vector<double> rates;
+  for (const auto& m : result.history) rates.push_back(m.values.at("lr"));
+  CHECK(rates == std::vector<double>{0.5, 0.5, 0.5, 0.25});
+  CHECK(run.sgd.param_groups()[0].lr == 0.25);
+  CHECK(result.best_epoch == 4);  // the monitored metric still picks the epoch
+
+  LineRun missing("", 1);
+  missing.trainer.set_plateau(&plateau, "val_loss");
+  CHECK(loom_test::message_of<loom::ValueError>([&] { missing.fit(validate); }) ==
+        "Trainer: the plateau's metric 'val_loss' was not computed (have: train_loss, lr and the validation metrics)");
+}
+
 TEST_CASE("a write that fails in the run folder stops fit with an IOError and keeps the last checkpoint") {
   TempDir dir;
   const std::string log = dir.path + "/metrics.jsonl";

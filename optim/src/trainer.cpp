@@ -339,17 +339,21 @@ TrainResult Trainer::fit(BatchSource& train, const LossFunction& loss_function, 
       model_.train();
     }
     metrics.values["seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
-    auto monitored = metrics.values.find(options_.monitor());
-    if (monitored == metrics.values.end())
-      throw ValueError(fmt::format("Trainer: the monitored metric '{}' was not computed (have: train_loss, lr{})",
-                                   options_.monitor(), validate ? " and the validation metrics" : ""));
+    const auto computed = [&](const std::string& name, const char* role) {
+      const auto found = metrics.values.find(name);
+      if (found == metrics.values.end())
+        throw ValueError(fmt::format("Trainer: the {} metric '{}' was not computed (have: train_loss, lr{})", role,
+                                     name, validate ? " and the validation metrics" : ""));
+      return found->second;
+    };
+    const double monitored = computed(options_.monitor(), "monitored");
     if (scheduler_) scheduler_->step();
-    if (plateau_) plateau_->step(monitored->second);
+    if (plateau_) plateau_->step(plateau_metric_.empty() ? monitored : computed(plateau_metric_, "plateau's"));
 
     epoch_ = epoch;
     result_.history.push_back(metrics);
-    if (improved(monitored->second)) {
-      result_.best_value = monitored->second;
+    if (improved(monitored)) {
+      result_.best_value = monitored;
       result_.best_epoch = epoch;
       epochs_without_improvement_ = 0;
       if (!options_.run_dir().empty() && is_root()) save(model_, options_.run_dir() + "/best.safetensors");

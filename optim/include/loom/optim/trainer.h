@@ -25,6 +25,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loom/data/batch.h"
@@ -115,7 +116,12 @@ class Trainer {
   Trainer(Module& model, Optimizer& optimizer, TrainerOptions options = {});
   /// A schedule stepped once per epoch (ReduceLROnPlateau: give it with set_plateau).
   void set_scheduler(LRScheduler* scheduler) { scheduler_ = scheduler; }
-  void set_plateau(ReduceLROnPlateau* plateau) { plateau_ = plateau; }
+  /// The plateau steps on `metric` (a validation metric's name), or on the monitored metric when
+  /// empty: a run may pick its best epoch by one figure (BLEU) and its rate by a smoother one (loss).
+  void set_plateau(ReduceLROnPlateau* plateau, std::string metric = {}) {
+    plateau_ = plateau;
+    plateau_metric_ = std::move(metric);
+  }
   /// Trains as one replica of a data-parallel group (see above); call before resume and fit.
   void set_replicas(Replicas* replicas) { replicas_ = replicas; }
 
@@ -155,6 +161,7 @@ class Trainer {
   TrainerOptions options_;
   LRScheduler* scheduler_ = nullptr;
   ReduceLROnPlateau* plateau_ = nullptr;
+  std::string plateau_metric_;  // empty: the monitored metric
   Replicas* replicas_ = nullptr;
   Generator generator_;
   std::int64_t epoch_ = 0;  // epochs completed
