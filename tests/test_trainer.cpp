@@ -163,6 +163,40 @@ TEST_CASE("the plateau steps on the metric it is given, not the monitored one, a
         "Trainer: the plateau's metric 'val_loss' was not computed (have: train_loss, lr and the validation metrics)");
 }
 
+TEST_CASE("a NaN or infinite metric survives the metrics log and the checkpoint, so a diverged run resumes") {
+  TempDir dir;
+  const auto validate = [] {
+    return std::map<std::string, double>{{"val_nan", std::nan("")}, {"val_loss", INFINITY}, {"val_low", -INFINITY}};
+  };
+  const auto check_values = [](const std::map<std::string, double>& values) {
+    CHECK(std::isnan(values.at("val_nan")));
+    CHECK(values.at("val_loss") == INFINITY);
+    CHECK(values.at("val_low") == -INFINITY);
+  };
+  {
+    LineRun run(dir.path, 2);
+    optim::ReduceLROnPlateau plateau(run.sgd, optim::PlateauOptions().patience(0));
+    run.trainer.set_plateau(&plateau, "val_loss");  // its best stays infinite
+    run.fit(validate);
+  }
+  const auto logged = optim::read_metrics_log(dir.path + "/metrics.jsonl");
+  REQUIRE(logged.size() == 2);
+  check_values(logged[1].values);
+  LineRun resumed(dir.path, 3);
+  optim::ReduceLROnPlateau plateau(resumed.sgd, optim::PlateauOptions().patience(0));
+  resumed.trainer.set_plateau(&plateau, "val_loss");
+  REQUIRE(resumed.trainer.resume());
+  CHECK(plateau.best() == INFINITY);
+  const auto result = resumed.fit(validate);
+  REQUIRE(result.history.size() == 3);
+  check_values(result.history[0].values);  // restored from the checkpoint
+  // Anything else where a number belongs is refused by name.
+  std::ofstream(dir.path + "/metrics.jsonl") << "{\"epoch\":1,\"values\":{\"val_loss\":null}}\n";
+  CHECK(loom_test::message_of<loom::IOError>([&] { optim::read_metrics_log(dir.path + "/metrics.jsonl"); })
+            .find("metrics.jsonl:1: expected \"values\" to map names to numbers, got {\"val_loss\":null}") !=
+        std::string::npos);
+}
+
 TEST_CASE("a write that fails in the run folder stops fit with an IOError and keeps the last checkpoint") {
   TempDir dir;
   const std::string log = dir.path + "/metrics.jsonl";

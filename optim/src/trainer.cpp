@@ -39,9 +39,39 @@ std::uint64_t max_checkpoint_bytes(const Module& model) {
 // A metrics log holds a line of ~200 bytes an epoch; anything past this is not one.
 constexpr std::uint64_t max_metrics_log_bytes = std::uint64_t(1) << 28;
 
+// JSON has no NaN or infinity (nlohmann would write null, which reads back as no number): a
+// non-finite figure, such as a diverged run's validation loss, is written as a string.
+nlohmann::json number_json(double value) {
+  if (std::isfinite(value)) return value;
+  return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+}
+
+// What number_json wrote; nullopt for anything else.
+std::optional<double> number_from_json(const nlohmann::json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (value == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (value == "inf") return std::numeric_limits<double>::infinity();
+  if (value == "-inf") return -std::numeric_limits<double>::infinity();
+  return std::nullopt;
+}
+
 // One epoch as the checkpoint's history and the metrics log hold it.
 nlohmann::json epoch_json(const EpochMetrics& metrics) {
-  return {{"epoch", metrics.epoch}, {"values", metrics.values}};
+  nlohmann::json values = nlohmann::json::object();
+  for (const auto& [name, value] : metrics.values) values[name] = number_json(value);
+  return {{"epoch", metrics.epoch}, {"values", values}};
+}
+
+// An epoch's values as epoch_json wrote them; nullopt when `values` is not an object of numbers.
+std::optional<std::map<std::string, double>> values_from_json(const nlohmann::json& values) {
+  if (!values.is_object()) return std::nullopt;
+  std::map<std::string, double> out;
+  for (const auto& [name, value] : values.items()) {
+    const auto number = number_from_json(value);
+    if (!number) return std::nullopt;
+    out[name] = *number;
+  }
+  return out;
 }
 
 std::string log_line(const EpochMetrics& metrics) { return epoch_json(metrics).dump() + "\n"; }
@@ -103,14 +133,17 @@ void Trainer::save_checkpoint(const std::string& path) const {
       {"rng_default", default_generator().state()},
       {"rng_trainer", generator_.state()},
       {"best_epoch", result_.best_epoch},
-      {"best_value", result_.best_value},
+      {"best_value", number_json(result_.best_value)},
       {"epochs_without_improvement", epochs_without_improvement_},
       {"history", history_to_json(result_.history)}};
   std::vector<double> lrs;
   for (const auto& group : optimizer_.param_groups()) lrs.push_back(group.lr);
   state["lrs"] = lrs;
   if (scheduler_) state["scheduler_epoch"] = scheduler_->epoch();
-  if (plateau_) state["plateau"] = plateau_->state();
+  if (plateau_) {
+    state["plateau"] = nlohmann::json::array();
+    for (double value : plateau_->state()) state["plateau"].push_back(number_json(value));
+  }
   save_safetensors(tensors, path, {{"loom_trainer_state", state.dump()}});
 }
 
@@ -156,17 +189,37 @@ bool Trainer::resume() {
     default_generator().set_state(state.at("rng_default").get<std::string>());
     generator_.set_state(state.at("rng_trainer").get<std::string>());
     result_.best_epoch = integer(state, "best_epoch");
-    result_.best_value = state.at("best_value").is_null() ? (options_.monitor_mode() == "min" ? INFINITY : -INFINITY)
-                                                          : state.at("best_value").get<double>();
+    // null: a checkpoint written before non-finite figures were strings, with no best yet
+    const auto best_value = state.at("best_value").is_null() ? std::optional<double>(options_.monitor_mode() == "min" ? INFINITY : -INFINITY)
+                                                             : number_from_json(state.at("best_value"));
+    if (!best_value)
+      throw IOError(fmt::format("Trainer::resume: '{}': expected a number for best_value, got {}", path,
+                                state.at("best_value").dump()));
+    result_.best_value = *best_value;
     epochs_without_improvement_ = integer(state, "epochs_without_improvement");
     result_.history.clear();
-    for (const auto& entry : state.at("history"))
-      result_.history.push_back({integer(entry, "epoch"), entry.at("values").get<std::map<std::string, double>>()});
+    for (const auto& entry : state.at("history")) {
+      const auto values = values_from_json(entry.at("values"));
+      if (!values)
+        throw IOError(fmt::format("Trainer::resume: '{}': expected an epoch's values to map names to numbers, got {}",
+                                  path, entry.at("values").dump()));
+      result_.history.push_back({integer(entry, "epoch"), *values});
+    }
     const auto lrs = state.at("lrs").get<std::vector<double>>();
     auto& groups = optimizer_.param_groups();
     for (std::size_t i = 0; i < groups.size() && i < lrs.size(); ++i) groups[i].lr = lrs[i];
     if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(integer(state, "scheduler_epoch"));
-    if (plateau_ && state.contains("plateau")) plateau_->restore(state.at("plateau").get<std::vector<double>>());
+    if (plateau_ && state.contains("plateau")) {
+      std::vector<double> plateau_state;
+      for (const auto& value : state.at("plateau")) {
+        const auto number = number_from_json(value);
+        if (!number)
+          throw IOError(fmt::format("Trainer::resume: '{}': expected the plateau's state to be numbers, got {}", path,
+                                    state.at("plateau").dump()));
+        plateau_state.push_back(*number);
+      }
+      plateau_->restore(plateau_state);
+    }
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("Trainer::resume: '{}' has a malformed trainer state: {}", path, e.what()));
   }
@@ -225,7 +278,11 @@ std::vector<EpochMetrics> read_metrics_log(const std::string& path) {
           epoch.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         throw IOError(fmt::format("read_metrics_log: {}:{}: expected a positive integer epoch, got {}", path,
                                   line_number + 1, epoch.dump()));
-      history.push_back({epoch.get<std::int64_t>(), line.at("values").get<std::map<std::string, double>>()});
+      const auto values = values_from_json(line.at("values"));
+      if (!values)
+        throw IOError(fmt::format("read_metrics_log: {}:{}: expected \"values\" to map names to numbers, got {}", path,
+                                  line_number + 1, line.at("values").dump()));
+      history.push_back({epoch.get<std::int64_t>(), *values});
     } catch (const nlohmann::json::exception& e) {
       throw IOError(fmt::format("read_metrics_log: {}:{}: expected {{\"epoch\": N, \"values\": {{...}}}}, got a "
                                 "malformed line: {}", path, line_number + 1, e.what()));
