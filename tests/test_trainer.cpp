@@ -173,17 +173,21 @@ TEST_CASE("a NaN or infinite metric survives the metrics log and the checkpoint,
     CHECK(values.at("val_loss") == INFINITY);
     CHECK(values.at("val_low") == -INFINITY);
   };
+  // mode max: the best becomes +inf, which a plateau not restored (best -inf) would not show
+  const auto plateau_options = optim::PlateauOptions().mode("max").patience(0);
   {
     LineRun run(dir.path, 2);
-    optim::ReduceLROnPlateau plateau(run.sgd, optim::PlateauOptions().patience(0));
-    run.trainer.set_plateau(&plateau, "val_loss");  // its best stays infinite
+    optim::ReduceLROnPlateau plateau(run.sgd, plateau_options);
+    run.trainer.set_plateau(&plateau, "val_loss");
     run.fit(validate);
+    REQUIRE(plateau.best() == INFINITY);
   }
   const auto logged = optim::read_metrics_log(dir.path + "/metrics.jsonl");
   REQUIRE(logged.size() == 2);
   check_values(logged[1].values);
   LineRun resumed(dir.path, 3);
-  optim::ReduceLROnPlateau plateau(resumed.sgd, optim::PlateauOptions().patience(0));
+  optim::ReduceLROnPlateau plateau(resumed.sgd, plateau_options);
+  REQUIRE(plateau.best() == -INFINITY);
   resumed.trainer.set_plateau(&plateau, "val_loss");
   REQUIRE(resumed.trainer.resume());
   CHECK(plateau.best() == INFINITY);
@@ -195,6 +199,45 @@ TEST_CASE("a NaN or infinite metric survives the metrics log and the checkpoint,
   CHECK(loom_test::message_of<loom::IOError>([&] { optim::read_metrics_log(dir.path + "/metrics.jsonl"); })
             .find("metrics.jsonl:1: expected \"values\" to map names to numbers, got {\"val_loss\":null}") !=
         std::string::npos);
+}
+
+TEST_CASE("resume refuses a trainer state out of range, or a plateau on another metric, by name") {
+  TempDir dir;
+  {
+    LineRun run(dir.path, 2);
+    optim::ReduceLROnPlateau plateau(run.sgd, optim::PlateauOptions().patience(5));
+    run.trainer.set_plateau(&plateau, "val_loss");
+    run.fit([] { return std::map<std::string, double>{{"val_loss", 1.0}}; });
+  }
+  const std::string path = dir.path + "/last.safetensors";
+  const auto good = loom::load_safetensors(path);
+  // The checkpoint again with one field of the trainer state replaced.
+  const auto resume_with = [&](const std::string& field, const std::string& value) {
+    auto state = good.metadata.at("loom_trainer_state");
+    const auto start = state.find("\"" + field + "\":");
+    REQUIRE(start != std::string::npos);
+    const auto value_start = start + field.size() + 3;
+    const auto value_end = state.find_first_of(",}", state[value_start] == '[' ? state.find(']', value_start) : value_start);
+    state.replace(value_start, value_end - value_start, value);
+    loom::save_safetensors(good.tensors, path, {{"loom_trainer_state", state}});
+    LineRun resumed(dir.path, 3);
+    optim::ReduceLROnPlateau plateau(resumed.sgd, optim::PlateauOptions().patience(5));
+    resumed.trainer.set_plateau(&plateau, "val_loss");
+    return loom_test::message_of<loom::IOError>([&] { resumed.trainer.resume(); });
+  };
+  CHECK(resume_with("epoch", "9223372036854775807").find("expected an integer epoch in [0, 1099511627776], got "
+                                                         "9223372036854775807") != std::string::npos);
+  CHECK(resume_with("epoch", "18446744073709551615").find("expected an integer epoch in") != std::string::npos);
+  CHECK(resume_with("epoch", "1e300").find("expected an integer epoch in") != std::string::npos);
+  CHECK(resume_with("best_epoch", "3").find("expected an integer best_epoch in [0, 2], got 3") != std::string::npos);
+  CHECK(resume_with("epochs_without_improvement", "-1").find("epochs_without_improvement in [0, 2], got -1") !=
+        std::string::npos);
+  CHECK(resume_with("plateau", "{\"a\":1}").find("the plateau's state {\"a\":1}: expected a list of numbers") !=
+        std::string::npos);
+  CHECK(resume_with("plateau", "[1.0,0.5,0.0]").find("the plateau's state [1.0,0.5,0.0]: ReduceLROnPlateau: expected "
+                                                     "the epoch counts to be whole numbers") != std::string::npos);
+  CHECK(resume_with("plateau_metric", "\"val_bleu\"").find("was trained with a plateau on 'val_bleu', this run's "
+                                                           "plateau steps on 'val_loss'") != std::string::npos);
 }
 
 TEST_CASE("a write that fails in the run folder stops fit with an IOError and keeps the last checkpoint") {

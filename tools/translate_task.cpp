@@ -289,10 +289,11 @@ int train_translate(const RunConfig& config) {
   const auto validation_sources = encode(d.english, side(d.verses.validation, false));
   const auto validation_references = side(d.verses.validation, true);
   // Every validation verse, however long, teacher-forced for the validation loss.
-  data::SequencePairBatches validation_pairs(validation_sources, encode(d.spanish, validation_references),
-                                             data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8));
+  const auto validation_targets = encode(d.spanish, validation_references);
   double validation_tokens = 0;  // each target and its <eos>
-  for (const auto& target : encode(d.spanish, validation_references)) validation_tokens += target.size() + 1;
+  for (const auto& target : validation_targets) validation_tokens += target.size() + 1;
+  data::SequencePairBatches validation_pairs(validation_sources, validation_targets,
+                                             data::SequenceBatchOptions().batch_size(config.batch).bucket_size(8));
   auto optimizer = make_optimizer(config, model);
   optim::Trainer trainer(model, *optimizer, trainer_options(config, "val_bleu", "max"));
   // The run's length is set by time more than by epochs: halve the rate when the validation loss

@@ -74,10 +74,13 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& saved) {
     if (it == shapes.end()) {
       problems.push_back("unexpected " + key);
     } else if (buffer == "step") {
-      if (tensor.dtype() != Dtype::Int64 || tensor.numel() != 1)
-        problems.push_back(key + ": expected one int64 step count");
+      // Bounded: a step count near INT64_MAX would overflow at the next step (and past 2^53 the
+      // bias corrections' powers cannot tell steps apart anyway).
+      const std::int64_t step = tensor.dtype() == Dtype::Int64 && tensor.numel() == 1 ? tensor.to_vector<std::int64_t>()[0] : -1;
+      if (step < 0 || step > (std::int64_t(1) << 53))
+        problems.push_back(key + ": expected one int64 step count in [0, 2^53]");
       else
-        restored[param_name].step = tensor.to_vector<std::int64_t>()[0];
+        restored[param_name].step = step;
     } else if (tensor.shape() != it->second.shape() || tensor.dtype() != it->second.dtype()) {
       problems.push_back(fmt::format("{}: expected {} {}, got {} {}", key, dtype_name(it->second.dtype()),
                                      shape_str(it->second.shape()), dtype_name(tensor.dtype()),

@@ -142,6 +142,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   if (scheduler_) state["scheduler_epoch"] = scheduler_->epoch();
   if (plateau_) {
     state["plateau"] = nlohmann::json::array();
+    state["plateau_metric"] = plateau_metric_;
     for (double value : plateau_->state()) state["plateau"].push_back(number_json(value));
   }
   save_safetensors(tensors, path, {{"loom_trainer_state", state.dump()}});
@@ -172,23 +173,26 @@ bool Trainer::resume() {
   auto it = file.metadata.find("loom_trainer_state");
   if (it == file.metadata.end()) throw IOError(fmt::format("Trainer::resume: '{}' is not a training checkpoint", path));
   nlohmann::json state;
-  // An integer of the state; a float there (1e300) is a malformed checkpoint, not a conversion
-  // with undefined behaviour.
-  const auto integer = [&](const nlohmann::json& object, const char* key) {
+  // An integer of the state in [low, high]; a float there (1e300) or a count near INT64_MAX is a
+  // malformed checkpoint, not a conversion or a later increment with undefined behaviour.
+  const auto integer = [&](const nlohmann::json& object, const char* key, std::int64_t low, std::int64_t high) {
     const auto& value = object.at(key);
-    if (!value.is_number_integer())
-      throw IOError(fmt::format("Trainer::resume: '{}': expected an integer {}, got {}", path, key, value.dump()));
+    const bool in_range = value.is_number_unsigned() ? value.get<std::uint64_t>() <= static_cast<std::uint64_t>(high)
+                                                     : value.is_number_integer() && value.get<std::int64_t>() <= high;
+    if (!in_range || value.get<std::int64_t>() < low)
+      throw IOError(fmt::format("Trainer::resume: '{}': expected an integer {} in [{}, {}], got {}", path, key, low,
+                                high, value.dump()));
     return value.get<std::int64_t>();
   };
+  constexpr std::int64_t max_epochs = std::int64_t(1) << 40;
   try {
     state = nlohmann::json::parse(it->second);
     model_.load_state_dict(model_state);
     optimizer_.load_state_dict(optimizer_state);
-    epoch_ = integer(state, "epoch");
-    if (epoch_ < 0) throw IOError(fmt::format("Trainer::resume: '{}': expected an epoch >= 0, got {}", path, epoch_));
+    epoch_ = integer(state, "epoch", 0, max_epochs);
     default_generator().set_state(state.at("rng_default").get<std::string>());
     generator_.set_state(state.at("rng_trainer").get<std::string>());
-    result_.best_epoch = integer(state, "best_epoch");
+    result_.best_epoch = integer(state, "best_epoch", 0, epoch_);
     // null: a checkpoint written before non-finite figures were strings, with no best yet
     const auto best_value = state.at("best_value").is_null() ? std::optional<double>(options_.monitor_mode() == "min" ? INFINITY : -INFINITY)
                                                              : number_from_json(state.at("best_value"));
@@ -196,29 +200,44 @@ bool Trainer::resume() {
       throw IOError(fmt::format("Trainer::resume: '{}': expected a number for best_value, got {}", path,
                                 state.at("best_value").dump()));
     result_.best_value = *best_value;
-    epochs_without_improvement_ = integer(state, "epochs_without_improvement");
+    epochs_without_improvement_ = integer(state, "epochs_without_improvement", 0, epoch_);
     result_.history.clear();
     for (const auto& entry : state.at("history")) {
       const auto values = values_from_json(entry.at("values"));
       if (!values)
         throw IOError(fmt::format("Trainer::resume: '{}': expected an epoch's values to map names to numbers, got {}",
                                   path, entry.at("values").dump()));
-      result_.history.push_back({integer(entry, "epoch"), *values});
+      result_.history.push_back({integer(entry, "epoch", 1, epoch_), *values});
     }
     const auto lrs = state.at("lrs").get<std::vector<double>>();
     auto& groups = optimizer_.param_groups();
     for (std::size_t i = 0; i < groups.size() && i < lrs.size(); ++i) groups[i].lr = lrs[i];
-    if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(integer(state, "scheduler_epoch"));
+    if (scheduler_ && state.contains("scheduler_epoch")) scheduler_->set_epoch(integer(state, "scheduler_epoch", 0, max_epochs));
     if (plateau_ && state.contains("plateau")) {
+      // A best loss restored into a plateau on BLEU (or the reverse) would judge every epoch by
+      // the wrong figure: a run keeps the plateau it started with.
+      const std::string saved_metric = state.value("plateau_metric", std::string());
+      if (saved_metric != plateau_metric_)
+        throw IOError(fmt::format("Trainer::resume: '{}' was trained with a plateau on {}, this run's plateau "
+                                  "steps on {}; resume with the same schedule or start a new run folder", path,
+                                  saved_metric.empty() ? "the monitored metric" : "'" + saved_metric + "'",
+                                  plateau_metric_.empty() ? "the monitored metric" : "'" + plateau_metric_ + "'"));
+      const auto& saved = state.at("plateau");
+      const auto malformed = [&](const std::string& why) {
+        return IOError(fmt::format("Trainer::resume: '{}': the plateau's state {}: {}", path, saved.dump(), why));
+      };
+      if (!saved.is_array()) throw malformed("expected a list of numbers");
       std::vector<double> plateau_state;
-      for (const auto& value : state.at("plateau")) {
+      for (const auto& value : saved) {
         const auto number = number_from_json(value);
-        if (!number)
-          throw IOError(fmt::format("Trainer::resume: '{}': expected the plateau's state to be numbers, got {}", path,
-                                    state.at("plateau").dump()));
+        if (!number || std::isnan(*number)) throw malformed("expected a list of numbers");
         plateau_state.push_back(*number);
       }
-      plateau_->restore(plateau_state);
+      try {
+        plateau_->restore(plateau_state);
+      } catch (const ValueError& e) {
+        throw malformed(e.what());
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     throw IOError(fmt::format("Trainer::resume: '{}' has a malformed trainer state: {}", path, e.what()));

@@ -63,7 +63,7 @@ for param, shape, count in (("fc.weight", [2, 3], 6), ("fc.bias", [2], 2)):
     tensors["optimizer.%s.exp_avg_sq" % param] = ("F32", shape, f32(*[0.01] * count))
     tensors["optimizer.%s.step" % param] = ("I64", [], i64(8))
 put("checkpoint", "adam_epoch2", safetensors(tensors, {"loom_trainer_state": json.dumps(state)}))
-state_no_optimizer = dict(state, epoch=0, history=[])
+state_no_optimizer = dict(state, epoch=0, history=[], best_epoch=0, epochs_without_improvement=0, best_value=None)
 del state_no_optimizer["plateau"]
 put("checkpoint", "fresh", safetensors({k: v for k, v in tensors.items() if k.startswith("model.")},
                                        {"loom_trainer_state": json.dumps(state_no_optimizer)}))

@@ -26,9 +26,12 @@ grep -q '<svg' "$work/run/report.html"
   --min-frequency 1 --beam 2 --time-limit 30 > /dev/null 2> "$work/train.err" ||
   { echo "resuming with --epochs 3 --time-limit 30 failed:"; cat "$work/train.err"; exit 1; }
 [ "$(wc -l < "$work/run/metrics.jsonl")" -eq 3 ] || { echo "expected 3 epochs in metrics.jsonl"; exit 1; }
-# The plateau's figure: a positive validation loss every epoch.
-[ "$(grep -c '"val_loss":[0-9.]*[1-9]' "$work/run/metrics.jsonl")" -eq 3 ] ||
-  { echo "expected a positive val_loss in every epoch:"; cat "$work/run/metrics.jsonl"; exit 1; }
+# The plateau's figure every epoch: a loss per token, above 0 and not far above a uniform guess's
+# ln(Spanish words + 4 specials) (a sum over tokens would be hundreds).
+words=$(wc -l < "$work/run/spanish.txt")
+[ "$(grep -o '"val_loss":[0-9.e+-]*' "$work/run/metrics.jsonl" | cut -d: -f2 |
+     awk -v v="$words" '$1 > 0 && $1 < log(v + 4) + 2' | wc -l)" -eq 3 ] ||
+  { echo "expected a val_loss per token in every epoch:"; cat "$work/run/metrics.jsonl"; exit 1; }
 
 "$loom" translate "$work/run" "In the beginning God created the heavens." "And the zebra said, hello." \
   > "$work/out" 2> "$work/err" || { echo "translate of good sentences failed:"; cat "$work/err"; exit 1; }

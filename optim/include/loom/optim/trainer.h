@@ -101,7 +101,8 @@ struct TrainResult {
 };
 
 /// The epochs of a metrics log the trainer wrote (RUN_DIR/metrics.jsonl), in order; an IOError
-/// names a missing, oversized or malformed file and the line.
+/// names a missing, oversized or malformed file and the line. JSON has no NaN or infinity: the log
+/// (and the checkpoint) writes those values as the strings "nan", "inf" and "-inf".
 std::vector<EpochMetrics> read_metrics_log(const std::string& path);
 
 /// A validation metric naming how many examples this replica's metrics cover: with replicas, the
@@ -127,7 +128,8 @@ class Trainer {
 
   /// Loads run_dir/last.safetensors when it exists (model, optimizer, schedule, generators,
   /// epoch, history); returns whether it did. Call before fit. A file larger than this model's
-  /// checkpoint can be, or holding NaN or inf, is an error.
+  /// checkpoint can be, with NaN or inf in its tensors, or written with a plateau on another
+  /// metric, is an error.
   bool resume();
   /// Trains from the current epoch to options.epochs. `loss` runs in training mode and returns
   /// the scalar to minimise; `validate` (optional) runs in eval mode under no-grad.
