@@ -1,6 +1,9 @@
-// Vocabularies and tokenizers: build order, encode/decode, save/load round trips, bad files.
+// Vocabularies, tokenizers and truecasing: build order, encode/decode, save/load round trips, bad files.
 #include <loom/data/tokenizer.h>
+#include <loom/data/truecase.h>
 #include <loom/data/vocabulary.h>
+
+#include <fmt/format.h>
 
 #include <fstream>
 
@@ -129,4 +132,52 @@ TEST_CASE("characters splits UTF-8 into code points and rejects invalid bytes") 
   } catch (const loom::ValueError& e) {
     CHECK(std::string(e.what()).find("offset 2") != std::string::npos);
   }
+}
+
+TEST_CASE("lowercase makes ASCII and Latin-1 capitals small and leaves the rest, invalid bytes included") {
+  using loom::data::lowercase;
+  CHECK(lowercase("ÁÉÍÓÚ Ñandú ÀÞ Ü 2×3 ΑΒ ß") == "áéíóú ñandú àþ ü 2×3 ΑΒ ß");
+  CHECK(lowercase("A\xc3") == "a\xc3");  // a lead byte at the end: nothing to read past
+  CHECK(lowercase("\xc3\x97") == "\xc3\x97");  // ×
+}
+
+TEST_CASE("a truecaser learns each word's commonest form away from sentence starts and capitalises sentences") {
+  using loom::data::Truecaser;
+  const std::vector<std::string> texts = {
+      "Y dijo Dios: sea la luz. Y fue la luz.",  // each "Y" opens a sentence: not counted
+      "Entonces dijo Jesús a Dios: ¿Quién es?",
+      "y la luz de Jesús.",
+      "El SEÑOR es luz; el Señor, el Señor.",  // "Señor" twice, "SEÑOR" once
+      "Sea."};  // at a sentence start only: "sea" stays small
+  std::vector<Tokens> lowered;
+  for (const auto& t : texts) lowered.push_back(loom::data::tokenize(t));
+  const auto words = Vocabulary::build(lowered);
+  const auto casing = Truecaser::learn(words, texts);
+  CHECK(casing.apply({"y", "dios", "dijo", ":", "sea", "la", "luz", ".", "¿", "quién", "es", "?", "el", "señor", "y",
+                      "jesús", "."}) ==
+        Tokens{"Y", "Dios", "dijo", ":", "sea", "la", "luz", ".", "¿", "Quién", "es", "?", "El", "Señor", "y", "Jesús",
+               "."});
+  // A word never seen inside a sentence stays small; a sentence start is capitalised whatever it is.
+  CHECK(casing.apply({"entonces", "dijo", ".", "é", "luz", ".", "<unk>", "luz"}) ==
+        Tokens{"Entonces", "dijo", ".", "É", "luz", ".", "<unk>", "luz"});
+  CHECK(casing.apply({}).empty());
+
+  loom_test::TempDir dir;
+  const std::string path = dir.path + "/case.txt";
+  casing.save(path, words);
+  CHECK(Truecaser::load(path, words).apply({"el", "señor", "y", "dios"}) == Tokens{"El", "Señor", "y", "Dios"});
+  const auto error_of = [&](const std::string& bytes) {
+    write_bytes(path, bytes);
+    return loom_test::message_of<loom::IOError>([&] { Truecaser::load(path, words); });
+  };
+  std::string lines = "<pad>\n<unk>\n<bos>\n<eos>\n";
+  for (std::int64_t id = 4; id < words.size(); ++id) lines += words.token(id) + "\n";
+  write_bytes(path, lines);
+  CHECK_NOTHROW(Truecaser::load(path, words));  // the lower-case forms themselves are a casing
+  CHECK(error_of("<pad>\n<unk>\n<bos>\n<eos>\nluz\n") ==
+        fmt::format("Truecaser::load: {}: expected {} forms, one per word of the table, got 5", path, words.size()));
+  const std::string wrong = "<pad>\n<unk>\n<bos>\n<eos>\nLuces\n" + lines.substr(lines.find('\n', 24) + 1);
+  CHECK(error_of(wrong).find(fmt::format("{}:5: expected a casing of '{}', got 'Luces'", path, words.token(4))) !=
+        std::string::npos);
+  CHECK(error_of("<pad>\n<unk>\n").find("Vocabulary::load") != std::string::npos);
 }

@@ -6,7 +6,7 @@
 // Thessalonians, Hebrews and James; validation = I and II Peter, I-III John and Jude; the rest
 // trains. With words, both sides are tokenized (lower case, punctuation split) and the word tables
 // come from the training verses alone (min_frequency, at most kMaxVocabulary words a side; the
-// rest is <unk>); with --subwords N, a SentencePiece model of N pieces a side (or one shared)
+// rest is <unk>; the output is truecased, each Spanish word in its commonest training form); with --subwords N, a SentencePiece model of N pieces a side (or one shared)
 // is trained on the training verses alone and saved in the run folder. Training pairs longer than
 // max_tokens units on either side are left out for speed; BLEU is measured on every verse of the
 // held-out books, however long, on detokenised text with sacreBLEU's 13a tokenisation (chrF too;
@@ -60,6 +60,7 @@ std::string detokenize(const data::Tokens& tokens) {
 // One language's units: a word table over data::tokenize, or a SentencePiece model.
 struct Units {
   std::optional<data::Vocabulary> words;
+  std::optional<data::Truecaser> casing;  // the output side's words: their cased forms
   std::optional<SubwordModel> subwords;
 
   std::int64_t size() const { return words ? words->size() : subwords->size(); }
@@ -73,9 +74,11 @@ struct Units {
   std::vector<std::string> tokens(const std::vector<std::int64_t>& ids) const {
     return words ? words->decode(ids, /*keep_specials=*/true) : subwords->pieces(ids);
   }
-  // Detokenised text: what BLEU 13a, chrF and `loom translate` read.
+  // Detokenised text: what BLEU 13a, chrF and `loom translate` read (words truecased when the
+  // run has their forms: runs from before 2026-12-04 write lower case).
   std::string text(const std::vector<std::int64_t>& ids) const {
-    return words ? detokenize(tokens(ids)) : subwords->decode(ids);
+    if (!words) return subwords->decode(ids);
+    return detokenize(casing ? casing->apply(tokens(ids)) : tokens(ids));
   }
   // The task's former BLEU tokens: lower-cased words, <unk> kept (it matches no reference word).
   data::Tokens tokenized(const std::vector<std::int64_t>& ids) const {
@@ -107,6 +110,9 @@ std::vector<std::string> side(const std::vector<data::VersePair>& verses, bool s
 
 // Where a run keeps a language's units: english.txt / spanish.txt (words), english.model /
 // spanish.model, or one subwords.model for both.
+// The Spanish words' cased forms, beside spanish.txt.
+std::string casing_path(const RunConfig& config) { return config.run_dir + "/spanish_case.txt"; }
+
 std::string units_path(const RunConfig& config, bool spanish) {
   if (config.subwords == 0) return config.run_dir + (spanish ? "/spanish.txt" : "/english.txt");
   if (config.shared_subwords) return config.run_dir + "/subwords.model";
@@ -115,9 +121,11 @@ std::string units_path(const RunConfig& config, bool spanish) {
 
 Units load_units(const RunConfig& config, bool spanish) {
   Units units;
-  if (config.subwords == 0)
+  if (config.subwords == 0) {
     units.words = data::Vocabulary::load(units_path(config, spanish));
-  else
+    if (spanish && std::filesystem::exists(casing_path(config)))
+      units.casing = data::Truecaser::load(casing_path(config), *units.words);
+  } else
     units.subwords = SubwordModel::load(units_path(config, spanish));
   return units;
 }
@@ -132,6 +140,7 @@ void build_units(const RunConfig& config, const data::BibleSplits& verses, Units
     const auto options = data::VocabularyOptions().min_frequency(config.min_frequency).max_size(kMaxVocabulary);
     english.words = data::Vocabulary::build(english_words, options);
     spanish.words = data::Vocabulary::build(spanish_words, options);
+    spanish.casing = data::Truecaser::learn(*spanish.words, spanish_text);
     return;
   }
   const auto options = SubwordOptions().vocab_size(config.subwords).type(config.subword_type);
@@ -149,6 +158,7 @@ void save_units(const RunConfig& config, const Units& english, const Units& span
   if (english.words) {
     english.words->save(units_path(config, false));
     spanish.words->save(units_path(config, true));
+    spanish.casing->save(casing_path(config), *spanish.words);
     return;
   }
   english.subwords->save(units_path(config, false));

@@ -49,15 +49,22 @@ bool is_apostrophe(std::uint32_t c) { return c == '\'' || c == 0x2019; }
 
 }  // namespace
 
+std::string lowercase(const std::string& text) {
+  std::string out = text;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(out[i]);
+    if (byte >= 'A' && byte <= 'Z') out[i] = static_cast<char>(byte + ('a' - 'A'));
+    // Latin-1 capitals U+00C0..U+00DE but for U+00D7 (the multiplication sign) lie 0x20 below
+    // their small letters; in UTF-8 (0xC3 0x80..0x9E) that is the second byte. A 0xC3 is always
+    // a lead byte, so invalid UTF-8 stays exactly as invalid.
+    const auto next = i + 1 < out.size() ? static_cast<unsigned char>(out[i + 1]) : 0;
+    if (byte == 0xC3 && next >= 0x80 && next <= 0x9E && next != 0x97) out[++i] = static_cast<char>(next + 0x20);
+  }
+  return out;
+}
+
 std::vector<std::string> tokenize(const std::string& text, const TokenizeOptions& options) {
-  auto points = decode("tokenize", text);
-  if (options.lowercase())
-    for (auto& p : points) {
-      if (p.value >= 'A' && p.value <= 'Z') p.value += 'a' - 'A', p.bytes[0] += 'a' - 'A';
-      // Latin-1 capitals U+00C0..U+00DE but for U+00D7 (the multiplication sign) lie 0x20 below
-      // their small letters; in UTF-8 (0xC3 0x80..0x9E) that is the second byte.
-      if (p.value >= 0xC0 && p.value <= 0xDE && p.value != 0xD7) p.value += 0x20, p.bytes[1] += 0x20;
-    }
+  const auto points = decode("tokenize", options.lowercase() ? lowercase(text) : text);
 
   std::vector<std::string> tokens;
   std::string current;

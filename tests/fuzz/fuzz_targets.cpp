@@ -151,6 +151,17 @@ bool fuzz_vocabulary(const std::uint8_t* data, std::size_t size) {
   });
 }
 
+// A word run's spanish_case.txt against the word table it belongs to, then applied to a sentence.
+bool fuzz_truecase(const std::uint8_t* data, std::size_t size) {
+  static const loom::data::Vocabulary words({"<pad>", "<unk>", "<bos>", "<eos>", ".", "dios", "dijo", "señor", "é"});
+  const std::string path = write_input("spanish_case.txt", data, size);
+  return accepts([&] {
+    const auto casing = loom::data::Truecaser::load(path, words);
+    const auto out = casing.apply({"y", "dios", "dijo", ".", "señor", "é", "<unk>"});
+    if (out.size() != 7 || loom::data::lowercase(out[1]) != "dios") std::abort();  // only case may change
+  });
+}
+
 // The same bytes as each of the three sources (amazon, imdb, yelp).
 bool fuzz_sentiment(const std::uint8_t* data, std::size_t size) {
   std::filesystem::create_directories(scratch_dir() + "/sentiment");
@@ -295,7 +306,7 @@ const std::vector<Target>& targets() {
   static const std::vector<Target> all = {
       {"safetensors", fuzz_safetensors}, {"checkpoint", fuzz_checkpoint}, {"metrics_log", fuzz_metrics_log},
       {"idx", fuzz_idx},                 {"delimited", fuzz_delimited},   {"vocabulary", fuzz_vocabulary},
-      {"run_config", fuzz_run_config},
+      {"run_config", fuzz_run_config},   {"truecase", fuzz_truecase},
       {"sentiment", fuzz_sentiment},     {"spam", fuzz_spam},             {"daily_closes", fuzz_daily_closes},
       {"bible", fuzz_bible},             {"cmudict", fuzz_cmudict},       {"labelled_idx", fuzz_labelled_idx},
       {"utf8_text", fuzz_utf8_text},     {"pgm", fuzz_pgm},               {"wav", fuzz_wav},

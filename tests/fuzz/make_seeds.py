@@ -85,6 +85,10 @@ put("delimited", "csv_close", "\x0e" + "date,close\n2000-01-03,1455.22\n2000-01-
 put("vocabulary", "words", "<pad>\n<unk>\n<bos>\n<eos>\nthe\nfilm\ndon't\n3.5\n")
 put("vocabulary", "characters", "<pad>\n<unk>\n<bos>\n<eos>\n\\n\n\\r\n\\\\\n \né\n中\n")
 
+# A word run's spanish_case.txt for the fuzz target's table (<specials> . dios dijo señor é).
+put("truecase", "cased", "<pad>\n<unk>\n<bos>\n<eos>\n.\nDios\ndijo\nSeñor\nÉ\n")
+put("truecase", "lower", "<pad>\n<unk>\n<bos>\n<eos>\n.\ndios\ndijo\nseñor\né\n")
+
 config = {"task": "sentiment", "data_dir": "data/sentiment", "model": "rows", "cell": "lstm",
           "embedding_dim": 64, "hidden": 64, "layers": 1, "bidirectional": True, "dropout": 0.5,
           "pooling": "max", "optimizer": "adam", "lr": 0.003, "weight_decay": 0.05, "epochs": 12,

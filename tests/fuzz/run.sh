@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#limit[@]} -gt 0 ] || { echo "usage: $0 [--seconds N] [--runs N] [TARGET...]" >&2; exit 2; }
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors checkpoint metrics_log idx delimited vocabulary run_config sentiment spam daily_closes bible
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors checkpoint metrics_log idx delimited vocabulary truecase run_config sentiment spam daily_closes bible
   cmudict labelled_idx utf8_text pgm wav spoken_digits subwords)
 
 run_one() {

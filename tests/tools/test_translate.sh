@@ -16,6 +16,9 @@ trap 'rm -rf "$work"' EXIT
   --min-frequency 1 --beam 2 > "$work/train.out" 2> "$work/train.err" ||
   { echo "training on the sample verses failed:"; cat "$work/train.err"; exit 1; }
 test -s "$work/run/report.html" && test -s "$work/run/english.txt" && test -s "$work/run/spanish.txt"
+# The Spanish words' cased forms: one per word, "Dios" among them, each lower-cased its word.
+[ "$(wc -l < "$work/run/spanish_case.txt")" -eq "$(wc -l < "$work/run/spanish.txt")" ] && grep -qx 'Dios' "$work/run/spanish_case.txt" ||
+  { echo "expected spanish_case.txt beside spanish.txt, with Dios"; exit 1; }
 grep -q '"test_verses": 6' "$work/run/metrics.json" || { echo "metrics.json lacks the 6 Galatians verses"; exit 1; }
 grep -q '"test_bleu"' "$work/run/metrics.json" && grep -q '"train_seconds"' "$work/run/metrics.json"
 grep -q '36 training pairs' "$work/train.err" || { echo "expected 36 training pairs:"; cat "$work/train.err"; exit 1; }
@@ -36,6 +39,8 @@ words=$(wc -l < "$work/run/spanish.txt")
 "$loom" translate "$work/run" "In the beginning God created the heavens." "And the zebra said, hello." \
   > "$work/out" 2> "$work/err" || { echo "translate of good sentences failed:"; cat "$work/err"; exit 1; }
 [ "$(wc -l < "$work/out")" -eq 2 ] || { echo "expected two translations, got:"; cat "$work/out"; exit 1; }
+# Truecased: each translation opens with a capital, as the references do (BLEU 13a is case-sensitive).
+! LC_ALL=C grep -q '^[a-z]' "$work/out" || { echo "expected capitalised translations, got:"; cat "$work/out"; exit 1; }
 [ "$(wc -l < "$work/err")" -eq 1 ] && grep -q 'read as <unk>: zebra hello$' "$work/err" ||
   { echo "expected one line naming the unknown words, got:"; cat "$work/err"; exit 1; }
 
@@ -48,6 +53,8 @@ mkdir "$work/incomplete" && cp "$work/run/config.json" "$work/incomplete/"
 expect_error 'english.txt' translate "$work/incomplete" "God said."
 cp "$work/run/english.txt" "$work/run/spanish.txt" "$work/incomplete/"
 expect_error 'best.safetensors' translate "$work/incomplete" "God said."
+sed '5s/.*/Oops/' "$work/run/spanish_case.txt" > "$work/incomplete/spanish_case.txt"
+expect_error "spanish_case.txt:5: expected a casing of '[^']*', got 'Oops'" translate "$work/incomplete" "God said."
 mkdir "$work/other" && echo '{"task": "g2p"}' > "$work/other/config.json"
 expect_error 'translate needs a translate run' translate "$work/other" "God said."
 

@@ -1,6 +1,6 @@
 #pragma once
 /// Data: vocabularies, tokenizers, padding and batching, loaders (CSV/TSV, IDX, time series,
-/// the embedded sentiment sentences, spam mail; the checked fields they read) and metrics:
+/// the embedded sentiment sentences, spam mail; the checked fields they read), truecasing and metrics:
 /// `#include <loom/data.h>`.
 #include "loom/data/audio.h"
 #include "loom/data/batching.h"
@@ -17,5 +17,6 @@
 #include "loom/data/spam.h"
 #include "loom/data/timeseries.h"
 #include "loom/data/tokenizer.h"
+#include "loom/data/truecase.h"
 #include "loom/data/utf8.h"
 #include "loom/data/vocabulary.h"

@@ -24,6 +24,9 @@ struct TokenizeOptions {
 /// Unicode quotes, dashes and ellipsis, is a token on its own; whitespace separates.
 std::vector<std::string> tokenize(const std::string& text, const TokenizeOptions& options = {});
 
+/// `text` with ASCII and Latin-1 capitals made small, as `tokenize` does (valid UTF-8 in, valid out).
+std::string lowercase(const std::string& text);
+
 /// The code points of `text`, each as its UTF-8 string.
 std::vector<std::string> characters(const std::string& text);
 
