@@ -73,6 +73,32 @@ int main(int argc, char** argv) {
     report("elementwise_chain", loom::shape_str(shape), threads, ms, 0);
   }
 
+  // The array layer's other work: broadcasting, selection, reductions, normalisation, copies of
+  // views and batched products (the cases a change of the array layer must not slow down).
+  {
+    auto activations = loom::randn({32, 64, 512});  // (B, T, H) + bias (H): a layer's bias
+    auto bias = loom::randn({512});
+    report("broadcast_add", "(32, 64, 512) + (512,)", threads, median_ms([&] { activations + bias; }), 0);
+    auto scores = loom::randn({64, 5000});  // (B, V) - (B, 1): a row's maximum taken out
+    auto row_max = loom::randn({64, 1});
+    report("broadcast_sub_rows", "(64, 5000) - (64, 1)", threads, median_ms([&] { scores - row_max; }), 0);
+    // (B, V) 0/1 in float32: Loom has no bool dtype, so its mask moves 4 bytes an entry to torch's 1
+    auto mask = loom::gt(loom::randn({64, 5000}), loom::zeros({1}));
+    auto negated = -scores;
+    report("where", "(64, 5000)", threads, median_ms([&] { loom::where(mask, scores, negated); }), 0);
+    auto rows = loom::randn({4096, 512});  // (B*T, H): a bias's gradient sums the columns
+    report("sum_columns", "(4096, 512) over axis 0", threads, median_ms([&] { loom::sum(rows, {0}); }), 0);
+    report("sum_rows", "(4096, 512) over axis 1", threads, median_ms([&] { loom::sum(rows, {1}); }), 0);
+    auto gamma = loom::randn({512});
+    report("layer_norm", "(4096, 512)", threads, median_ms([&] { loom::layer_norm(rows, {512}, gamma, bias); }), 0);
+    auto square = loom::randn({1024, 1024});
+    report("transpose_contiguous", "(1024, 1024)", threads, median_ms([&] { square.t().contiguous(); }), 0);
+    auto queries = loom::randn({32, 64, 256});  // (B, T, H) @ (B, H, S): attention scores
+    auto keys_t = loom::randn({32, 256, 64});
+    report("bmm", "(32, 64, 256) @ (32, 256, 64)", threads, median_ms([&] { loom::matmul(queries, keys_t); }),
+           2.0 * 32 * 64 * 64 * 256);
+  }
+
   // softmax over the last axis of (64, 5000)
   {
     auto x = loom::randn({64, 5000});

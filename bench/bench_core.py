@@ -59,6 +59,23 @@ def main():
             name = "(" + ", ".join(map(str, shape)) + ")"
             report("torch", "elementwise_chain", name, threads,
                    median_ms(lambda: torch.sigmoid(a) * torch.tanh(b) + a * b))
+        activations, bias = torch.randn(32, 64, 512), torch.randn(512)
+        report("torch", "broadcast_add", "(32, 64, 512) + (512,)", threads, median_ms(lambda: activations + bias))
+        scores, row_max = torch.randn(64, 5000), torch.randn(64, 1)
+        report("torch", "broadcast_sub_rows", "(64, 5000) - (64, 1)", threads, median_ms(lambda: scores - row_max))
+        mask = torch.randn(64, 5000) > 0
+        negated = -scores
+        report("torch", "where", "(64, 5000)", threads, median_ms(lambda: torch.where(mask, scores, negated)))
+        rows, gamma = torch.randn(4096, 512), torch.randn(512)
+        report("torch", "sum_columns", "(4096, 512) over axis 0", threads, median_ms(lambda: rows.sum(0)))
+        report("torch", "sum_rows", "(4096, 512) over axis 1", threads, median_ms(lambda: rows.sum(1)))
+        report("torch", "layer_norm", "(4096, 512)", threads,
+               median_ms(lambda: torch.nn.functional.layer_norm(rows, (512,), gamma, bias)))
+        square = torch.randn(1024, 1024)
+        report("torch", "transpose_contiguous", "(1024, 1024)", threads, median_ms(lambda: square.t().contiguous()))
+        queries, keys_t = torch.randn(32, 64, 256), torch.randn(32, 256, 64)
+        report("torch", "bmm", "(32, 64, 256) @ (32, 256, 64)", threads,
+               median_ms(lambda: torch.matmul(queries, keys_t)), 2.0 * 32 * 64 * 64 * 256)
         x = torch.randn(64, 5000)
         report("torch", "softmax", "(64, 5000)", threads, median_ms(lambda: torch.softmax(x, 1)))
     logits = torch.randn(64, 5000, requires_grad=True)

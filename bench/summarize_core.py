@@ -56,7 +56,7 @@ def main(path):
         c_gflops = statistics.median(gflops[(op, shape, threads, "openblas")]) if "openblas" in med else 0
         c_cells = f"{c_gflops:.1f} | {loom_gflops / c_gflops:.2f}" if c_gflops else "- | -"
         print(f"| {op} | {shape} | {threads} | {fmt('loom')} | {fmt('torch')} | {fmt('numpy')} | {ratio} | "
-              f"{loom_gflops:.1f} | {c_cells} | {anchor} |" if op == "matmul" else
+              f"{loom_gflops:.1f} | {c_cells} | {anchor} |" if op in ("matmul", "bmm") else
               f"| {op} | {shape} | {threads} | {fmt('loom')} | {fmt('torch')} | - | {ratio} | - | - | - | - |")
 
 
