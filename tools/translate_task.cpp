@@ -6,8 +6,9 @@
 // Thessalonians, Hebrews and James; validation = I and II Peter, I-III John and Jude; the rest
 // trains. With words, both sides are tokenized (lower case, punctuation split) and the word tables
 // come from the training verses alone (min_frequency, at most kMaxVocabulary words a side; the
-// rest is <unk>; the output is truecased, each Spanish word in its commonest training form); with --subwords N, a SentencePiece model of N pieces a side (or one shared)
-// is trained on the training verses alone and saved in the run folder. Training pairs longer than
+// rest is <unk>; the output is truecased, each Spanish word in its commonest training form); with
+// --subwords N, a SentencePiece model of N pieces a side (or one shared) is trained on the
+// training verses alone and saved in the run folder. Training pairs longer than
 // max_tokens units on either side are left out for speed; BLEU is measured on every verse of the
 // held-out books, however long, on detokenised text with sacreBLEU's 13a tokenisation (chrF too;
 // the word-level figure this task reported before stays beside it as test_bleu_tokenized).
@@ -108,11 +109,11 @@ std::vector<std::string> side(const std::vector<data::VersePair>& verses, bool s
   return out;
 }
 
-// Where a run keeps a language's units: english.txt / spanish.txt (words), english.model /
-// spanish.model, or one subwords.model for both.
 // The Spanish words' cased forms, beside spanish.txt.
 std::string casing_path(const RunConfig& config) { return config.run_dir + "/spanish_case.txt"; }
 
+// Where a run keeps a language's units: english.txt / spanish.txt (words), english.model /
+// spanish.model, or one subwords.model for both.
 std::string units_path(const RunConfig& config, bool spanish) {
   if (config.subwords == 0) return config.run_dir + (spanish ? "/spanish.txt" : "/english.txt");
   if (config.shared_subwords) return config.run_dir + "/subwords.model";
@@ -315,22 +316,21 @@ int train_translate(const RunConfig& config) {
   const auto replicas = join_replicas(trainer, model);
   if (trainer.resume() && process.root()) std::fprintf(stderr, "resuming %s\n", config.run_dir.c_str());
   const std::int64_t vocab = d.spanish.size();
+  // Teacher-forced cross entropy of a batch {source, source lengths, target input, target output,
+  // target lengths}: the mean per token for training, the sum for the validation loss.
+  const auto batch_loss = [&](const optim::Batch& b, Reduction reduction) {
+    const auto out = model.forward(b[0], b[1], b[2], b[4]);
+    return cross_entropy(out.logits.reshape({-1, vocab}), b[3].reshape({-1}),
+                         CrossEntropyOptions().set_reduction(reduction));
+  };
   const auto result = trainer.fit(
-      train,
-      [&](const optim::Batch& b) {  // {source, source lengths, target input, target output, target lengths}
-        const auto out = model.forward(b[0], b[1], b[2], b[4]);
-        return cross_entropy(out.logits.reshape({-1, vocab}), b[3].reshape({-1}));
-      },
+      train, [&](const optim::Batch& b) { return batch_loss(b, Reduction::Mean); },
       [&] {
         // BLEU 13a alone: chrF and the former BLEU would be computed every epoch for nothing
         const auto predicted = texts(decode_all(model, validation_sources, config, 1), d.spanish);
         double loss_sum = 0;
-        for (std::int64_t i = 0; i < validation_pairs.num_batches(); ++i) {
-          const auto b = validation_pairs.batch(i);
-          const auto out = model.forward(b[0], b[1], b[2], b[4]);
-          loss_sum += cross_entropy(out.logits.reshape({-1, vocab}), b[3].reshape({-1}),
-                                    CrossEntropyOptions().set_reduction(Reduction::Sum)).item();
-        }
+        for (std::int64_t i = 0; i < validation_pairs.num_batches(); ++i)
+          loss_sum += batch_loss(validation_pairs.batch(i), Reduction::Sum).item();
         return std::map<std::string, double>{
             {"val_bleu", 100 * data::corpus_bleu_13a(predicted, validation_references).score},
             {"val_loss", loss_sum / validation_tokens}};

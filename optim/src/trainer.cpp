@@ -55,6 +55,15 @@ std::optional<double> number_from_json(const nlohmann::json& value) {
   return std::nullopt;
 }
 
+// A JSON integer in [low, high] (high >= 0), or nullopt. Checked before any conversion: get of a
+// float (1e41) is undefined behaviour, and a count near INT64_MAX would overflow when next counted.
+std::optional<std::int64_t> integer_in(const nlohmann::json& value, std::int64_t low, std::int64_t high) {
+  const bool in_range = value.is_number_unsigned() ? value.get<std::uint64_t>() <= static_cast<std::uint64_t>(high)
+                                                   : value.is_number_integer() && value.get<std::int64_t>() <= high;
+  if (!in_range || value.get<std::int64_t>() < low) return std::nullopt;
+  return value.get<std::int64_t>();
+}
+
 // One epoch as the checkpoint's history and the metrics log hold it.
 nlohmann::json epoch_json(const EpochMetrics& metrics) {
   nlohmann::json values = nlohmann::json::object();
@@ -173,16 +182,14 @@ bool Trainer::resume() {
   auto it = file.metadata.find("loom_trainer_state");
   if (it == file.metadata.end()) throw IOError(fmt::format("Trainer::resume: '{}' is not a training checkpoint", path));
   nlohmann::json state;
-  // An integer of the state in [low, high]; a float there (1e300) or a count near INT64_MAX is a
-  // malformed checkpoint, not a conversion or a later increment with undefined behaviour.
+  // An integer of the state in [low, high]; anything else is a malformed checkpoint.
   const auto integer = [&](const nlohmann::json& object, const char* key, std::int64_t low, std::int64_t high) {
     const auto& value = object.at(key);
-    const bool in_range = value.is_number_unsigned() ? value.get<std::uint64_t>() <= static_cast<std::uint64_t>(high)
-                                                     : value.is_number_integer() && value.get<std::int64_t>() <= high;
-    if (!in_range || value.get<std::int64_t>() < low)
+    const auto number = integer_in(value, low, high);
+    if (!number)
       throw IOError(fmt::format("Trainer::resume: '{}': expected an integer {} in [{}, {}], got {}", path, key, low,
                                 high, value.dump()));
-    return value.get<std::int64_t>();
+    return *number;
   };
   constexpr std::int64_t max_epochs = std::int64_t(1) << 40;
   try {
@@ -291,17 +298,15 @@ std::vector<EpochMetrics> read_metrics_log(const std::string& path) {
     const std::size_t end = std::min(text.find('\n', start), text.size());
     try {
       const auto line = nlohmann::json::parse(text.substr(start, end - start));
-      // Checked before get: a float epoch (1e41) would be a conversion with undefined behaviour.
-      const auto& epoch = line.at("epoch");
-      if (!epoch.is_number_unsigned() || epoch.get<std::uint64_t>() < 1 ||
-          epoch.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      const auto epoch = integer_in(line.at("epoch"), 1, std::numeric_limits<std::int64_t>::max());
+      if (!epoch)
         throw IOError(fmt::format("read_metrics_log: {}:{}: expected a positive integer epoch, got {}", path,
-                                  line_number + 1, epoch.dump()));
+                                  line_number + 1, line.at("epoch").dump()));
       const auto values = values_from_json(line.at("values"));
       if (!values)
         throw IOError(fmt::format("read_metrics_log: {}:{}: expected \"values\" to map names to numbers, got {}", path,
                                   line_number + 1, line.at("values").dump()));
-      history.push_back({epoch.get<std::int64_t>(), *values});
+      history.push_back({*epoch, *values});
     } catch (const nlohmann::json::exception& e) {
       throw IOError(fmt::format("read_metrics_log: {}:{}: expected {{\"epoch\": N, \"values\": {{...}}}}, got a "
                                 "malformed line: {}", path, line_number + 1, e.what()));

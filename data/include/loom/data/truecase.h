@@ -6,7 +6,7 @@
 ///
 ///     auto casing = loom::data::Truecaser::learn(spanish_words, training_texts);
 ///     casing.apply({"y", "dios", "dijo", ":", "sea", "la", "luz", "."});  // {"Y", "Dios", "dijo", ...}
-///     casing.save(run_dir + "/spanish_case.txt");    // one form per id of spanish_words
+///     casing.save(run_dir + "/spanish_case.txt", spanish_words);  // one form per id
 ///     auto same = loom::data::Truecaser::load(run_dir + "/spanish_case.txt", spanish_words);
 #include <string>
 #include <unordered_map>
