@@ -1,16 +1,30 @@
 // The packed-operand GEMM of the fused LSTM (framework/detail/packed_gemm.h) against OpenBLAS
 // (loom::matmul is one cblas_?gemm call): exactly equal on integer-valued data, where every
-// partial sum is exact in any order, and within rounding on random data; odd sizes throughout.
+// partial sum is exact in any order, and within rounding on random data; odd sizes throughout,
+// with every float kernel this CPU runs. The AVX2 and AVX-512 kernels give the same bits.
 #include <doctest/doctest.h>
 
 #include <loom/loom.h>
 
+#include <array>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "detail/packed_gemm.h"
 
 namespace {
+
+using loom::detail::PackedKernel;
+
+// The float kernels this CPU runs (the portable one always).
+std::vector<PackedKernel> float_kernels() {
+  std::vector<PackedKernel> kernels;
+  for (PackedKernel kernel : {PackedKernel::Portable, PackedKernel::Avx2, PackedKernel::Avx512})
+    if (loom::detail::packed_kernel_available(kernel)) kernels.push_back(kernel);
+  return kernels;
+}
 
 // W (N, K) as float or double values; integer-valued in [-4, 4] when `integers`.
 template <class T>
@@ -27,7 +41,8 @@ loom::Tensor matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, bo
 // Runs C (M, N) = C0 (+)= A (M, K) op(W) for every panel split and compares with matmul.
 template <class T>
 void check_against_blas(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t groups,
-                        bool transposed, bool integers) {
+                        bool transposed, bool integers, PackedKernel kernel = PackedKernel::Portable) {
+  CAPTURE(static_cast<int>(kernel));
   CAPTURE(m);
   CAPTURE(n);
   CAPTURE(k);
@@ -40,6 +55,7 @@ void check_against_blas(std::int64_t m, std::int64_t n, std::int64_t k, std::int
   loom::detail::PackedMatrix<T> packed;
   if (transposed) loom::detail::pack_transposed(w.data<T>(), n, k, groups, packed);
   else loom::detail::pack(w.data<T>(), k, n, groups, packed);
+  packed.kernel = kernel;
   const std::int64_t panels = packed.panels_per_group;
   for (bool accumulate : {false, true})
     for (std::int64_t split = 0; split <= panels; ++split) {  // two calls: [0, split), [split, P)
@@ -70,10 +86,15 @@ void check_against_blas(std::int64_t m, std::int64_t n, std::int64_t k, std::int
 TEST_CASE("packed GEMM equals BLAS exactly on integer data: odd sizes, partial panels, splits") {
   for (bool transposed : {true, false}) {
     // rows: below, at and above the 6-row kernel; columns: partial panels in every group
-    check_against_blas<float>(1, 4, 1, 4, transposed, true);
-    check_against_blas<float>(7, 20, 13, 4, transposed, true);
-    check_against_blas<float>(13, 68, 129, 4, transposed, true);
-    check_against_blas<float>(32, 33, 65, 1, transposed, true);
+    for (PackedKernel kernel : float_kernels()) {
+      // 1..13 rows: every row count of the 6-row and 12-row kernels; 3 groups: a pair and a single
+      check_against_blas<float>(1, 4, 1, 4, transposed, true, kernel);
+      check_against_blas<float>(7, 20, 13, 4, transposed, true, kernel);
+      check_against_blas<float>(13, 68, 129, 4, transposed, true, kernel);
+      check_against_blas<float>(12, 51, 40, 3, transposed, true, kernel);
+      check_against_blas<float>(32, 33, 65, 1, transposed, true, kernel);
+      check_against_blas<float>(25, 32, 17, 1, transposed, true, kernel);
+    }
     check_against_blas<double>(5, 36, 17, 4, transposed, true);
     check_against_blas<double>(12, 9, 31, 1, transposed, true);
   }
@@ -81,9 +102,60 @@ TEST_CASE("packed GEMM equals BLAS exactly on integer data: odd sizes, partial p
 
 TEST_CASE("packed GEMM agrees with BLAS within rounding on random data (float32 and float64)") {
   for (bool transposed : {true, false}) {
-    check_against_blas<float>(32, 512, 128, 4, transposed, false);  // the H=128 LSTM step
-    check_against_blas<float>(11, 100, 257, 4, transposed, false);
+    for (PackedKernel kernel : float_kernels()) {
+      check_against_blas<float>(32, 512, 128, 4, transposed, false, kernel);  // the H=128 LSTM step
+      check_against_blas<float>(11, 100, 257, 4, transposed, false, kernel);
+      check_against_blas<float>(32, 96, 64, 3, transposed, false, kernel);  // a GRU step
+    }
     check_against_blas<double>(9, 60, 95, 4, transposed, false);
     check_against_blas<double>(3, 23, 40, 1, transposed, false);
   }
+}
+
+TEST_CASE("the AVX2 and AVX-512 kernels give the same bits on random data") {
+  using loom::detail::packed_kernel_available;
+  if (!packed_kernel_available(PackedKernel::Avx2) || !packed_kernel_available(PackedKernel::Avx512)) {
+    MESSAGE("skipped: this CPU lacks AVX2 or AVX-512");
+    return;
+  }
+  for (auto [m, n, k, groups] : {std::array<std::int64_t, 4>{32, 512, 128, 4}, {7, 100, 257, 4},
+                                 {32, 48, 96, 3}, {13, 40, 33, 1}}) {
+    const loom::Tensor a = matrix<float>(m, k, 4, false), w = matrix<float>(n, k, 5, false);
+    const loom::Tensor c0 = matrix<float>(m, n, 6, false);
+    loom::detail::PackedMatrix<float> packed;
+    loom::detail::pack_transposed(w.data<float>(), n, k, groups, packed);
+    std::vector<float> results[2];
+    int slot = 0;
+    for (PackedKernel kernel : {PackedKernel::Avx2, PackedKernel::Avx512}) {
+      packed.kernel = kernel;
+      std::vector<float>& c = results[slot++];
+      c.assign(c0.data<float>(), c0.data<float>() + m * n);
+      loom::detail::gemm_packed(m, a.data<float>(), k, packed, 0, packed.panels_per_group, c.data(), n, true);
+    }
+    CAPTURE(m);
+    CAPTURE(n);
+    CHECK(std::memcmp(results[0].data(), results[1].data(), sizeof(float) * m * n) == 0);
+  }
+}
+
+TEST_CASE("LOOM_PACKED_KERNEL picks the kernel and rejects other values with a clear error") {
+  using loom::detail::select_packed_kernel;
+  const PackedKernel best = float_kernels().back();  // the widest this CPU runs
+  ::unsetenv("LOOM_PACKED_KERNEL");
+  CHECK(select_packed_kernel() == best);
+  ::setenv("LOOM_PACKED_KERNEL", "portable", 1);
+  CHECK(select_packed_kernel() == PackedKernel::Portable);
+  loom::detail::PackedMatrix<float> packed;
+  const std::vector<float> w(4 * 3, 1.0f);
+  loom::detail::pack_transposed(w.data(), 4, 3, 1, packed);
+  CHECK(packed.kernel == PackedKernel::Portable);
+  ::setenv("LOOM_PACKED_KERNEL", "avx1024", 1);
+  CHECK_THROWS_WITH_AS(select_packed_kernel(),
+                       "LOOM_PACKED_KERNEL: expected portable, avx2 or avx512, got 'avx1024'", loom::ValueError);
+  if (!loom::detail::packed_kernel_available(PackedKernel::Avx512)) {
+    ::setenv("LOOM_PACKED_KERNEL", "avx512", 1);
+    CHECK_THROWS_WITH_AS(select_packed_kernel(), "LOOM_PACKED_KERNEL: this CPU cannot run the avx512 kernel",
+                         loom::ValueError);
+  }
+  ::unsetenv("LOOM_PACKED_KERNEL");
 }

@@ -2,10 +2,13 @@
 #include <loom/layers/cells.h>
 #include <loom/layers/recurrent.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "detail/packed_gemm.h"
 #include "test_util.h"
 #include "torch_reference.h"
 
@@ -180,6 +183,43 @@ TEST_CASE("fused layers equal the composed cells in float32 (1e-6 of each tensor
       CAPTURE(i);
       CHECK(results["fused"][i].dtype() == Dtype::Float32);
       CHECK(scaled_error(results["fused"][i], results["composed"][i]) <= 1e-6);
+    }
+  }
+}
+
+TEST_CASE("float32 fused layers give the same bits with the AVX2 and the AVX-512 packed kernels") {
+  // Both kernels sum each entry in the same order (detail/packed_gemm.h), so a model trained on
+  // one CPU reruns bit for bit on the other. B = 13 runs every row block; H = 37 a partial panel.
+  using loom::detail::PackedKernel;
+  if (!loom::detail::packed_kernel_available(PackedKernel::Avx512) ||
+      !loom::detail::packed_kernel_available(PackedKernel::Avx2)) {
+    MESSAGE("skipped: this CPU lacks AVX2 or AVX-512");
+    return;
+  }
+  const Tensor len = loom::from_vector(std::vector<std::int64_t>{5, 4, 5, 1, 5, 5, 2, 5, 3, 5, 5, 4, 5});
+  for (CellType cell : kCells) {
+    CAPTURE(cell_name(cell));
+    std::map<std::string, std::vector<Tensor>> results;
+    for (const char* kernel : {"avx2", "avx512"}) {
+      ::setenv("LOOM_PACKED_KERNEL", kernel, 1);
+      loom::manual_seed(9);
+      auto layer = make_layer(cell, RecurrentOptions(6, 37), Dtype::Float32);
+      const Tensor x = loom_test::input({13, 5, 6}, 1).to(Dtype::Float32).detach().requires_grad_();
+      auto out = layer->forward(x, len);
+      const Tensor r_out = loom_test::input(out.output.shape(), 4).to(Dtype::Float32).detach();
+      const Tensor r_h = loom_test::input(out.h_n.shape(), 5).to(Dtype::Float32).detach();
+      const Tensor r_c = out.c_n.defined() ? loom_test::input(out.c_n.shape(), 6).to(Dtype::Float32).detach() : Tensor();
+      probe_loss(out, r_out, r_h, r_c).backward();
+      auto& r = results[kernel];
+      r = {out.output, out.h_n, x.grad()};
+      for (const auto& [name, parameter] : layer->named_parameters()) r.push_back(parameter.grad());
+    }
+    ::unsetenv("LOOM_PACKED_KERNEL");
+    for (std::size_t i = 0; i < results["avx2"].size(); ++i) {
+      CAPTURE(i);
+      const Tensor a = results["avx2"][i].contiguous(), b = results["avx512"][i].contiguous();
+      REQUIRE(a.numel() == b.numel());
+      CHECK(std::memcmp(a.data<float>(), b.data<float>(), sizeof(float) * a.numel()) == 0);
     }
   }
 }

@@ -8,20 +8,50 @@
 // (the gates of an LSTM or GRU), each group cut into panels of kPanelWidth columns (the last one
 // zero-padded), each panel stored k-major: panel[k][j]. A thread computes whole panels, so the
 // recurrent loop can split the hidden units of every gate between threads.
+#include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 namespace loom::detail {
 
+/// The micro-kernels gemm_packed runs for float. Every one accumulates each entry of C in the
+/// same order (one fused multiply-add per k, then C added once), so Avx2 and Avx512 give the same
+/// bits; Portable is the plain loop (float64, and CPUs without AVX2).
+enum class PackedKernel { Portable, Avx2, Avx512 };
+
+/// Whether this CPU (and compiler) runs `kernel`.
+bool packed_kernel_available(PackedKernel kernel);
+/// The float kernel packing selects: the environment's LOOM_PACKED_KERNEL (portable, avx2 or
+/// avx512: for benchmarks and tests of one kernel) if set, else the widest this CPU runs. Throws
+/// ValueError for another value or a kernel the CPU lacks.
+PackedKernel select_packed_kernel();
+
+/// std::allocator with 64-byte alignment: a panel row is one cache line (and one AVX-512 load).
+template <class T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <class U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
+  template <class U>
+  bool operator==(const CacheLineAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const CacheLineAllocator<U>&) const { return false; }
+};
+
 template <class T>
 struct PackedMatrix {
-  /// Columns per panel: two 256-bit vectors.
+  /// Columns per panel: one cache line, two 256-bit vectors or one 512-bit vector.
   static constexpr std::int64_t kPanelWidth = 64 / sizeof(T);
   std::int64_t depth = 0;             // K
   std::int64_t groups = 1;            // column groups (gates)
   std::int64_t group_cols = 0;        // columns per group; N = groups * group_cols
   std::int64_t panels_per_group = 0;  // ceil(group_cols / kPanelWidth)
-  std::vector<T> data;                // (groups, panels_per_group, K, kPanelWidth)
+  PackedKernel kernel = PackedKernel::Portable;  // set by packing (float: select_packed_kernel())
+  std::vector<T, CacheLineAllocator<T>> data;    // (groups, panels_per_group, K, kPanelWidth)
 };
 
 /// Packs B = W^T for a row-major W (N, K) — the forward recurrent product h W_hh^T.
