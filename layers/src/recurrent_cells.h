@@ -164,12 +164,13 @@ struct GruCell {  // gates [r, z, n]: n = tanh(W_in x + b_in + r (W_hn h + b_hn)
 };
 
 
-// Past a sequence's end: the state carries over hidden units [j0, j1) and the output is zero.
+// Past a sequence's end: the state carries over hidden units [j0, j1) and the output y (if given) is
+// zero.
 template <class T>
 void carry_state(const ForwardRow<T>& r, T* y, std::int64_t j0, std::int64_t j1) {
   std::memcpy(r.h_next + j0, r.h_prev + j0, sizeof(T) * (j1 - j0));
   if (r.c_next) std::memcpy(r.c_next + j0, r.c_prev + j0, sizeof(T) * (j1 - j0));
-  std::fill(y + j0, y + j1, T(0));
+  if (y) std::fill(y + j0, y + j1, T(0));
 }
 
 // Threads for a time loop whose units are cut into `panels` panels: none idle, and one when a
