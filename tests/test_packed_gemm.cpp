@@ -16,13 +16,13 @@
 
 namespace {
 
-using loom::detail::PackedKernel;
+using loom::detail::SimdLevel;
 
 // The float kernels this CPU runs (the portable one always).
-std::vector<PackedKernel> float_kernels() {
-  std::vector<PackedKernel> kernels;
-  for (PackedKernel kernel : {PackedKernel::Portable, PackedKernel::Avx2, PackedKernel::Avx512})
-    if (loom::detail::packed_kernel_available(kernel)) kernels.push_back(kernel);
+std::vector<SimdLevel> float_kernels() {
+  std::vector<SimdLevel> kernels;
+  for (SimdLevel kernel : {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512})
+    if (loom::detail::simd_level_available(kernel)) kernels.push_back(kernel);
   return kernels;
 }
 
@@ -41,7 +41,7 @@ loom::Tensor matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, bo
 // Runs C (M, N) = C0 (+)= A (M, K) op(W) for every panel split and compares with matmul.
 template <class T>
 void check_against_blas(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t groups,
-                        bool transposed, bool integers, PackedKernel kernel = PackedKernel::Portable) {
+                        bool transposed, bool integers, SimdLevel kernel = SimdLevel::Portable) {
   CAPTURE(static_cast<int>(kernel));
   CAPTURE(m);
   CAPTURE(n);
@@ -86,7 +86,7 @@ void check_against_blas(std::int64_t m, std::int64_t n, std::int64_t k, std::int
 TEST_CASE("packed GEMM equals BLAS exactly on integer data: odd sizes, partial panels, splits") {
   for (bool transposed : {true, false}) {
     // rows: below, at and above the 6-row kernel; columns: partial panels in every group
-    for (PackedKernel kernel : float_kernels()) {
+    for (SimdLevel kernel : float_kernels()) {
       // 1..13 rows: every row count of the 6-row and 12-row kernels; 3 groups: a pair and a single
       check_against_blas<float>(1, 4, 1, 4, transposed, true, kernel);
       check_against_blas<float>(7, 20, 13, 4, transposed, true, kernel);
@@ -102,7 +102,7 @@ TEST_CASE("packed GEMM equals BLAS exactly on integer data: odd sizes, partial p
 
 TEST_CASE("packed GEMM agrees with BLAS within rounding on random data (float32 and float64)") {
   for (bool transposed : {true, false}) {
-    for (PackedKernel kernel : float_kernels()) {
+    for (SimdLevel kernel : float_kernels()) {
       check_against_blas<float>(32, 512, 128, 4, transposed, false, kernel);  // the H=128 LSTM step
       check_against_blas<float>(11, 100, 257, 4, transposed, false, kernel);
       check_against_blas<float>(32, 96, 64, 3, transposed, false, kernel);  // a GRU step
@@ -113,8 +113,8 @@ TEST_CASE("packed GEMM agrees with BLAS within rounding on random data (float32 
 }
 
 TEST_CASE("the AVX2 and AVX-512 kernels give the same bits on random data") {
-  using loom::detail::packed_kernel_available;
-  if (!packed_kernel_available(PackedKernel::Avx2) || !packed_kernel_available(PackedKernel::Avx512)) {
+  using loom::detail::simd_level_available;
+  if (!simd_level_available(SimdLevel::Avx2) || !simd_level_available(SimdLevel::Avx512)) {
     MESSAGE("skipped: this CPU lacks AVX2 or AVX-512");
     return;
   }
@@ -126,7 +126,7 @@ TEST_CASE("the AVX2 and AVX-512 kernels give the same bits on random data") {
     loom::detail::pack_transposed(w.data<float>(), n, k, groups, packed);
     std::vector<float> results[2];
     int slot = 0;
-    for (PackedKernel kernel : {PackedKernel::Avx2, PackedKernel::Avx512}) {
+    for (SimdLevel kernel : {SimdLevel::Avx2, SimdLevel::Avx512}) {
       packed.kernel = kernel;
       std::vector<float>& c = results[slot++];
       c.assign(c0.data<float>(), c0.data<float>() + m * n);
@@ -138,24 +138,24 @@ TEST_CASE("the AVX2 and AVX-512 kernels give the same bits on random data") {
   }
 }
 
-TEST_CASE("LOOM_PACKED_KERNEL picks the kernel and rejects other values with a clear error") {
-  using loom::detail::select_packed_kernel;
-  const PackedKernel best = float_kernels().back();  // the widest this CPU runs
-  ::unsetenv("LOOM_PACKED_KERNEL");
-  CHECK(select_packed_kernel() == best);
-  ::setenv("LOOM_PACKED_KERNEL", "portable", 1);
-  CHECK(select_packed_kernel() == PackedKernel::Portable);
+TEST_CASE("LOOM_SIMD caps the kernels and rejects other values with a clear error") {
+  using loom::detail::select_simd_level;
+  const SimdLevel best = float_kernels().back();  // the widest this CPU runs
+  ::unsetenv("LOOM_SIMD");
+  CHECK(select_simd_level() == best);
+  ::setenv("LOOM_SIMD", "portable", 1);
+  CHECK(select_simd_level() == SimdLevel::Portable);
   loom::detail::PackedMatrix<float> packed;
   const std::vector<float> w(4 * 3, 1.0f);
   loom::detail::pack_transposed(w.data(), 4, 3, 1, packed);
-  CHECK(packed.kernel == PackedKernel::Portable);
-  ::setenv("LOOM_PACKED_KERNEL", "avx1024", 1);
-  CHECK_THROWS_WITH_AS(select_packed_kernel(),
-                       "LOOM_PACKED_KERNEL: expected portable, avx2 or avx512, got 'avx1024'", loom::ValueError);
-  if (!loom::detail::packed_kernel_available(PackedKernel::Avx512)) {
-    ::setenv("LOOM_PACKED_KERNEL", "avx512", 1);
-    CHECK_THROWS_WITH_AS(select_packed_kernel(), "LOOM_PACKED_KERNEL: this CPU cannot run the avx512 kernel",
+  CHECK(packed.kernel == SimdLevel::Portable);
+  ::setenv("LOOM_SIMD", "avx1024", 1);
+  CHECK_THROWS_WITH_AS(select_simd_level(),
+                       "LOOM_SIMD: expected portable, avx2 or avx512, got 'avx1024'", loom::ValueError);
+  if (!loom::detail::simd_level_available(SimdLevel::Avx512)) {
+    ::setenv("LOOM_SIMD", "avx512", 1);
+    CHECK_THROWS_WITH_AS(select_simd_level(), "LOOM_SIMD: this CPU cannot run the avx512 kernels",
                          loom::ValueError);
   }
-  ::unsetenv("LOOM_PACKED_KERNEL");
+  ::unsetenv("LOOM_SIMD");
 }

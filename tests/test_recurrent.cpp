@@ -190,9 +190,9 @@ TEST_CASE("fused layers equal the composed cells in float32 (1e-6 of each tensor
 TEST_CASE("float32 fused layers give the same bits with the AVX2 and the AVX-512 packed kernels") {
   // Both kernels sum each entry in the same order (detail/packed_gemm.h), so a model trained on
   // one CPU reruns bit for bit on the other. B = 13 runs every row block; H = 37 a partial panel.
-  using loom::detail::PackedKernel;
-  if (!loom::detail::packed_kernel_available(PackedKernel::Avx512) ||
-      !loom::detail::packed_kernel_available(PackedKernel::Avx2)) {
+  using loom::detail::SimdLevel;
+  if (!loom::detail::simd_level_available(SimdLevel::Avx512) ||
+      !loom::detail::simd_level_available(SimdLevel::Avx2)) {
     MESSAGE("skipped: this CPU lacks AVX2 or AVX-512");
     return;
   }
@@ -201,7 +201,7 @@ TEST_CASE("float32 fused layers give the same bits with the AVX2 and the AVX-512
     CAPTURE(cell_name(cell));
     std::map<std::string, std::vector<Tensor>> results;
     for (const char* kernel : {"avx2", "avx512"}) {
-      ::setenv("LOOM_PACKED_KERNEL", kernel, 1);
+      ::setenv("LOOM_SIMD", kernel, 1);
       loom::manual_seed(9);
       auto layer = make_layer(cell, RecurrentOptions(6, 37), Dtype::Float32);
       const Tensor x = loom_test::input({13, 5, 6}, 1).to(Dtype::Float32).detach().requires_grad_();
@@ -214,7 +214,7 @@ TEST_CASE("float32 fused layers give the same bits with the AVX2 and the AVX-512
       r = {out.output, out.h_n, x.grad()};
       for (const auto& [name, parameter] : layer->named_parameters()) r.push_back(parameter.grad());
     }
-    ::unsetenv("LOOM_PACKED_KERNEL");
+    ::unsetenv("LOOM_SIMD");
     for (std::size_t i = 0; i < results["avx2"].size(); ++i) {
       CAPTURE(i);
       const Tensor a = results["avx2"][i].contiguous(), b = results["avx512"][i].contiguous();

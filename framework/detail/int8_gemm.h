@@ -31,6 +31,7 @@ struct Int8Matrix {
   std::vector<std::int8_t> data;      // (groups, blocks_per_group, depth_padded / 4, kBlock, 4)
   std::vector<float> scales;          // (groups, blocks_per_group * kBlock), 0 in the padding
   std::vector<std::int32_t> row_sums; // (groups, blocks_per_group * kBlock) sum_k q[n, k]
+  bool vnni = false;                  // the AVX-512 VNNI kernels (set by quantize_weights)
 };
 
 /// Symmetric int8 codes of one row of k values into `codes` (k): returns the scale max|w| / 127,
@@ -38,7 +39,8 @@ struct Int8Matrix {
 /// tables' per-row quantization.
 float quantize_symmetric(const float* row, std::int64_t k, std::int8_t* codes);
 
-/// Quantizes and packs a row-major float W (n, k) whose rows form `groups` equal groups.
+/// Quantizes and packs a row-major float W (n, k) whose rows form `groups` equal groups, for the
+/// kernels select_simd_level() allows (detail/simd_level.h).
 Int8Matrix quantize_weights(const float* w, std::int64_t n, std::int64_t k, std::int64_t groups);
 
 /// Activations quantized per row, uint8 in 0..127 with a zero point.

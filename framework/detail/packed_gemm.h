@@ -13,19 +13,9 @@
 #include <new>
 #include <vector>
 
+#include "detail/simd_level.h"
+
 namespace loom::detail {
-
-/// The micro-kernels gemm_packed runs for float. Every one accumulates each entry of C in the
-/// same order (one fused multiply-add per k, then C added once), so Avx2 and Avx512 give the same
-/// bits; Portable is the plain loop (float64, and CPUs without AVX2).
-enum class PackedKernel { Portable, Avx2, Avx512 };
-
-/// Whether this CPU (and compiler) runs `kernel`.
-bool packed_kernel_available(PackedKernel kernel);
-/// The float kernel packing selects: the environment's LOOM_PACKED_KERNEL (portable, avx2 or
-/// avx512: for benchmarks and tests of one kernel) if set, else the widest this CPU runs. Throws
-/// ValueError for another value or a kernel the CPU lacks.
-PackedKernel select_packed_kernel();
 
 /// std::allocator with 64-byte alignment: a panel row is one cache line (and one AVX-512 load).
 template <class T>
@@ -50,7 +40,10 @@ struct PackedMatrix {
   std::int64_t groups = 1;            // column groups (gates)
   std::int64_t group_cols = 0;        // columns per group; N = groups * group_cols
   std::int64_t panels_per_group = 0;  // ceil(group_cols / kPanelWidth)
-  PackedKernel kernel = PackedKernel::Portable;  // set by packing (float: select_packed_kernel())
+  // The float micro-kernel, set by packing (select_simd_level()); float64 always runs the plain
+  // loop. Each kernel accumulates every entry of C in the same order (one fused multiply-add per
+  // k, then C added once), so AVX2 and AVX-512 give the same bits.
+  SimdLevel kernel = SimdLevel::Portable;
   std::vector<T, CacheLineAllocator<T>> data;    // (groups, panels_per_group, K, kPanelWidth)
 };
 

@@ -4,12 +4,7 @@
 // everything else (float64, other CPUs) a plain loop the compiler vectorises.
 #include "detail/packed_gemm.h"
 
-#include <fmt/format.h>
-#include <loom/errors.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
 #include <type_traits>
 
 #if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
@@ -179,7 +174,7 @@ template <class T, class Element>
 void fill_panels(std::int64_t k, std::int64_t n, std::int64_t groups, PackedMatrix<T>& packed,
                  Element element) {
   constexpr std::int64_t W = PackedMatrix<T>::kPanelWidth;
-  packed.kernel = std::is_same_v<T, float> ? select_packed_kernel() : PackedKernel::Portable;
+  packed.kernel = std::is_same_v<T, float> ? select_simd_level() : SimdLevel::Portable;
   packed.depth = k;
   packed.groups = groups;
   packed.group_cols = n / groups;
@@ -195,35 +190,6 @@ void fill_panels(std::int64_t k, std::int64_t n, std::int64_t groups, PackedMatr
 }
 
 }  // namespace
-
-bool packed_kernel_available(PackedKernel kernel) {
-  switch (kernel) {
-    case PackedKernel::Portable: return true;
-#ifdef LOOM_X86_KERNELS
-    case PackedKernel::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case PackedKernel::Avx512: return __builtin_cpu_supports("avx512f");
-#endif
-    default: return false;
-  }
-}
-
-PackedKernel select_packed_kernel() {
-  const char* setting = std::getenv("LOOM_PACKED_KERNEL");
-  if (!setting) {
-    for (PackedKernel best : {PackedKernel::Avx512, PackedKernel::Avx2})
-      if (packed_kernel_available(best)) return best;
-    return PackedKernel::Portable;
-  }
-  const std::string_view name(setting);
-  const PackedKernel chosen = name == "portable" ? PackedKernel::Portable
-                              : name == "avx2"   ? PackedKernel::Avx2
-                              : name == "avx512" ? PackedKernel::Avx512
-                                                 : throw ValueError(fmt::format(
-                                                       "LOOM_PACKED_KERNEL: expected portable, avx2 or avx512, got '{}'", name));
-  if (!packed_kernel_available(chosen))
-    throw ValueError(fmt::format("LOOM_PACKED_KERNEL: this CPU cannot run the {} kernel", name));
-  return chosen;
-}
 
 template <class T>
 void pack_transposed(const T* w, std::int64_t n, std::int64_t k, std::int64_t groups,
@@ -251,7 +217,7 @@ void gemm_packed(std::int64_t m, const T* a, std::int64_t lda, const PackedMatri
   std::int64_t index = 0;  // panels before it are done
 #ifdef LOOM_X86_KERNELS
   if constexpr (std::is_same_v<T, float>) {
-    if (b.kernel == PackedKernel::Avx512) {
+    if (b.kernel == SimdLevel::Avx512) {
       for (; index + 1 < count; index += 2) {
         const Panel<T> left = panel(index), right = panel(index + 1);
         for_row_blocks(m, 12, [&](std::int64_t i, std::int64_t rows) {
@@ -279,7 +245,7 @@ void gemm_packed(std::int64_t m, const T* a, std::int64_t lda, const PackedMatri
         T* c_block = c + i * ldc + one.first_col;
 #ifdef LOOM_X86_KERNELS
         if constexpr (std::is_same_v<T, float>) {
-          if (b.kernel == PackedKernel::Avx2)
+          if (b.kernel == SimdLevel::Avx2)
             return micro_kernel_avx2<decltype(r)::value>(k, a + i * lda, lda, one.values, c_block, ldc, one.cols, accumulate);
         }
 #endif
