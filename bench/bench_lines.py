@@ -26,7 +26,7 @@ def heading(rows, peak_rows):
     if machine is None:
         text = "Machine: not recorded (result files before 2026-12-03 lack it)"
     else:
-        flags = " ".join(flag for flag in ("avx2", "fma", "avx512f") if machine[flag]) or "no avx2"
+        flags = " ".join(flag for flag in ("avx2", "fma", "avx512f", "avx512_vnni") if machine.get(flag)) or "no avx2"
         text = (f"Machine: {machine['vendor']} family {machine['family']} model {machine['model']} "
                 f"({machine['name']}), {flags}; OpenBLAS {machine['openblas']} core {machine['openblas_core']}")
     peaks = sgemm_peaks(peak_rows)

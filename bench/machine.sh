@@ -1,7 +1,7 @@
 # Sourced by the bench scripts: what every result line carries so that it can be read on its own
 # later (the CPU changes between sessions, and a figure holds for the CPU it was measured on).
 #   MACHINE                  one JSON object: CPU vendor, family, model, name, the flags that pick
-#                            kernels (avx2, fma, avx512f), OpenBLAS's core name and version
+#                            kernels (avx2, fma, avx512f, avx512_vnni), OpenBLAS's core name and version
 #   gemm_bench_ready BUILD   builds ../shared/anchors' C OpenBLAS program into BUILD/gemm_bench
 #                            unless it is there and newer than its source; false without the source
 #   sgemm_peak OUT BUILD     appends the same-run SGEMM peak: that program on 2048^3 at 1 and 2
@@ -11,8 +11,9 @@
 MACHINE=$(awk -F': *' '/^vendor_id/ && !v {v=$2} /^cpu family/ && !f {f=$2} /^model\t/ && !m {m=$2}
   /^model name/ && !n {n=$2} /^flags/ && !g {g=$2}
   END {split(g, a, " "); for (i in a) have[a[i]] = 1
-       printf "{\"vendor\": \"%s\", \"family\": %s, \"model\": %s, \"name\": \"%s\", \"avx2\": %s, \"fma\": %s, \"avx512f\": %s",
-              v, f, m, n, have["avx2"] ? "true" : "false", have["fma"] ? "true" : "false", have["avx512f"] ? "true" : "false"}' /proc/cpuinfo)
+       printf "{\"vendor\": \"%s\", \"family\": %s, \"model\": %s, \"name\": \"%s\", \"avx2\": %s, \"fma\": %s, \"avx512f\": %s, \"avx512_vnni\": %s",
+              v, f, m, n, have["avx2"] ? "true" : "false", have["fma"] ? "true" : "false", have["avx512f"] ? "true" : "false",
+              have["avx512_vnni"] ? "true" : "false"}' /proc/cpuinfo)
 # OpenBLAS picks its kernels at run time (DYNAMIC_ARCH): the core it picked is part of the machine.
 MACHINE+=$(/usr/bin/python3 - <<'PY'
 import ctypes

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORTABLE=${PORTABLE:-build}
 NATIVE=${NATIVE:-build-native}
-OUT=${OUT:-bench/results/arch-$(date +%Y-%m-%d).jsonl}
+OUT=${OUT:-bench/results/arch-$(date +%Y-%m-%d-%H%M).jsonl}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 . bench/machine.sh  # the CPU, in every line: the figures hold for it alone

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 ROUNDS=${ROUNDS:-3}
-OUT=${OUT:-bench/results/core-$(date +%Y-%m-%d).jsonl}
+OUT=${OUT:-bench/results/core-$(date +%Y-%m-%d-%H%M).jsonl}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 . bench/machine.sh

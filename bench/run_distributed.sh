@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 ROUNDS=${ROUNDS:-3}
 STEPS=${STEPS:-20}
-OUT=${OUT:-bench/results/distributed-$(date +%Y-%m-%d).jsonl}
+OUT=${OUT:-bench/results/distributed-$(date +%Y-%m-%d-%H%M).jsonl}
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none)  # unbound, as the 1-process runs
 bench="$BUILD/bench_distributed"
 test -x "$bench" || { echo "run_distributed: $bench is missing (configure with MPI: apt-get install libopenmpi-dev)"; exit 2; }

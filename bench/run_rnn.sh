@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BENCH=${BENCH:-rnn}
 BUILD=${BUILD:-build}
 ROUNDS=${ROUNDS:-2}
-OUT=${OUT:-bench/results/$BENCH-$(date +%Y-%m-%d).jsonl}
+OUT=${OUT:-bench/results/$BENCH-$(date +%Y-%m-%d-%H%M).jsonl}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 . bench/machine.sh
