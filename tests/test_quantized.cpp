@@ -44,18 +44,21 @@ double relative_error(const loom::Tensor& a, const loom::Tensor& b, const loom::
   return loom_test::max_abs_diff(a.to(loom::Dtype::Float64), b.to(loom::Dtype::Float64)) / max_abs(reference);
 }
 
-// The int8 kernels this CPU runs: false the AVX2 (or portable) one, true AVX-512 VNNI.
-std::vector<bool> int8_kernels() {
-  using loom::detail::SimdLevel;
-  if (loom::detail::int8_vnni_available(SimdLevel::Avx512)) return {false, true};
-  return {false};
+using loom::detail::SimdLevel;
+
+// The int8 kernels this CPU runs: the plain loop, AVX2, AVX-512 VNNI.
+std::vector<SimdLevel> int8_kernels() {
+  std::vector<SimdLevel> kernels{SimdLevel::Portable};
+  if (loom::detail::simd_level_available(SimdLevel::Avx2)) kernels.push_back(SimdLevel::Avx2);
+  if (loom::detail::avx512_vnni_available()) kernels.push_back(SimdLevel::Avx512);
+  return kernels;
 }
 
 // Quantizes X (m, k) and W (n, k) in `groups` and checks the exact int32 products, block range by
 // block range, against sum_k qx qw computed here from the codes, with the VNNI kernel or not.
 void check_exact(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t groups, std::uint64_t seed,
-                 bool vnni) {
-  CAPTURE(vnni);
+                 SimdLevel kernel) {
+  CAPTURE(static_cast<int>(kernel));
   CAPTURE(m);
   CAPTURE(n);
   CAPTURE(k);
@@ -65,7 +68,7 @@ void check_exact(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t gr
   qx.resize(m, k);
   REQUIRE(loom::detail::quantize_rows(x.data(), k, 0, m, qx));
   Int8Matrix qw = loom::detail::quantize_weights(w.data(), n, k, groups);
-  qw.vnni = vnni;
+  qw.kernel = kernel;
   std::vector<std::int8_t> codes(static_cast<std::size_t>(n * k));  // (n, k) the reference's
   for (std::int64_t row = 0; row < n; ++row)
     loom::detail::quantize_symmetric(w.data() + row * k, k, codes.data() + row * k);
@@ -89,13 +92,13 @@ void check_exact(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t gr
 }  // namespace
 
 TEST_CASE("int8 GEMM: exact int32 products on ragged sizes, group splits and block ranges, every kernel") {
-  for (bool vnni : int8_kernels()) {
+  for (SimdLevel kernel : int8_kernels()) {
     std::uint64_t seed = 1;
-    for (std::int64_t m : {1, 3, 4, 7, 13})  // 13 = 6 + 6 + 1 and 4 + 4 + 4 + 1 rows
+    for (std::int64_t m : {1, 2, 3, 4, 7, 8, 13})  // blocks of 1 to 6 rows (VNNI) and 1 to 4
       for (std::int64_t k : {1, 3, 5, 17, 64, 67})
-        for (std::int64_t n : {1, 7, 9, 17, 33}) check_exact(m, n, k, 1, seed++, vnni);
-    check_exact(5, 4 * 19, 29, 4, 99, vnni);  // an LSTM's four gates of 19 units
-    check_exact(6, 3 * 24, 24, 3, 98, vnni);  // a GRU's three gates, whole blocks
+        for (std::int64_t n : {1, 7, 9, 17, 33}) check_exact(m, n, k, 1, seed++, kernel);
+    check_exact(5, 4 * 19, 29, 4, 99, kernel);  // an LSTM's four gates of 19 units
+    check_exact(6, 3 * 24, 24, 3, 98, kernel);  // a GRU's three gates, whole blocks
   }
 }
 

@@ -2,7 +2,6 @@
 #include <loom/layers/cells.h>
 #include <loom/layers/recurrent.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -201,20 +200,21 @@ TEST_CASE("float32 fused layers give the same bits with the AVX2 and the AVX-512
     CAPTURE(cell_name(cell));
     std::map<std::string, std::vector<Tensor>> results;
     for (const char* kernel : {"avx2", "avx512"}) {
-      ::setenv("LOOM_SIMD", kernel, 1);
+      const loom_test::ScopedEnv simd("LOOM_SIMD", kernel);
       loom::manual_seed(9);
       auto layer = make_layer(cell, RecurrentOptions(6, 37), Dtype::Float32);
       const Tensor x = loom_test::input({13, 5, 6}, 1).to(Dtype::Float32).detach().requires_grad_();
-      auto out = layer->forward(x, len);
+      const Tensor h0 = loom_test::input({1, 13, 37}, 2).to(Dtype::Float32).detach().requires_grad_();
+      auto out = layer->forward(x, len, h0);
       const Tensor r_out = loom_test::input(out.output.shape(), 4).to(Dtype::Float32).detach();
       const Tensor r_h = loom_test::input(out.h_n.shape(), 5).to(Dtype::Float32).detach();
       const Tensor r_c = out.c_n.defined() ? loom_test::input(out.c_n.shape(), 6).to(Dtype::Float32).detach() : Tensor();
       probe_loss(out, r_out, r_h, r_c).backward();
       auto& r = results[kernel];
-      r = {out.output, out.h_n, x.grad()};
+      r = {out.output, out.h_n, x.grad(), h0.grad()};
+      if (out.c_n.defined()) r.push_back(out.c_n);
       for (const auto& [name, parameter] : layer->named_parameters()) r.push_back(parameter.grad());
     }
-    ::unsetenv("LOOM_SIMD");
     for (std::size_t i = 0; i < results["avx2"].size(); ++i) {
       CAPTURE(i);
       const Tensor a = results["avx2"][i].contiguous(), b = results["avx512"][i].contiguous();

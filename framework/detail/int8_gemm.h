@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "detail/simd_level.h"
+
 namespace loom::detail {
 
 struct Int8Matrix {
@@ -31,7 +33,9 @@ struct Int8Matrix {
   std::vector<std::int8_t> data;      // (groups, blocks_per_group, depth_padded / 4, kBlock, 4)
   std::vector<float> scales;          // (groups, blocks_per_group * kBlock), 0 in the padding
   std::vector<std::int32_t> row_sums; // (groups, blocks_per_group * kBlock) sum_k q[n, k]
-  bool vnni = false;                  // the AVX-512 VNNI kernels (set by quantize_weights)
+  // The micro-kernel, set by quantize_weights from select_simd_level(): Avx512 is the AVX-512
+  // VNNI kernel, taken only when the CPU has VNNI (else Avx2).
+  SimdLevel kernel = SimdLevel::Portable;
 };
 
 /// Symmetric int8 codes of one row of k values into `codes` (k): returns the scale max|w| / 127,

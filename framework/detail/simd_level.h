@@ -1,12 +1,24 @@
 #pragma once
-// Private: which instruction set Loom's own kernels use (the packed recurrent GEMM, the int8
-// GEMM). They are compiled for several with target attributes and chosen at run time, so one
-// binary uses AVX-512 where the CPU has it and runs on any AVX2 CPU. OpenBLAS chooses its own.
+// Private: which instruction set the micro-kernels of Loom's own GEMMs use (the packed recurrent
+// product, the int8 product). On x86-64 with GCC or Clang they are compiled for AVX2 and AVX-512
+// with target attributes, whatever the build's flags, and chosen at run time, so one binary uses
+// AVX-512 where the CPU has it and runs on any AVX2 CPU. OpenBLAS chooses its own; the rest of
+// Loom's vector code (xsimd) is fixed at compile time.
 //
 // LOOM_SIMD=portable|avx2|avx512 caps the choice, for benchmarks (what AVX-512 buys on this
-// CPU) and for tests of every kernel on one machine; unset, the widest the CPU runs is used.
-// Every float kernel sums each entry in the same order, and the int8 sums are exact, so the
-// level never changes a result's bits (tests/test_packed_gemm.cpp, tests/test_quantized.cpp).
+// CPU) and for tests of every kernel on one machine; unset, the widest the CPU runs is used. It
+// is read, and checked, when a matrix is packed or quantized. The AVX2 and AVX-512 float kernels
+// sum each entry in the same order, and the int8 sums are exact, so those levels never change a
+// result's bits (tests/test_packed_gemm.cpp, tests/test_quantized.cpp); the portable float loop
+// rounds as the build's flags let the compiler contract it.
+
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#define LOOM_X86_KERNELS 1
+#define LOOM_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define LOOM_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#define LOOM_TARGET_AVX512_VNNI __attribute__((target("avx512vnni,avx512vl,avx512f,avx2,fma")))
+#endif
+
 namespace loom::detail {
 
 enum class SimdLevel { Portable, Avx2, Avx512 };
@@ -18,8 +30,8 @@ bool simd_level_available(SimdLevel level);
 /// a level this CPU lacks.
 SimdLevel select_simd_level();
 
-/// Whether the int8 kernels may use AVX-512 VNNI (vpdpbusd on 256-bit vectors): `level` is
-/// Avx512 and the CPU has AVX512_VNNI and AVX512VL.
-bool int8_vnni_available(SimdLevel level);
+/// Whether the CPU has AVX512_VNNI and AVX512VL (vpdpbusd on 256-bit vectors): the int8
+/// kernel of level Avx512.
+bool avx512_vnni_available();
 
 }  // namespace loom::detail

@@ -1,42 +1,54 @@
 // The int8 GEMM of detail/int8_gemm.h: register-blocked micro-kernels of up to 4 rows by two
-// blocks of 8 channels, AVX2 intrinsics when the build targets them (maddubs u8 x s8 -> int16
-// pairs, madd with ones -> int32), a plain loop otherwise; on CPUs with AVX-512 VNNI, up to 6
-// rows with one vpdpbusd per row and block instead of those three instructions, chosen at run
-// time (detail/simd_level.h). The integer sums are exact, so any kernel and any split of the
-// work between threads give the same bits.
+// blocks of 8 channels, in AVX2 intrinsics (maddubs u8 x s8 -> int16 pairs, madd with ones ->
+// int32) or a plain loop; on CPUs with AVX-512 VNNI, up to 6 rows with one vpdpbusd per row and
+// block in place of those three instructions. The kernel is chosen at run time
+// (detail/simd_level.h); the dequantization and the activations' coding around it are compiled
+// for the build's target. The integer sums are exact, so any kernel and any split of the work
+// between threads give the same bits.
 #include "detail/int8_gemm.h"
-
-#include "detail/simd_level.h"
-
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-#define LOOM_INT8_VNNI 1
-#define LOOM_TARGET_VNNI __attribute__((target("avx512vnni,avx512vl,avx512f,avx2")))
-#endif
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#if defined(__AVX2__) || defined(LOOM_INT8_VNNI)
+#include "detail/simd_level.h"
+
+#if defined(__AVX2__) || defined(LOOM_X86_KERNELS)
 #include <immintrin.h>
 #endif
 
 namespace loom::detail {
 namespace {
 
-constexpr std::int64_t kMaxRows = 6;    // rows of X per micro-kernel call (AVX2 and portable: 4)
+constexpr std::int64_t kMaxRows = 6;    // rows of X per micro-kernel call (VNNI; the others 4)
 constexpr std::int64_t kMaxBlocks = 2;  // blocks of 8 channels per micro-kernel call
 constexpr std::int64_t kQuadBytes = Int8Matrix::kBlock * 4;  // one quad of K for a block
 constexpr float kActivationMax = 127.0f;  // the 7-bit range (see the header)
 
 using Tile = std::int32_t[kMaxRows][kMaxBlocks * Int8Matrix::kBlock];
 
-#if defined(__AVX2__)
-// Rows x (8 * Blocks) int32 accumulators in ymm registers; per quad of K one 4-byte broadcast of
-// each row of X and one load per block of W.
+// The plain loop.
 template <int Rows, int Blocks>
 void micro_kernel(std::int64_t quads, const std::uint8_t* x, std::int64_t ldx,
                   const std::int8_t* block0, const std::int8_t* block1, Tile& tile) {
+  const std::int8_t* blocks[2] = {block0, block1};
+  for (int i = 0; i < Rows; ++i)
+    for (int b = 0; b < Blocks; ++b)
+      for (std::int64_t lane = 0; lane < Int8Matrix::kBlock; ++lane) {
+        std::int32_t sum = 0;
+        for (std::int64_t q = 0; q < quads; ++q)
+          for (std::int64_t e = 0; e < 4; ++e)
+            sum += std::int32_t(x[i * ldx + q * 4 + e]) * blocks[b][q * kQuadBytes + lane * 4 + e];
+        tile[i][b * Int8Matrix::kBlock + lane] = sum;
+      }
+}
+
+#ifdef LOOM_X86_KERNELS
+// Rows x (8 * Blocks) int32 accumulators in ymm registers; per quad of K one 4-byte broadcast of
+// each row of X and one load per block of W.
+template <int Rows, int Blocks>
+LOOM_TARGET_AVX2 void micro_kernel_avx2(std::int64_t quads, const std::uint8_t* x, std::int64_t ldx,
+                                        const std::int8_t* block0, const std::int8_t* block1, Tile& tile) {
   const __m256i ones = _mm256_set1_epi16(1);
   // Named accumulators, not an array: GCC spills an array of vectors to the stack every step.
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
@@ -62,30 +74,14 @@ void micro_kernel(std::int64_t quads, const std::uint8_t* x, std::int64_t ldx,
     for (int b = 0; b < Blocks; ++b)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(tile[i] + b * Int8Matrix::kBlock), acc[i][b]);
 }
-#else
-template <int Rows, int Blocks>
-void micro_kernel(std::int64_t quads, const std::uint8_t* x, std::int64_t ldx,
-                  const std::int8_t* block0, const std::int8_t* block1, Tile& tile) {
-  const std::int8_t* blocks[2] = {block0, block1};
-  for (int i = 0; i < Rows; ++i)
-    for (int b = 0; b < Blocks; ++b)
-      for (std::int64_t lane = 0; lane < Int8Matrix::kBlock; ++lane) {
-        std::int32_t sum = 0;
-        for (std::int64_t q = 0; q < quads; ++q)
-          for (std::int64_t e = 0; e < 4; ++e)
-            sum += std::int32_t(x[i * ldx + q * 4 + e]) * blocks[b][q * kQuadBytes + lane * 4 + e];
-        tile[i][b * Int8Matrix::kBlock + lane] = sum;
-      }
-}
-#endif
 
-#ifdef LOOM_INT8_VNNI
 // Rows x (8 * Blocks) int32 accumulators; per quad of K one 4-byte broadcast of each row of X
 // and one load per block of W, then one vpdpbusd (u8 x s8, four products summed into int32) per
-// row and block. 6 rows keep 12 independent sums in flight, enough to hide its latency.
+// row and block. 6 rows of two blocks keep 12 independent sums in flight, enough to hide its
+// latency.
 template <int Rows, int Blocks>
-LOOM_TARGET_VNNI void micro_kernel_vnni(std::int64_t quads, const std::uint8_t* x, std::int64_t ldx,
-                                        const std::int8_t* block0, const std::int8_t* block1, Tile& tile) {
+LOOM_TARGET_AVX512_VNNI void micro_kernel_vnni(std::int64_t quads, const std::uint8_t* x, std::int64_t ldx,
+                                               const std::int8_t* block0, const std::int8_t* block1, Tile& tile) {
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (std::int64_t q = 0; q < quads; ++q) {
@@ -112,17 +108,19 @@ LOOM_TARGET_VNNI void micro_kernel_vnni(std::int64_t quads, const std::uint8_t* 
 
 using MicroKernel = void (*)(std::int64_t, const std::uint8_t*, std::int64_t, const std::int8_t*,
                              const std::int8_t*, Tile&);
-// Indexed [rows - 1][blocks - 1].
-constexpr std::int64_t kPlainRows = 4;  // the AVX2 kernel's 8 accumulators and 3 instructions each
-constexpr MicroKernel kKernels[kPlainRows][kMaxBlocks] = {
-    {micro_kernel<1, 1>, micro_kernel<1, 2>}, {micro_kernel<2, 1>, micro_kernel<2, 2>},
-    {micro_kernel<3, 1>, micro_kernel<3, 2>}, {micro_kernel<4, 1>, micro_kernel<4, 2>}};
-#ifdef LOOM_INT8_VNNI
-constexpr MicroKernel kVnniKernels[kMaxRows][kMaxBlocks] = {
-    {micro_kernel_vnni<1, 1>, micro_kernel_vnni<1, 2>}, {micro_kernel_vnni<2, 1>, micro_kernel_vnni<2, 2>},
-    {micro_kernel_vnni<3, 1>, micro_kernel_vnni<3, 2>}, {micro_kernel_vnni<4, 1>, micro_kernel_vnni<4, 2>},
-    {micro_kernel_vnni<5, 1>, micro_kernel_vnni<5, 2>}, {micro_kernel_vnni<6, 1>, micro_kernel_vnni<6, 2>}};
+using KernelTable = MicroKernel[kMaxRows][kMaxBlocks];  // [rows - 1][blocks - 1]
+
+#define LOOM_KERNEL_ROW(kernel, rows) {kernel<rows, 1>, kernel<rows, 2>}
+constexpr KernelTable kPlainKernels = {LOOM_KERNEL_ROW(micro_kernel, 1), LOOM_KERNEL_ROW(micro_kernel, 2),
+                                       LOOM_KERNEL_ROW(micro_kernel, 3), LOOM_KERNEL_ROW(micro_kernel, 4)};
+#ifdef LOOM_X86_KERNELS
+constexpr KernelTable kAvx2Kernels = {LOOM_KERNEL_ROW(micro_kernel_avx2, 1), LOOM_KERNEL_ROW(micro_kernel_avx2, 2),
+                                      LOOM_KERNEL_ROW(micro_kernel_avx2, 3), LOOM_KERNEL_ROW(micro_kernel_avx2, 4)};
+constexpr KernelTable kVnniKernels = {LOOM_KERNEL_ROW(micro_kernel_vnni, 1), LOOM_KERNEL_ROW(micro_kernel_vnni, 2),
+                                      LOOM_KERNEL_ROW(micro_kernel_vnni, 3), LOOM_KERNEL_ROW(micro_kernel_vnni, 4),
+                                      LOOM_KERNEL_ROW(micro_kernel_vnni, 5), LOOM_KERNEL_ROW(micro_kernel_vnni, 6)};
 #endif
+#undef LOOM_KERNEL_ROW
 
 // Runs the micro-kernels over rows [0, m) and blocks [block_begin, block_end) of `group`, two
 // blocks at a time (they stay in L1 while the rows of X stream past), and hands each tile to
@@ -133,11 +131,12 @@ void for_each_tile(std::int64_t m, const Int8Rows& x, const Int8Matrix& w, std::
   const std::int64_t quads = w.depth_padded / 4, block_bytes = quads * kQuadBytes;
   const std::int8_t* group_data = w.data.data() + group * w.blocks_per_group * block_bytes;
   Tile tile;
-  const MicroKernel(*kernels)[kMaxBlocks] = kKernels;
-  std::int64_t max_rows = kPlainRows;
-#ifdef LOOM_INT8_VNNI
-  if (w.vnni) {
-    kernels = kVnniKernels;
+  const KernelTable* kernels = &kPlainKernels;
+  std::int64_t max_rows = 4;
+#ifdef LOOM_X86_KERNELS
+  if (w.kernel == SimdLevel::Avx2) kernels = &kAvx2Kernels;
+  if (w.kernel == SimdLevel::Avx512) {
+    kernels = &kVnniKernels;
     max_rows = kMaxRows;
   }
 #endif
@@ -146,7 +145,7 @@ void for_each_tile(std::int64_t m, const Int8Rows& x, const Int8Matrix& w, std::
     const std::int8_t* block0 = group_data + block * block_bytes;
     for (std::int64_t row = 0; row < m; row += max_rows) {
       const std::int64_t rows = std::min(max_rows, m - row);
-      kernels[rows - 1][blocks - 1](quads, x.data.data() + row * x.depth_padded, x.depth_padded,
+      (*kernels)[rows - 1][blocks - 1](quads, x.data.data() + row * x.depth_padded, x.depth_padded,
                                      block0, block0 + block_bytes, tile);
       epilogue(row, rows, block, blocks, tile);
     }
@@ -243,7 +242,8 @@ float quantize_symmetric(const float* row, std::int64_t k, std::int8_t* codes) {
 
 Int8Matrix quantize_weights(const float* w, std::int64_t n, std::int64_t k, std::int64_t groups) {
   Int8Matrix out;
-  out.vnni = int8_vnni_available(select_simd_level());
+  const SimdLevel level = select_simd_level();
+  out.kernel = level == SimdLevel::Avx512 && !avx512_vnni_available() ? SimdLevel::Avx2 : level;
   out.depth = k;
   out.depth_padded = (k + 3) / 4 * 4;
   out.groups = groups;

@@ -7,11 +7,8 @@
 #include <algorithm>
 #include <type_traits>
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-#define LOOM_X86_KERNELS 1
+#ifdef LOOM_X86_KERNELS
 #include <immintrin.h>
-#define LOOM_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define LOOM_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #endif
 
 namespace loom::detail {

@@ -7,16 +7,12 @@
 #include <cstdlib>
 #include <string_view>
 
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
-#define LOOM_X86_CPU_CHECKS 1
-#endif
-
 namespace loom::detail {
 
 bool simd_level_available(SimdLevel level) {
   switch (level) {
     case SimdLevel::Portable: return true;
-#ifdef LOOM_X86_CPU_CHECKS
+#ifdef LOOM_X86_KERNELS
     case SimdLevel::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case SimdLevel::Avx512: return __builtin_cpu_supports("avx512f");
 #endif
@@ -42,11 +38,10 @@ SimdLevel select_simd_level() {
   return chosen;
 }
 
-bool int8_vnni_available(SimdLevel level) {
-#ifdef LOOM_X86_CPU_CHECKS
-  return level == SimdLevel::Avx512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+bool avx512_vnni_available() {
+#ifdef LOOM_X86_KERNELS
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
 #else
-  (void)level;
   return false;
 #endif
 }

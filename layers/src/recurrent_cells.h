@@ -173,12 +173,12 @@ void carry_state(const ForwardRow<T>& r, T* y, std::int64_t j0, std::int64_t j1)
   if (y) std::fill(y + j0, y + j1, T(0));
 }
 
-// Threads for a time loop whose units are cut into `panels` panels: none idle, and one when a
-// step's work (`macs_per_step`) is too small to pay for the threads meeting at every step, i.e.
-// below `min_macs_per_thread` (~5 us of work) per thread.
-inline int loop_threads(std::int64_t panels, std::int64_t macs_per_step, std::int64_t min_macs_per_thread) {
+// Threads for a time loop whose step is cut into `tasks` tasks: none idle, and one when a step's
+// work (`macs_per_step`) is too small to pay for the threads meeting at every step, i.e. below
+// `min_macs_per_thread` (~5 us of work) per thread.
+inline int loop_threads(std::int64_t tasks, std::int64_t macs_per_step, std::int64_t min_macs_per_thread) {
   const std::int64_t by_work = std::max<std::int64_t>(1, macs_per_step / min_macs_per_thread);
-  return static_cast<int>(std::min<std::int64_t>({get_num_threads(), panels, by_work}));
+  return static_cast<int>(std::min<std::int64_t>({get_num_threads(), tasks, by_work}));
 }
 
 }  // namespace loom::detail

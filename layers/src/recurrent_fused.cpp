@@ -9,12 +9,13 @@
 // derivatives and dh_{t-1} = dG_t W_hh (packed too); the weight gradients are one GEMM each over
 // all steps: dW_hh = dG^T H_prev, dW_ih = dG^T X. Every buffer is allocated before the loops.
 //
-// The time loops run on Loom's threads: a step is cut into panels of hidden units, each task
-// computing every gate's columns of one panel and their cell update (backward: the gate gradients
-// of a panel, then a panel of dh_{t-1}); each thread works through its own panels first and then
-// takes what is left of the others' (detail::StepQueue), and the threads meet once per step. A
-// panel's result does not depend on which thread computed it, so the loops give the same bits at
-// any thread count (the OpenBLAS products outside them may not: runtime.h).
+// The time loops run on Loom's threads: a step is cut into tasks of one or two panels of hidden
+// units (task_range), each task computing every gate's columns of its panels and their cell
+// update (backward: the gate gradients of its units, then its columns of dh_{t-1}); each thread
+// works through its own tasks first and then takes what is left of the others'
+// (detail::StepQueue), and the threads meet once per step. A task's result does not depend on
+// which thread computed it, so the loops give the same bits at any thread count (the OpenBLAS
+// products outside them may not: runtime.h).
 #include "recurrent_fused.h"
 
 #include <algorithm>
@@ -66,9 +67,13 @@ auto data_or_null(TensorRef& tensor) {
   return tensor.defined() ? tensor.template data<T>() : nullptr;
 }
 
-// A step's task p covers kPanelsPerTask panels of every gate's hidden units: the AVX-512 kernel
-// multiplies two panels at a time (detail/packed_gemm.h), 1.2-1.3x faster than one at a time.
-constexpr std::int64_t kPanelsPerTask = 2;
+// Panels per task of a step: the AVX-512 kernel multiplies two panels at a time, 1.2-1.3x faster
+// than one at a time (detail/packed_gemm.h); the others gain nothing from pairs, and one panel
+// per task splits the units between the threads more evenly.
+template <class T>
+std::int64_t panels_per_task(const PackedMatrix<T>& packed) {
+  return packed.kernel == SimdLevel::Avx512 ? 2 : 1;
+}
 
 // The hidden units [first, end) and the panels [first_panel, end_panel) of task p.
 struct TaskRange {
@@ -76,25 +81,25 @@ struct TaskRange {
 };
 template <class T>
 TaskRange task_range(const PackedMatrix<T>& packed, std::int64_t hidden, std::int64_t p) {
-  const std::int64_t first_panel = p * kPanelsPerTask;
-  const std::int64_t end_panel = std::min(packed.panels_per_group, first_panel + kPanelsPerTask);
+  const std::int64_t first_panel = p * panels_per_task(packed);
+  const std::int64_t end_panel = std::min(packed.panels_per_group, first_panel + panels_per_task(packed));
   const std::int64_t width = PackedMatrix<T>::kPanelWidth;
   return {first_panel * width, std::min(hidden, end_panel * width), first_panel, end_panel};
 }
 template <class T>
 std::int64_t task_count(const PackedMatrix<T>& packed) {
-  return (packed.panels_per_group + kPanelsPerTask - 1) / kPanelsPerTask;
+  return (packed.panels_per_group + panels_per_task(packed) - 1) / panels_per_task(packed);
 }
 
-// Runs task(t, p) for the panels p of every step t (ascending or descending) on the threads,
+// Runs task(t, p) for the tasks p of every step t (ascending or descending) on the threads,
 // each step after the previous one is complete; `phases` tasks per step run one after the other.
 template <class... Phase>
-void time_loop(std::int64_t steps, std::int64_t panels, std::int64_t macs_per_step, bool backwards,
+void time_loop(std::int64_t steps, std::int64_t tasks, std::int64_t macs_per_step, bool backwards,
                Phase&&... phase) {
-  const int threads = loop_threads(panels, macs_per_step, /*min_macs_per_thread=*/1 << 18);
+  const int threads = loop_threads(tasks, macs_per_step, /*min_macs_per_thread=*/1 << 18);
   // one queue per phase: a phase's results are complete before any thread starts the next one
   std::vector<std::unique_ptr<StepQueue>> queues;
-  for (std::size_t k = 0; k < sizeof...(Phase); ++k) queues.push_back(std::make_unique<StepQueue>(steps, panels, threads));
+  for (std::size_t k = 0; k < sizeof...(Phase); ++k) queues.push_back(std::make_unique<StepQueue>(steps, tasks, threads));
   parallel_run(threads, [&](int thread) {
     for (std::int64_t k = 0; k < steps; ++k) {
       const std::int64_t t = backwards ? steps - 1 - k : k;
@@ -132,7 +137,8 @@ std::vector<Tensor> forward(const Cell& cell, const Dims& d, const Tensor& x, co
   T* tanh_c_all = data_or_null<T>(saved.tanh_c);      // LSTM
   T* hidden_n_all = data_or_null<T>(saved.hidden_n);  // GRU
   T* recurrent_product = data_or_null<T>(recurrent);  // GRU
-  const T* bias_hn = b_hh.defined() ? b_hh.data<T>() + 2 * H : nullptr;  // GRU
+  // GRU: b_hn, the last third of b_hh (the other cells' b_hh is shorter)
+  const T* bias_hn = Cell::kSeparateRecurrent && b_hh.defined() ? b_hh.data<T>() + 2 * H : nullptr;
   T* out = y_all.data<T>();
 
   project_inputs<T, Cell>(d, x, w_ih, b_ih, b_hh, gates);

@@ -2,7 +2,8 @@
 /// Dynamic int8 quantization for inference, as torch.ao.quantization.quantize_dynamic: the
 /// weights of every Linear, Embedding, LSTM and GRU in a model are quantized once to int8 (per
 /// output channel; embedding tables per row), the activations at each call (per row, and h_t at
-/// every time step), the products summed exactly in int32 by AVX2 kernels.
+/// every time step), the products summed exactly in int32 by AVX2 kernels, or AVX-512 VNNI ones
+/// where the CPU has them (chosen at run time; the same bits).
 ///
 ///     loom::load(model, "best.safetensors");
 ///     loom::quantize_dynamic(model);          // now in eval mode, int8 from here on
