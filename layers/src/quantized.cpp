@@ -222,6 +222,7 @@ std::vector<Tensor> int8_recurrent(CellType cell, const Tensor& x_view, const In
     const std::int64_t block0 = p * blocks_per_panel;
     const std::int64_t block1 = std::min(block0 + blocks_per_panel, q_hh.blocks_per_group);
     float* g = gates.data<float>() + t * B * G;  // (B, G*H)
+    if (t + 1 < d.steps) prefetch_columns(g + B * G, B, G, q_hh.groups, H, j0, j1);
     for (std::int64_t gate = 0; gate < q_hh.groups; ++gate) {
       if (lstm) {
         int8_gemm(B, qh, q_hh, gate, block0, block1, nullptr, g + gate * H, G, true);

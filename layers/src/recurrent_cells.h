@@ -173,6 +173,24 @@ void carry_state(const ForwardRow<T>& r, T* y, std::int64_t j0, std::int64_t j1)
   if (y) std::fill(y + j0, y + j1, T(0));
 }
 
+// Asks for columns [j0, j1) of each of `groups` groups (group_cols apart) in `rows` rows (ld
+// apart) of a row-major buffer to be brought into cache: the next step's gate preactivations of
+// a task's hidden units. The input projection wrote the (T, B, G*H) buffer long before (it is
+// larger than L2), and rows G*H apart defeat the hardware prefetcher. The int8 loop gains ~10%
+// (H=512 LSTM forward on the Xeon, 1 thread: 37.9 -> 33.8 ms, medians of 3 alternating runs);
+// the float loop, whose kernel overlaps the misses with its longer products, measured no change
+// and does not use it.
+template <class T>
+void prefetch_columns(const T* base, std::int64_t rows, std::int64_t ld, std::int64_t groups,
+                      std::int64_t group_cols, std::int64_t j0, std::int64_t j1) {
+  constexpr std::int64_t kLine = 64 / sizeof(T);
+  for (std::int64_t row = 0; row < rows; ++row)
+    for (std::int64_t group = 0; group < groups; ++group) {
+      const T* first = base + row * ld + group * group_cols;
+      for (std::int64_t j = j0; j < j1; j += kLine) __builtin_prefetch(first + j, /*write=*/1);
+    }
+}
+
 // Threads for a time loop whose step is cut into `tasks` tasks: none idle, and one when a step's
 // work (`macs_per_step`) is too small to pay for the threads meeting at every step, i.e. below
 // `min_macs_per_thread` (~5 us of work) per thread.
