@@ -11,15 +11,6 @@
 #include "detail/packed_gemm.h"
 #include "median_ms.h"
 
-namespace {
-
-const char* kernel_name(loom::detail::SimdLevel level) {
-  using loom::detail::SimdLevel;
-  return level == SimdLevel::Avx512 ? "avx512" : level == SimdLevel::Avx2 ? "avx2" : "portable";
-}
-
-}  // namespace
-
 int main() {
   using loom::detail::PackedMatrix;
   constexpr std::int64_t batch = 32;
@@ -43,7 +34,7 @@ int main() {
         }, 15) / 20;
         std::printf("{\"bench\": \"packed_gemm\", \"kernel\": \"%s\", \"hidden\": %ld, \"pass\": \"%s\", "
                     "\"panels_per_call\": %ld, \"us\": %.2f, \"gflops\": %.1f}\n",
-                    kernel_name(packed.kernel), static_cast<long>(hidden), backward ? "backward" : "forward",
+                    loom::detail::simd_level_name(packed.kernel), static_cast<long>(hidden), backward ? "backward" : "forward",
                     static_cast<long>(panels_per_call), ms * 1e3, 2.0 * batch * n * k / ms / 1e6);
       }
 }

@@ -23,6 +23,9 @@ namespace loom::detail {
 
 enum class SimdLevel { Portable, Avx2, Avx512 };
 
+/// "portable", "avx2" or "avx512": LOOM_SIMD's spelling of `level`.
+const char* simd_level_name(SimdLevel level);
+
 /// Whether this CPU (and compiler) runs kernels of `level`: AVX2 with FMA; AVX-512 Foundation.
 bool simd_level_available(SimdLevel level);
 

@@ -84,6 +84,13 @@ inline void bump_version(const Tensor& t) { ++t.impl()->storage->version; }
 /// `t` made contiguous (undefined stays undefined): what an op whose kernel walks the storage
 /// row-major calls on its operands first.
 inline Tensor dense(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
+/// `t`'s data<T>(), or null when it is undefined: for loops that read optional buffers through
+/// plain pointers taken once (data<T>() checks the layout on every call). T* from a Tensor,
+/// const T* from a const Tensor.
+template <class T, class TensorRef>
+auto data_or_null(TensorRef& t) {
+  return t.defined() ? t.template data<T>() : nullptr;
+}
 /// Copies `source` into `target` (same shape and dtype), each read through its own strides.
 void copy_strided(const Tensor& source, Tensor& target);
 

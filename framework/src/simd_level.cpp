@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <loom/errors.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <string_view>
 
 namespace loom::detail {
@@ -20,6 +22,16 @@ bool simd_level_available(SimdLevel level) {
   }
 }
 
+constexpr SimdLevel kLevels[] = {SimdLevel::Portable, SimdLevel::Avx2, SimdLevel::Avx512};
+
+const char* simd_level_name(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::Avx2: return "avx2";
+    case SimdLevel::Avx512: return "avx512";
+    default: return "portable";
+  }
+}
+
 SimdLevel select_simd_level() {
   const char* setting = std::getenv("LOOM_SIMD");
   if (!setting) {
@@ -28,14 +40,13 @@ SimdLevel select_simd_level() {
     return SimdLevel::Portable;
   }
   const std::string_view name(setting);
-  const SimdLevel chosen = name == "portable" ? SimdLevel::Portable
-                           : name == "avx2"   ? SimdLevel::Avx2
-                           : name == "avx512" ? SimdLevel::Avx512
-                                              : throw ValueError(fmt::format(
-                                                    "LOOM_SIMD: expected portable, avx2 or avx512, got '{}'", name));
-  if (!simd_level_available(chosen))
+  const auto* chosen = std::find_if(std::begin(kLevels), std::end(kLevels),
+                                    [&](SimdLevel level) { return name == simd_level_name(level); });
+  if (chosen == std::end(kLevels))
+    throw ValueError(fmt::format("LOOM_SIMD: expected portable, avx2 or avx512, got '{}'", name));
+  if (!simd_level_available(*chosen))
     throw ValueError(fmt::format("LOOM_SIMD: this CPU cannot run the {} kernels", name));
-  return chosen;
+  return *chosen;
 }
 
 bool avx512_vnni_available() {

@@ -60,13 +60,6 @@ void project_inputs(const Dims& d, const Tensor& x, const Tensor& w_ih, const Te
 }
 
 
-// The tensor's first element, or null when it is undefined: the time loops read their buffers
-// through plain pointers, taken once (Tensor::data checks the layout on every call).
-template <class T, class TensorRef>  // Tensor or const Tensor: T* or const T*
-auto data_or_null(TensorRef& tensor) {
-  return tensor.defined() ? tensor.template data<T>() : nullptr;
-}
-
 // Panels per task of a step: the AVX-512 kernel multiplies two panels at a time, 1.2-1.3x faster
 // than one at a time (detail/packed_gemm.h); the others gain nothing from pairs, and one panel
 // per task splits the units between the threads more evenly.

@@ -179,8 +179,8 @@ void RMSprop::update(Tensor& param, const Tensor& grad, ParamState& state, const
     T* p = param.data<T>();
     const T* g = grad.data<T>();
     T* sq = square_avg.data<T>();
-    T* ga = grad_avg.defined() ? grad_avg.data<T>() : nullptr;
-    T* buf = momentum_buffer.defined() ? momentum_buffer.data<T>() : nullptr;
+    T* ga = detail::data_or_null<T>(grad_avg);
+    T* buf = detail::data_or_null<T>(momentum_buffer);
     const T lr = static_cast<T>(group.lr), wd = static_cast<T>(group.weight_decay);
     const T alpha = static_cast<T>(options_.alpha()), eps = static_cast<T>(options_.eps());
     const T momentum = static_cast<T>(options_.momentum());
