@@ -6,14 +6,21 @@
 #                            unless it is there and newer than its source; false without the source
 #   sgemm_peak OUT BUILD     appends the same-run SGEMM peak: that program on 2048^3 at 1 and 2
 #                            threads, one line each (case sgemm_peak)
-#   stamp_machine OUT        puts "machine": MACHINE first in every line of OUT
+#   CPU                      the CPU in one line: vendor, family, model and those flags
+#   stamp_machine OUT        puts "machine": MACHINE and "cpu": CPU first in every line of OUT
 
-MACHINE=$(awk -F': *' '/^vendor_id/ && !v {v=$2} /^cpu family/ && !f {f=$2} /^model\t/ && !m {m=$2}
-  /^model name/ && !n {n=$2} /^flags/ && !g {g=$2}
+# One pass over /proc/cpuinfo: MACHINE's CPU part, and CPU, the same in one line a reader can
+# take in at a glance ("GenuineIntel family 6 model 167, flags avx2 fma avx512f avx512_vnni").
+{ IFS= read -r MACHINE; IFS= read -r CPU; } < <(awk -F': *' '/^vendor_id/ && !v {v=$2}
+  /^cpu family/ && !f {f=$2} /^model\t/ && !m {m=$2} /^model name/ && !n {n=$2} /^flags/ && !g {g=$2}
   END {split(g, a, " "); for (i in a) have[a[i]] = 1
-       printf "{\"vendor\": \"%s\", \"family\": %s, \"model\": %s, \"name\": \"%s\", \"avx2\": %s, \"fma\": %s, \"avx512f\": %s, \"avx512_vnni\": %s",
-              v, f, m, n, have["avx2"] ? "true" : "false", have["fma"] ? "true" : "false", have["avx512f"] ? "true" : "false",
-              have["avx512_vnni"] ? "true" : "false"}' /proc/cpuinfo)
+       printf "{\"vendor\": \"%s\", \"family\": %s, \"model\": %s, \"name\": \"%s\"", v, f, m, n
+       count = split("avx2 fma avx512f avx512_vnni", flags, " "); present = ""
+       for (i = 1; i <= count; i++) {
+         printf ", \"%s\": %s", flags[i], have[flags[i]] ? "true" : "false"
+         if (have[flags[i]]) present = present " " flags[i]
+       }
+       printf "\n%s family %s model %s, flags%s\n", v, f, m, present == "" ? " none of avx2 fma avx512f avx512_vnni" : present}' /proc/cpuinfo)
 # OpenBLAS picks its kernels at run time (DYNAMIC_ARCH): the core it picked is part of the machine.
 MACHINE+=$(/usr/bin/python3 - <<'PY'
 import ctypes
@@ -41,5 +48,5 @@ sgemm_peak() {
 }
 
 stamp_machine() {
-  sed -i "s|^{|{\"machine\": $MACHINE, |" "$1"
+  sed -i "s|^{|{\"machine\": $MACHINE, \"cpu\": \"$CPU\", |" "$1"
 }
