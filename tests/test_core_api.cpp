@@ -121,6 +121,27 @@ TEST_CASE("layer_norm: the functional the LayerNorm layer calls") {
         "layer_norm: normalized_shape must have at least one axis, got ()");
 }
 
+TEST_CASE("layer_norm: float32 rows equal a float64 reference and keep their bits wherever they lie") {
+  // 37 values a row: 4 or 2 whole xsimd batches and a partial one; the rows of a batch start at
+  // every alignment, the row alone at another address
+  const Tensor x = loom::randn({5, 37}) * 3.0 + 1.0;  // (5, 37) float32
+  const Tensor y = loom::layer_norm(x, {37});
+  const Tensor reference = loom::layer_norm(x.to(Dtype::Float64), {37}).to(Dtype::Float32);
+  CHECK(max_abs_diff(y, reference) < 1e-5);
+  for (std::int64_t row = 0; row < 5; ++row) {
+    const Tensor alone = loom::layer_norm(x.select(0, row).contiguous(), {37});
+    CHECK(max_abs_diff(alone, y.select(0, row)) == 0);
+  }
+  const Tensor many = loom::randn({256, 300});  // enough rows to split between threads
+  const int threads_before = loom::get_num_threads();
+  loom::set_num_threads(1);
+  const Tensor one = loom::layer_norm(many, {300});
+  loom::set_num_threads(2);
+  const Tensor two = loom::layer_norm(many, {300});
+  loom::set_num_threads(threads_before);
+  CHECK(max_abs_diff(one, two) == 0);
+}
+
 TEST_CASE("operator<< prints to_string") {
   const Tensor x = loom::from_vector(std::vector<float>{1.5f, -2.0f});
   std::ostringstream out;

@@ -1,6 +1,7 @@
 // Strided views: which shape ops share storage, what their strides are, writes through a view,
 // contiguous(), the LayoutError of raw access to a view, and split/chunk/unbind against PyTorch
 // (tests/torch_ref/cutting.py).
+#include <array>
 #include <functional>
 
 #include "test_util.h"
@@ -67,6 +68,31 @@ TEST_CASE("contiguous() copies a view row-major and data<T>() refuses a view") {
   CHECK(values(m) == std::vector<double>{0, 1, 2, 3, 4, 5});
   CHECK(values(t.clone()) == std::vector<double>{0, 3, 1, 4, 2, 5});
   CHECK(m.contiguous().data<double>() == m.data<double>());  // no copy of a contiguous tensor
+}
+
+TEST_CASE("a transposed copy, done in tiles, puts every value in its place") {
+  // 70 x 45 planes: whole tiles of 32 and partial ones, on every pair of axes, both directions
+  const Shape shape{3, 70, 45};
+  const Tensor x = counting(shape, 3 * 70 * 45);
+  const std::vector<std::vector<std::int64_t>> orders = {{0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+  for (const auto& order : orders) {
+    const Tensor dense = x.permute(order).contiguous();
+    const Shape& out_shape = dense.shape();
+    std::vector<double> expected;
+    for (std::int64_t i = 0; i < out_shape[0]; ++i)
+      for (std::int64_t j = 0; j < out_shape[1]; ++j)
+        for (std::int64_t k = 0; k < out_shape[2]; ++k) {
+          std::array<std::int64_t, 3> at{};  // the index into x
+          at[order[0]] = i, at[order[1]] = j, at[order[2]] = k;
+          expected.push_back(static_cast<double>((at[0] * shape[1] + at[1]) * shape[2] + at[2]));
+        }
+    CHECK(values(dense) == expected);
+  }
+  // the target a transposed view: copy_ writes through it
+  Tensor base = loom::zeros({45, 70}, Dtype::Float64);
+  base.t().copy_(counting({70, 45}, 70 * 45));
+  CHECK(values(base) == values(counting({70, 45}, 70 * 45).t().contiguous()));
+  CHECK(base.select(0, 44).select(0, 69).item() == 69 * 45 + 44);
 }
 
 TEST_CASE("ops on views give the values of the same ops on copies") {

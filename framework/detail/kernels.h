@@ -57,6 +57,42 @@ void simd_map(std::int64_t n, T* out, F f, const In*... in) {
   std::copy(result.begin(), result.begin() + rest, out + i);
 }
 
+/// The sum over i in [0, n) of f(in[i]...), f mapping xsimd::batch<T> to xsimd::batch<T>: lane-wise
+/// partial sums over whole batches from in[0], the lanes then added in order, then the last
+/// partial batch's lanes (padded as in simd_map, the padding's results left out). The order of the
+/// additions depends on n alone, so the sum does not move with the buffer's address.
+template <class T, class F, class... In>
+T simd_sum_map(std::int64_t n, F f, const In*... in) {
+  static_assert((std::is_same_v<T, In> && ...), "simd_sum_map: inputs and result share one type");
+  using Batch = xsimd::batch<T>;
+  constexpr std::int64_t width = Batch::size;
+  Batch partial(T(0));
+  std::int64_t i = 0;
+  for (; i + width <= n; i += width) partial += f(Batch::load_unaligned(in + i)...);
+  std::array<T, width> lanes;
+  partial.store_unaligned(lanes.data());
+  T total = 0;
+  for (T lane : lanes) total += lane;
+  if (i == n) return total;
+  const auto padded = [&](const T* p) {
+    std::array<T, width> values;
+    std::fill(std::copy(p + i, p + n, values.begin()), values.end(), p[i]);
+    return Batch::load_unaligned(values.data());
+  };
+  f(padded(in)...).store_unaligned(lanes.data());
+  for (std::int64_t k = 0; k < n - i; ++k) total += lanes[static_cast<std::size_t>(k)];
+  return total;
+}
+
+/// body(begin, end) over rows [0, rows) of `row_length` values, split between Loom's threads when
+/// each share has enough values to be worth a thread's wake-up and at least `min_rows` rows (rows
+/// are independent).
+template <class Body>
+void parallel_rows(std::int64_t rows, std::int64_t row_length, Body&& body, std::int64_t min_rows = 1) {
+  constexpr std::int64_t kValuesPerThread = 1 << 15;
+  parallel_for(rows, std::max(min_rows, kValuesPerThread / std::max<std::int64_t>(row_length, 1)), body);
+}
+
 /// The strides (in elements) of axes of `shape` laid out with `strides`, read as broadcast to
 /// `out_shape`: 0 on broadcast axes.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, const std::vector<std::int64_t>& strides,
@@ -112,6 +148,28 @@ void broadcast_loop(const Shape& out_shape, std::array<std::vector<std::int64_t>
   }
 }
 
+/// broadcast_loop split between Loom's threads along axis 0 of `out_shape` when the loop is large
+/// (each part's offsets include its start). Operand 0 must be the output, which no two parts share
+/// (a dense tensor, or a view whose axis 0 does not alias itself); the split cannot change any
+/// value, as each is computed on its own.
+template <std::size_t N, class Inner>
+void parallel_broadcast_loop(const Shape& out_shape, const std::array<std::vector<std::int64_t>, N>& strides,
+                             Inner&& inner) {
+  const std::int64_t numel = numel_of(out_shape);
+  if (out_shape.empty() || numel == 0) return broadcast_loop<N>(out_shape, strides, inner);
+  parallel_rows(out_shape[0], numel / out_shape[0], [&](std::int64_t begin, std::int64_t end) {
+    Shape part = out_shape;
+    part[0] = end - begin;
+    std::array<std::int64_t, N> start{};
+    for (std::size_t k = 0; k < N; ++k) start[k] = begin * strides[k][0];
+    broadcast_loop<N>(part, strides,
+                      [&](std::array<std::int64_t, N> offsets, std::int64_t n, const std::array<std::int64_t, N>& st) {
+                        for (std::size_t k = 0; k < N; ++k) offsets[k] += start[k];
+                        inner(offsets, n, st);
+                      });
+  });
+}
+
 /// out = f(a, b) elementwise with broadcasting; out has the broadcast shape. a and b may be
 /// views: they are read through their strides.
 template <class T, class F>
@@ -120,11 +178,12 @@ void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   const T* pb = first_element<T>(b);
   T* po = out.data<T>();
   if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-    const std::int64_t n = out.numel();
-    for (std::int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+    parallel_rows(out.numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
+    });
     return;
   }
-  broadcast_loop<3>(out.shape(),
+  parallel_broadcast_loop<3>(out.shape(),
                     {contiguous_strides(out.shape()), broadcast_strides(a, out.shape()),
                      broadcast_strides(b, out.shape())},
                     [&](const std::array<std::int64_t, 3>& off, std::int64_t n,
@@ -150,7 +209,7 @@ template <class T>
 void expand_kernel(const Tensor& in, Tensor& out) {
   const T* pi = first_element<T>(in);
   T* po = out.data<T>();
-  broadcast_loop<2>(out.shape(),
+  parallel_broadcast_loop<2>(out.shape(),
                     {contiguous_strides(out.shape()), broadcast_strides(in, out.shape())},
                     [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
                         const std::array<std::int64_t, 2>& st) {
@@ -180,15 +239,6 @@ std::pair<T, T> row_max_and_exp_sum(const T* x, std::int64_t length, T* exps) {
 #pragma omp simd reduction(+ : total)
   for (std::int64_t k = 0; k < length; ++k) total += exps[k];
   return {row_max, total};
-}
-
-/// body(begin, end) over rows [0, rows) of `row_length` values, split between Loom's threads when
-/// each share has enough values to be worth a thread's wake-up and at least `min_rows` rows (rows
-/// are independent).
-template <class Body>
-void parallel_rows(std::int64_t rows, std::int64_t row_length, Body&& body, std::int64_t min_rows = 1) {
-  constexpr std::int64_t kValuesPerThread = 1 << 15;
-  parallel_for(rows, std::max(min_rows, kValuesPerThread / std::max<std::int64_t>(row_length, 1)), body);
 }
 
 /// simd_map split between Loom's threads for large n, as rows of one value (the split cannot

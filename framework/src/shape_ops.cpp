@@ -21,8 +21,34 @@ void copy_run(const T* source, std::int64_t source_stride, T* target, std::int64
   }
 }
 
+// The axis of `shape` along which `strides` step by one element and that has more than one
+// element, or -1.
+std::int64_t unit_stride_axis(const Shape& shape, const std::vector<std::int64_t>& strides) {
+  for (std::size_t axis = 0; axis < shape.size(); ++axis)
+    if (strides[axis] == 1 && shape[axis] > 1) return static_cast<std::int64_t>(axis);
+  return -1;
+}
+
+// The plane of axes (a, l) copied in square tiles, where the source steps by one along a and the
+// target along l (a transpose): each tile reads `kTile` source lines and writes `kTile` target
+// lines, all cached, where a row-by-row copy reads every source value from a different line
+// (and, with a stride of 4 KiB or more, a different page). 1024^2 float32 `t().contiguous()`:
+// 5.07 ms before on Zen 3, the plain copy's rate after (bench/README, "Core ops").
+template <class T>
+void copy_plane_tiled(const T* from, std::int64_t from_stride_l, T* to, std::int64_t to_stride_a,
+                      std::int64_t length_a, std::int64_t length_l) {
+  constexpr std::int64_t kTile = 32;  // 32 x 32 x 8 bytes per side: L1 holds both tiles
+  for (std::int64_t a0 = 0; a0 < length_a; a0 += kTile)
+    for (std::int64_t l0 = 0; l0 < length_l; l0 += kTile) {
+      const std::int64_t a_end = std::min(a0 + kTile, length_a), l_end = std::min(l0 + kTile, length_l);
+      for (std::int64_t a = a0; a < a_end; ++a)
+        for (std::int64_t l = l0; l < l_end; ++l) to[a * to_stride_a + l] = from[a + l * from_stride_l];
+    }
+}
+
 // target = source elementwise, each read through its strides. Large copies are split between the
-// threads along axis 0 (a view's axis 0 never aliases itself).
+// threads along axis 0 (a view's axis 0 never aliases itself). A transpose (the source's unit
+// stride on another axis than the target's) is copied in tiles.
 template <class T>
 void copy_strided_as(const Tensor& source, Tensor& target) {
   const Shape& shape = target.shape();
@@ -30,21 +56,32 @@ void copy_strided_as(const Tensor& source, Tensor& target) {
   const auto& target_strides = target.strides();
   const T* from = detail::first_element<T>(source);
   T* to = detail::first_element<T>(target);
-  const auto copy = [&](std::int64_t begin, std::int64_t end) {
+  if (target.numel() == 0) return;
+  const std::int64_t source_axis = unit_stride_axis(shape, source_strides);
+  const std::int64_t target_axis = unit_stride_axis(shape, target_strides);
+  if (source_axis < 0 || target_axis < 0 || source_axis == target_axis)
+    return detail::parallel_broadcast_loop<2>(shape, {target_strides, source_strides},
+                                              [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
+                                                  const std::array<std::int64_t, 2>& st) {
+                                                copy_run(from + off[1], st[1], to + off[0], st[0], n);
+                                              });
+  // The other axes walked one plane at a time; the planes, or the rows of one, split by axis 0.
+  detail::parallel_rows(shape[0], target.numel() / shape[0], [&](std::int64_t begin, std::int64_t end) {
     Shape part = shape;
-    if (!part.empty()) part[0] = end - begin;
-    const std::int64_t from_start = part.empty() ? 0 : begin * source_strides[0];
-    const std::int64_t to_start = part.empty() ? 0 : begin * target_strides[0];
-    detail::broadcast_loop<2>(part, {target_strides, source_strides},
+    part[0] = end - begin;
+    Shape outer = part;
+    outer[source_axis] = outer[target_axis] = 1;
+    const T* part_from = from + begin * source_strides[0];
+    T* part_to = to + begin * target_strides[0];
+    detail::broadcast_loop<2>(outer, {target_strides, source_strides},
                               [&](const std::array<std::int64_t, 2>& off, std::int64_t n,
                                   const std::array<std::int64_t, 2>& st) {
-                                copy_run(from + from_start + off[1], st[1], to + to_start + off[0],
-                                         st[0], n);
+                                for (std::int64_t i = 0; i < n; ++i)
+                                  copy_plane_tiled(part_from + off[1] + i * st[1], source_strides[target_axis],
+                                                   part_to + off[0] + i * st[0], target_strides[source_axis],
+                                                   part[source_axis], part[target_axis]);
                               });
-  };
-  if (target.numel() == 0) return;
-  if (shape.empty()) return copy(0, 1);
-  detail::parallel_rows(shape[0], target.numel() / shape[0], copy);
+  });
 }
 
 // A tensor sharing `base`'s storage, read through `shape`, `strides` and `offset` (elements).
