@@ -116,7 +116,7 @@ done
 [[ -e "$work/dumped" ]] && fail "--dump-config created the run folder"
 grep -q '"hidden": 128,' "$work/fashion.json" || fail "fashion's dump lacks its default of 128 hidden units"
 grep -q '"model": "bag",' "$work/spam.json" || fail "spam's dump lacks its default model"
-grep -q '"time_limit": 120.0,' "$work/translate.json" || fail "translate's dump lacks its default time limit"
+grep -q '"time_limit": 115.0,' "$work/translate.json" || fail "translate's dump lacks its default time limit"
 "$loom" train fashion --config "$work/fashion.json" --hidden 17 --seed 9 --dump-config > "$work/override.json"
 [[ $(diff "$work/fashion.json" "$work/override.json" | grep -c '^>') == 2 ]] &&
   grep -q '"hidden": 17,' "$work/override.json" && grep -q '"seed": 9,' "$work/override.json" ||

@@ -61,7 +61,7 @@ epochs=3 train fashion "$work/fashion"  # curves of more than one point
 train sp500 "$work/sp500"
 train charlm "$work/charlm.txt" --embedding 8
 train g2p "$work/g2p.dict" --embedding 8 --layers 1
-train translate "$(dirname "$0")/data/web-es-sample.tsv" --embedding 8 --min-frequency 1 --beam 2
+train translate "$(dirname "$0")/data/web-es-sample.tsv" --arch stacked --layers 1 --subwords 0 --embedding 8 --min-frequency 1 --beam 2
 train caption "$work/fashion" --embedding 8 --scenes 40
 train speech "$work/speech" --layers 1 --beam 2
 train handwriting "$work/mnist"

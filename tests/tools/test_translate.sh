@@ -12,7 +12,7 @@ sample="$(dirname "$0")/data/web-es-sample.tsv"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$loom" train translate --data-dir "$sample" --run-dir "$work/run" --epochs 2 --hidden 16 --embedding 16 \
+"$loom" train translate --data-dir "$sample" --run-dir "$work/run" --epochs 2 --hidden 16 --embedding 16 --arch stacked --layers 1 --subwords 0 \
   --min-frequency 1 --beam 2 > "$work/train.out" 2> "$work/train.err" ||
   { echo "training on the sample verses failed:"; cat "$work/train.err"; exit 1; }
 test -s "$work/run/report.html" && test -s "$work/run/english.txt" && test -s "$work/run/spanish.txt"
@@ -25,7 +25,7 @@ grep -q '36 training pairs' "$work/train.err" || { echo "expected 36 training pa
 grep -q '<svg' "$work/run/report.html"
 "$loom" eval "$work/run" | grep -q '"test_bleu_greedy"' || { echo "eval of a translate run failed"; exit 1; }
 # A run resumes with more epochs and another time limit (neither is part of what the run is).
-"$loom" train translate --data-dir "$sample" --run-dir "$work/run" --epochs 3 --hidden 16 --embedding 16 \
+"$loom" train translate --data-dir "$sample" --run-dir "$work/run" --epochs 3 --hidden 16 --embedding 16 --arch stacked --layers 1 --subwords 0 \
   --min-frequency 1 --beam 2 --time-limit 30 > /dev/null 2> "$work/train.err" ||
   { echo "resuming with --epochs 3 --time-limit 30 failed:"; cat "$work/train.err"; exit 1; }
 [ "$(wc -l < "$work/run/metrics.jsonl")" -eq 3 ] || { echo "expected 3 epochs in metrics.jsonl"; exit 1; }
@@ -75,5 +75,5 @@ printf 'not a model' > "$work/moved/spanish.model"
 expect_error 'spanish.model is not a SentencePiece model' translate "$work/moved" "God said."
 # the error follows the line counting the training pairs
 error_lines=2 expect_error 'gnmt architecture needs at least 2 decoder layers' train translate --data-dir "$sample" \
-  --run-dir "$work/shallow" --arch gnmt --layers 1 --hidden 8 --embedding 8
+  --run-dir "$work/shallow" --arch gnmt --layers 1 --subwords 0 --hidden 8 --embedding 8
 echo "translate: all checks passed"
