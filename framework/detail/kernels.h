@@ -2,6 +2,16 @@
 // Private: the loops behind the ops. Elementwise math goes through xsimd batches (simd_map), every
 // element on the same path; broadcasting, reductions and copies are plain loops over coalesced
 // strides, which the compiler vectorises. Only .cpp files include this header.
+//
+// Why loops and not xtensor expressions (issue 19 item 3): bench/bench_array_layer times each
+// family against the same computation written as an xtensor 0.24 expression (xsimd on) on the same
+// buffers, one thread (bench/README, "The array layer against xtensor"). Xeon, 2026-12-04, xtensor's
+// time over Loom's: same-shape arithmetic 0.98, a trailing-axis broadcast 0.99, column sums 0.99,
+// the product through xtensor-blas 0.99 (the same OpenBLAS call); a broadcast column 14.6 (its
+// stepper walks element by element), row sums 3.1 and a full sum 3.6 (its reducers are scalar), a
+// transposed copy 5.0, layer_norm as expressions 14.6, exp 1.16, tanh 1.05. Its assignment also
+// computes the unaligned head and the tail with scalar std::exp (see simd_map), so results would
+// move with the heap. Where it only ties, the loops stay, so that each family is written one way.
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -105,7 +105,8 @@ void reserve_blas_buffers(int threads) {
 // workers: rows when C is at least as tall as it is wide, else columns (in whole cache lines of
 // C, so no two threads write one line). One pool then runs everything; OpenBLAS's own would spin
 // beside Loom's between calls (runtime.h). Products under kGemmFlopsPerThread per thread stay on the
-// caller.
+// caller. (xt::blas::gemm makes the same OpenBLAS call, as fast, but takes whole arrays: it cannot
+// pass the leading dimensions of these blocks.)
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
