@@ -8,6 +8,7 @@
 #define XTENSOR_USE_XSIMD 1
 #include <loom/loom.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 

@@ -5,7 +5,7 @@
 //
 // Why loops and not xtensor expressions (issue 19 item 3): bench/bench_array_layer times each
 // family against the same computation written as an xtensor 0.24 expression (xsimd on) on the same
-// buffers, one thread (bench/README, "The array layer against xtensor"). Xeon, 2026-12-04, xtensor's
+// buffers, one thread (bench/README, "The array layer on the Xeon"). Xeon, 2026-12-04, xtensor's
 // time over Loom's: same-shape arithmetic 0.98, a trailing-axis broadcast 0.99, column sums 0.99,
 // the product through xtensor-blas 0.99 (the same OpenBLAS call); a broadcast column 14.6 (its
 // stepper walks element by element), row sums 3.1 and a full sum 3.6 (its reducers are scalar), a
@@ -40,6 +40,15 @@ decltype(auto) dispatch_floating(const char* op, Dtype dtype, F&& f) {
                                dtype_name(dtype)));
 }
 
+/// p[begin, end) (fewer values than a batch holds) in one batch, the other lanes copies of
+/// p[begin]: the last, partial batch of simd_map and simd_sum_map, which drop the padding's results.
+template <class T>
+xsimd::batch<T> padded_batch(const T* p, std::int64_t begin, std::int64_t end) {
+  std::array<T, xsimd::batch<T>::size> lanes;
+  std::fill(std::copy(p + begin, p + end, lanes.begin()), lanes.end(), p[begin]);
+  return xsimd::batch<T>::load_unaligned(lanes.data());
+}
+
 /// out[i] = f(in[i]...) for i in [0, n), f taking and returning xsimd::batch<T>. Every element
 /// goes through the same batch code, the last partial batch too (padded with a copy of its first
 /// value, the padding's results dropped), so an element's result depends on its value alone: not
@@ -57,13 +66,8 @@ void simd_map(std::int64_t n, T* out, F f, const In*... in) {
   for (; i + width <= n; i += width) f(Batch::load_unaligned(in + i)...).store_unaligned(out + i);
   if (i == n) return;
   const std::int64_t rest = n - i;
-  const auto padded = [&](const T* p) {
-    std::array<T, width> lanes;
-    std::fill(std::copy(p + i, p + n, lanes.begin()), lanes.end(), p[i]);
-    return Batch::load_unaligned(lanes.data());
-  };
   std::array<T, width> result;
-  f(padded(in)...).store_unaligned(result.data());
+  f(padded_batch(in, i, n)...).store_unaligned(result.data());
   std::copy(result.begin(), result.begin() + rest, out + i);
 }
 
@@ -84,12 +88,7 @@ T simd_sum_map(std::int64_t n, F f, const In*... in) {
   T total = 0;
   for (T lane : lanes) total += lane;
   if (i == n) return total;
-  const auto padded = [&](const T* p) {
-    std::array<T, width> values;
-    std::fill(std::copy(p + i, p + n, values.begin()), values.end(), p[i]);
-    return Batch::load_unaligned(values.data());
-  };
-  f(padded(in)...).store_unaligned(lanes.data());
+  f(padded_batch(in, i, n)...).store_unaligned(lanes.data());
   for (std::int64_t k = 0; k < n - i; ++k) total += lanes[static_cast<std::size_t>(k)];
   return total;
 }

@@ -32,8 +32,8 @@ std::int64_t unit_stride_axis(const Shape& shape, const std::vector<std::int64_t
 // The plane of axes (a, l) copied in square tiles, where the source steps by one along a and the
 // target along l (a transpose): each tile reads `kTile` source lines and writes `kTile` target
 // lines, all cached, where a row-by-row copy reads every source value from a different line
-// (and, with a stride of 4 KiB or more, a different page). 1024^2 float32 `t().contiguous()`:
-// 5.07 ms before on Zen 3, the plain copy's rate after (bench/README, "Core ops").
+// (and, with a stride of 4 KiB or more, a different page). 1024^2 float32 `t().contiguous()` on
+// the Xeon of 2026-12-04, 1 thread: 7.00 ms row by row, 1.10 ms in tiles (bench/README).
 template <class T>
 void copy_plane_tiled(const T* from, std::int64_t from_stride_l, T* to, std::int64_t to_stride_a,
                       std::int64_t length_a, std::int64_t length_l) {
