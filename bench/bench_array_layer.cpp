@@ -5,8 +5,7 @@
 // line per case and side, on one thread: xtensor's assignment runs on the calling thread only.
 //
 //   ./build/bench_array_layer
-#define XTENSOR_USE_XSIMD 1
-#include <loom/loom.h>
+#include <loom/loom.h>  // XTENSOR_USE_XSIMD comes from CMake (xtensor::use_xsimd), as for the library
 
 #include <algorithm>
 #include <cstdio>

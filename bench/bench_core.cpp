@@ -79,6 +79,9 @@ int main(int argc, char** argv) {
     auto activations = loom::randn({32, 64, 512});  // (B, T, H) + bias (H): a layer's bias
     auto bias = loom::randn({512});
     report("broadcast_add", "(32, 64, 512) + (512,)", threads, median_ms([&] { activations + bias; }), 0);
+    auto narrow = loom::randn({16384, 16});  // (N, 16) + (16): a small layer's bias, short runs
+    auto narrow_bias = loom::randn({16});
+    report("broadcast_add_narrow", "(16384, 16) + (16,)", threads, median_ms([&] { narrow + narrow_bias; }), 0);
     auto scores = loom::randn({64, 5000});  // (B, V) - (B, 1): a row's maximum taken out
     auto row_max = loom::randn({64, 1});
     report("broadcast_sub_rows", "(64, 5000) - (64, 1)", threads, median_ms([&] { scores - row_max; }), 0);

@@ -61,6 +61,9 @@ def main():
                    median_ms(lambda: torch.sigmoid(a) * torch.tanh(b) + a * b))
         activations, bias = torch.randn(32, 64, 512), torch.randn(512)
         report("torch", "broadcast_add", "(32, 64, 512) + (512,)", threads, median_ms(lambda: activations + bias))
+        narrow, narrow_bias = torch.randn(16384, 16), torch.randn(16)
+        report("torch", "broadcast_add_narrow", "(16384, 16) + (16,)", threads,
+               median_ms(lambda: narrow + narrow_bias))
         scores, row_max = torch.randn(64, 5000), torch.randn(64, 1)
         report("torch", "broadcast_sub_rows", "(64, 5000) - (64, 1)", threads, median_ms(lambda: scores - row_max))
         mask = torch.randn(64, 5000) > 0

@@ -179,40 +179,6 @@ void parallel_broadcast_loop(const Shape& out_shape, const std::array<std::vecto
   });
 }
 
-/// out = f(a, b) elementwise with broadcasting; out has the broadcast shape. a and b may be
-/// views: they are read through their strides.
-template <class T, class F>
-void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
-  const T* pa = first_element<T>(a);
-  const T* pb = first_element<T>(b);
-  T* po = out.data<T>();
-  if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-    parallel_rows(out.numel(), 1, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) po[i] = f(pa[i], pb[i]);
-    });
-    return;
-  }
-  parallel_broadcast_loop<3>(out.shape(),
-                    {contiguous_strides(out.shape()), broadcast_strides(a, out.shape()),
-                     broadcast_strides(b, out.shape())},
-                    [&](const std::array<std::int64_t, 3>& off, std::int64_t n,
-                        const std::array<std::int64_t, 3>& st) {
-                      T* o = po + off[0];
-                      const T* x = pa + off[1];
-                      const T* y = pb + off[2];
-                      // the common cases get loops the compiler can vectorise
-                      if (st[1] == 1 && st[2] == 0) {
-                        const T yv = *y;
-                        for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
-                      } else if (st[1] == 0 && st[2] == 1) {
-                        const T xv = *x;
-                        for (std::int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
-                      } else {
-                        for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i * st[1]], y[i * st[2]]);
-                      }
-                    });
-}
-
 /// Copies `in` broadcast to `out`'s shape.
 template <class T>
 void expand_kernel(const Tensor& in, Tensor& out) {

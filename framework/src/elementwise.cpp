@@ -3,6 +3,9 @@
 // to their shapes (sum_to).
 #include <cmath>
 
+#include <xtensor/xmath.hpp>
+
+#include "detail/array_expr.h"
 #include "detail/kernels.h"
 #include "loom/ops.h"
 
@@ -36,17 +39,71 @@ Dtype promoted_dtype(const char* op, const Tensor& a, const Tensor& b) {
   return a.dtype();
 }
 
+// out = f(a, b) elementwise with broadcasting; out has the broadcast shape, a and b are read
+// through their strides. f takes and returns scalars or xsimd batches alike, so each op is
+// written once. Same-shape operands are one xtensor expression per thread, which xtensor assigns
+// in xsimd lanes (issue 19 item 3: within 10% of the loop it replaced; bench/README). Broadcast
+// operands stay Loom's loops over the coalesced axes: one xtensor expression per innermost run
+// was 1.5-5x slower (its set-up costs ~15 ns a run, and runs are rows), and xtensor's own
+// broadcasting steps through a broadcast column element by element (35x).
+template <class T, class F>
+void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
+  const T* pa = detail::first_element<T>(a);
+  const T* pb = detail::first_element<T>(b);
+  T* po = out.data<T>();
+  if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
+    detail::parallel_rows(out.numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+      const std::int64_t n = end - begin;
+      detail::assign(po + begin, n, xt::make_lambda_xfunction(F(f), detail::span(pa + begin, n), detail::span(pb + begin, n)));
+    });
+    return;
+  }
+  detail::parallel_broadcast_loop<3>(
+      out.shape(),
+      {detail::contiguous_strides(out.shape()), detail::broadcast_strides(a, out.shape()),
+       detail::broadcast_strides(b, out.shape())},
+      [&](const std::array<std::int64_t, 3>& off, std::int64_t n, const std::array<std::int64_t, 3>& st) {
+        T* o = po + off[0];
+        const T* x = pa + off[1];
+        const T* y = pb + off[2];
+        // the common cases get loops the compiler can vectorise
+        if (st[1] == 1 && st[2] == 0) {
+          const T yv = *y;
+          for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+        } else if (st[1] == 0 && st[2] == 1) {
+          const T xv = *x;
+          for (std::int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+        } else {
+          for (std::int64_t i = 0; i < n; ++i) o[i] = f(x[i * st[1]], y[i * st[2]]);
+        }
+      });
+}
+
 // out = f(a, b) with broadcasting, in the promoted dtype of a and b.
 template <class F>
 Tensor binary(const char* name, const Tensor& a, const Tensor& b, F f) {
   const Dtype dtype = promoted_dtype(name, a, b);
   const Tensor pa = a.to(dtype), pb = b.to(dtype);  // a no-op for an operand already in dtype
   Tensor out = empty(detail::broadcast_shapes(name, a.shape(), b.shape()), dtype);
-  dispatch_any(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    detail::binary_kernel<T>(pa, pb, out, [f](T x, T y) { return static_cast<T>(f(x, y)); });
-  });
+  dispatch_any(dtype, [&](auto tag) { binary_kernel<decltype(tag)>(pa, pb, out, f); });
   return out;
+}
+
+// cond ? x : y, for scalars and lane by lane for xsimd batches (xsimd 8 has no scalar select).
+template <class T>
+T choose(bool cond, T x, T y) {
+  return cond ? x : y;
+}
+template <class T, class A>
+xsimd::batch<T, A> choose(const xsimd::batch_bool<T, A>& cond, const xsimd::batch<T, A>& x,
+                          const xsimd::batch<T, A>& y) {
+  return xsimd::select(cond, x, y);
+}
+
+// 1 where the comparison holds, else 0, in the operands' type.
+template <class V, class Cond>
+V one_if(const Cond& cond) {
+  return choose(cond, V(1), V(0));
 }
 
 }  // namespace
@@ -91,7 +148,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   detail::check_same_floating("pow", base, exponent);
-  Tensor out = binary("pow", base, exponent, [](auto x, auto y) { return std::pow(x, y); });
+  Tensor out = binary("pow", base, exponent,
+                      // std::pow alone: xsimd's pow differs from it in the last bit, and xtensor would
+                      // use each for another part of a run, chosen by the address
+                      [](auto x, auto y) -> decltype(std::pow(x, y)) { return std::pow(x, y); });
   record_op(out, "pow", {base, exponent}, [base, exponent, y = out.detach()](const Tensor& g) {
     return std::vector<Tensor>{
         base.requires_grad()
@@ -103,7 +163,7 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return x <= y ? x : y; });
+  Tensor out = binary("minimum", a, b, [](auto x, auto y) { return choose(x <= y, x, y); });
   record_op(out, "minimum", {a, b}, [a, b](const Tensor& g) {
     Tensor a_chosen = 1.0 - gt(a, b);  // ties go to a
     return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
@@ -113,7 +173,7 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
+  Tensor out = binary("maximum", a, b, [](auto x, auto y) { return choose(x >= y, x, y); });
   record_op(out, "maximum", {a, b}, [a, b](const Tensor& g) {
     Tensor a_chosen = 1.0 - lt(a, b);
     return std::vector<Tensor>{sum_to(g * a_chosen, a.shape()),
@@ -123,13 +183,13 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) {
-  return binary("eq", a, b, [](auto x, auto y) { return x == y ? 1 : 0; });
+  return binary("eq", a, b, [](auto x, auto y) { return one_if<decltype(x)>(x == y); });
 }
 Tensor gt(const Tensor& a, const Tensor& b) {
-  return binary("gt", a, b, [](auto x, auto y) { return x > y ? 1 : 0; });
+  return binary("gt", a, b, [](auto x, auto y) { return one_if<decltype(x)>(x > y); });
 }
 Tensor lt(const Tensor& a, const Tensor& b) {
-  return binary("lt", a, b, [](auto x, auto y) { return x < y ? 1 : 0; });
+  return binary("lt", a, b, [](auto x, auto y) { return one_if<decltype(x)>(x < y); });
 }
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {

@@ -1,13 +1,15 @@
 // Shared loop helpers and the BLAS entry point.
-#include <cblas.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <complex>  // cxxblas uses it without including it
 #include <mutex>
-#include <type_traits>
+
+#include <xtensor-blas/xblas_config.hpp>  // before cxxblas: it binds cxxblas to CBLAS
+#include <xflens/cxxblas/cxxblas.cxx>
 
 #include "detail/kernels.h"
 #include "loom/runtime.h"
@@ -44,17 +46,19 @@ void scale_rows(std::int64_t m, std::int64_t n, T beta, T* c, std::int64_t ldc) 
     for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
 }
 
-// One single-threaded BLAS call on this thread.
+// One single-threaded BLAS call on this thread, through xtensor-blas's binding (cxxblas::gemm, one
+// overload per type over cblas_sgemm and cblas_dgemm). Not through xt::blas::gemm, which calls it
+// for whole arrays only: a block of a wider matrix (the per-thread blocks below, conv's groups) has a
+// leading dimension larger than its width, which a row-major xtensor adaptor cannot carry (xtensor
+// throws "Cannot resize with custom strides" for a static layout) and a dynamic one is copied first.
 template <class T>
 void blas_gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
                const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-  const auto blas = [] {
-    if constexpr (std::is_same_v<T, float>) return cblas_sgemm;
-    else return cblas_dgemm;
-  }();
-  blas(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-       static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-       static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+  using Index = xt::blas_index_t;
+  const auto op = [](bool transpose) { return transpose ? cxxblas::Transpose::Trans : cxxblas::Transpose::NoTrans; };
+  cxxblas::gemm<Index>(cxxblas::StorageOrder::RowMajor, op(transpose_a), op(transpose_b), static_cast<Index>(m),
+                       static_cast<Index>(n), static_cast<Index>(k), alpha, a, static_cast<Index>(lda), b,
+                       static_cast<Index>(ldb), beta, c, static_cast<Index>(ldc));
 }
 
 // OpenBLAS (0.3.x on x86-64) gives each call running at the same time a work buffer of 128 MiB
@@ -105,8 +109,7 @@ void reserve_blas_buffers(int threads) {
 // workers: rows when C is at least as tall as it is wide, else columns (in whole cache lines of
 // C, so no two threads write one line). One pool then runs everything; OpenBLAS's own would spin
 // beside Loom's between calls (runtime.h). Products under kGemmFlopsPerThread per thread stay on the
-// caller. (xt::blas::gemm makes the same OpenBLAS call, as fast, but takes whole arrays: it cannot
-// pass the leading dimensions of these blocks.)
+// caller.
 template <class T>
 void gemm(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
