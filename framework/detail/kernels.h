@@ -3,15 +3,23 @@
 // element on the same path; broadcasting, reductions and copies are plain loops over coalesced
 // strides, which the compiler vectorises. Only .cpp files include this header.
 //
-// Why loops and not xtensor expressions (issue 19 item 3): bench/bench_array_layer times each
-// family against the same computation written as an xtensor 0.24 expression (xsimd on) on the same
-// buffers, one thread (bench/README, "The array layer on the Xeon"). Xeon, 2026-12-04, xtensor's
-// time over Loom's: same-shape arithmetic 0.98, a trailing-axis broadcast 0.99, column sums 0.99,
-// the product through xtensor-blas 0.99 (the same OpenBLAS call); a broadcast column 14.6 (its
-// stepper walks element by element), row sums 3.1 and a full sum 3.6 (its reducers are scalar), a
-// transposed copy 5.0, layer_norm as expressions 14.6, exp 1.16, tanh 1.05. Its assignment also
-// computes the unaligned head and the tail with scalar std::exp (see simd_map), so results would
-// move with the heap. Where it only ties, the loops stay, so that each family is written one way.
+// Where xtensor is used and where not (issue 19 item 3, the rule: a hand-written loop only where
+// it is more than 10% faster). bench/bench_array_layer times each family against the same
+// computation as an xtensor 0.24 expression (xsimd on) on the same buffers, one thread; bench/README
+// has the tables. xtensor's time over Loom's, Xeon / Zen 4: same-shape arithmetic 0.98 / 1.20 and
+// a trailing-axis broadcast 0.99 / 1.04 (ties: same-shape binary ops are now xtensor expressions,
+// elementwise.cpp), the product 0.99 / 1.01 (the same OpenBLAS call: GEMMs go through xtensor-blas's
+// binding, kernels.cpp); a broadcast column 14.6 / 34.9 (its stepper walks element by element), row
+// sums 3.1 / 9.7 and a full sum 3.6 / 11.4 (scalar reducers), a transposed copy 5.0 / 1.7,
+// layer_norm as expressions 14.6 / 24.2. Broadcasts stay loops because a whole-array xtensor
+// broadcast cannot be split between threads along Loom's coalesced axes, and one expression per
+// innermost run costs ~15 ns of set-up a run: on Zen 4, 1.5x slower for rows of 512 and 5.3x for
+// rows of 16. Column sums: xtensor's reducer ran 0.66x on Zen 4 in the array bench, but inside
+// Loom 0.106-0.152 ms from build to build against the loop's 0.13-0.15, and it takes whole arrays
+// only (a thread's block of columns is "Layout not supported in immediate reduction"): the loop
+// stays. exp 1.16 / 1.12 and tanh 1.05 / 1.11 tie
+// or lose, but xtensor computes a run's unaligned head and tail with scalar std::exp (see
+// simd_map), so results would move with the heap.
 #include <algorithm>
 #include <array>
 #include <cmath>

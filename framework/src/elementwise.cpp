@@ -44,8 +44,8 @@ Dtype promoted_dtype(const char* op, const Tensor& a, const Tensor& b) {
 // written once. Same-shape operands are one xtensor expression per thread, which xtensor assigns
 // in xsimd lanes (issue 19 item 3: within 10% of the loop it replaced; bench/README). Broadcast
 // operands stay Loom's loops over the coalesced axes: one xtensor expression per innermost run
-// was 1.5-5x slower (its set-up costs ~15 ns a run, and runs are rows), and xtensor's own
-// broadcasting steps through a broadcast column element by element (35x).
+// was 1.5x slower on Zen 4 for rows of 512 and 5.3x for rows of 16 (its set-up costs ~15 ns a
+// run), and xtensor's own broadcasting steps through a broadcast column element by element (35x).
 template <class T, class F>
 void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   const T* pa = detail::first_element<T>(a);
@@ -54,7 +54,8 @@ void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
     detail::parallel_rows(out.numel(), 1, [&](std::int64_t begin, std::int64_t end) {
       const std::int64_t n = end - begin;
-      detail::assign(po + begin, n, xt::make_lambda_xfunction(F(f), detail::span(pa + begin, n), detail::span(pb + begin, n)));
+      detail::assign(po + begin, n,
+                     xt::make_lambda_xfunction(F(f), detail::span(pa + begin, n), detail::span(pb + begin, n)));
     });
     return;
   }
