@@ -142,6 +142,27 @@ TEST_CASE("layer_norm: float32 rows equal a float64 reference and keep their bit
   CHECK(max_abs_diff(one, two) == 0);
 }
 
+TEST_CASE("layer_norm: the weight's and bias's gradients have the same bits at 1 and 2 threads") {
+  // 600 rows of 300: the column sums of the weight's and bias's gradients split their columns
+  // between two threads; each column still adds its rows in order.
+  const Tensor x = loom::randn({600, 300}), g = loom::randn({600, 300});
+  const int threads_before = loom::get_num_threads();
+  std::vector<std::vector<Tensor>> grads;  // per thread count: input, weight, bias
+  for (int threads : {1, 2}) {
+    loom::set_num_threads(threads);
+    loom::manual_seed(3);  // the same weight both times
+    Tensor input = x.detach().requires_grad_();
+    Tensor weight = (loom::rand({300}) + 0.5).detach().requires_grad_(), bias = loom::zeros({300}).requires_grad_();
+    (loom::layer_norm(input, {300}, weight, bias) * g).sum().backward();
+    grads.push_back({input.grad(), weight.grad(), bias.grad()});
+  }
+  loom::set_num_threads(threads_before);
+  for (std::size_t k = 0; k < 3; ++k) CHECK(max_abs_diff(grads[0][k], grads[1][k]) == 0);
+  CHECK(max_abs_diff(grads[0][2], loom::sum(g, {0})) < 1e-3);  // the bias's gradient: g's column sums
+  CHECK(message_of<loom::DtypeError>([&] { loom::layer_norm(x, {300}, loom::ones({300}, Dtype::Float64)); }) ==
+        "layer_norm: operands have different dtypes: float32 and float64");
+}
+
 TEST_CASE("operator<< prints to_string") {
   const Tensor x = loom::from_vector(std::vector<float>{1.5f, -2.0f});
   std::ostringstream out;

@@ -124,6 +124,11 @@ TEST_CASE("layer_norm: one and two normalised axes, with and without weight and 
   check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {3, 4}, in[1], in[2], 1e-3); },
                   {input({2, 3, 4}, 49), input({3, 4}, 50), input({3, 4}, 51)});
   check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {4}); }, {input({2, 3, 4}, 52)});
+  // the weight alone and the bias alone: the fused kernel's other two forms
+  check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {5}, in[1]); },
+                  {input({3, 5}, 53), input({5}, 54)});
+  check_gradients([](const Inputs& in) { return loom::layer_norm(in[0], {3, 4}, Tensor(), in[1]); },
+                  {input({2, 3, 4}, 55), input({3, 4}, 56)});
 }
 
 TEST_CASE("activations") {
