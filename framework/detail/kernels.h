@@ -80,17 +80,26 @@ void simd_map(std::int64_t n, T* out, F f, const In*... in) {
 }
 
 /// The sum over i in [0, n) of f(in[i]...), f mapping xsimd::batch<T> to xsimd::batch<T>: lane-wise
-/// partial sums over whole batches from in[0], the lanes then added in order, then the last
-/// partial batch's lanes (padded as in simd_map, the padding's results left out). The order of the
+/// partial sums over whole batches from in[0] in four accumulators taking turns (one alone waits
+/// on each addition's latency: a (4096, 512) row sum took 0.153 ms on Zen 4 with one, torch
+/// 0.095), the accumulators then added pairwise and their lanes in order, then the last partial
+/// batch's lanes (padded as in simd_map, the padding's results left out). The order of the
 /// additions depends on n alone, so the sum does not move with the buffer's address.
 template <class T, class F, class... In>
 T simd_sum_map(std::int64_t n, F f, const In*... in) {
   static_assert((std::is_same_v<T, In> && ...), "simd_sum_map: inputs and result share one type");
   using Batch = xsimd::batch<T>;
   constexpr std::int64_t width = Batch::size;
-  Batch partial(T(0));
+  Batch partial(T(0)), partial1(T(0)), partial2(T(0)), partial3(T(0));
   std::int64_t i = 0;
+  for (; i + 4 * width <= n; i += 4 * width) {
+    partial += f(Batch::load_unaligned(in + i)...);
+    partial1 += f(Batch::load_unaligned(in + i + width)...);
+    partial2 += f(Batch::load_unaligned(in + i + 2 * width)...);
+    partial3 += f(Batch::load_unaligned(in + i + 3 * width)...);
+  }
   for (; i + width <= n; i += width) partial += f(Batch::load_unaligned(in + i)...);
+  partial = (partial + partial1) + (partial2 + partial3);
   std::array<T, width> lanes;
   partial.store_unaligned(lanes.data());
   T total = 0;
@@ -218,10 +227,7 @@ std::pair<T, T> row_max_and_exp_sum(const T* x, std::int64_t length, T* exps) {
   for (std::int64_t k = 0; k < length; ++k) row_max = row_max > x[k] ? row_max : x[k];  // std::max does not vectorise here
   if (!std::isfinite(row_max)) row_max = T(0);
   simd_map(length, exps, [row_max](auto v) { return xsimd::exp(v - row_max); }, x);
-  T total = 0;
-#pragma omp simd reduction(+ : total)
-  for (std::int64_t k = 0; k < length; ++k) total += exps[k];
-  return {row_max, total};
+  return {row_max, simd_sum_map<T>(length, [](auto v) { return v; }, exps)};
 }
 
 /// simd_map split between Loom's threads for large n, as rows of one value (the split cannot

@@ -21,11 +21,7 @@ void sum_axis_kernel(const T* in, T* out, const detail::AxisLayout& l) {
   if (l.inner == 1) {
     detail::parallel_rows(l.outer, l.length, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t o = begin; o < end; ++o) {
-        const T* row = in + o * l.length;
-        T total = 0;
-#pragma omp simd reduction(+ : total)
-        for (std::int64_t k = 0; k < l.length; ++k) total += row[k];
-        out[o] = total;
+        out[o] = detail::simd_sum_map<T>(l.length, [](auto v) { return v; }, in + o * l.length);
       }
     });
     return;
