@@ -123,7 +123,7 @@ TEST_CASE("cross entropy, softmax, sums, transposes and batched products split b
   // 64 products of (20, 256) @ (256, 20), the attention scores' shape: whole products per thread
   const Tensor queries = loom::randn({64, 20, 256}), keys = loom::randn({64, 256, 20});
   const int threads_before = loom::get_num_threads();
-  // threads -> loss, gradient, softmax, log_softmax, sums (1 thread: xtensor's reducer; 2: the loop), transpose
+  // threads -> loss, gradient, softmax, log_softmax, sums (over a middle axis too), transpose
   std::map<int, std::vector<std::vector<double>>> results;
   for (int threads : {1, 2}) {
     loom::set_num_threads(threads);

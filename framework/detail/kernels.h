@@ -1,7 +1,8 @@
 #pragma once
-// Private: the loops behind the ops. Elementwise math goes through xsimd batches (simd_map), every
-// element on the same path; broadcasting, reductions and copies are plain loops over coalesced
-// strides, which the compiler vectorises. Only .cpp files include this header.
+// Private: the loops behind the ops. Elementwise math and row sums go through xsimd batches
+// (simd_map, simd_sum_map), every element on the same path; broadcasting, column sums and copies
+// are plain loops over coalesced strides, which the compiler vectorises. Only .cpp files include
+// this header.
 //
 // Where xtensor is used and where not (issue 19 item 3, the rule: a hand-written loop only where
 // it is more than 10% faster). bench/bench_array_layer times each family against the same
@@ -17,9 +18,8 @@
 // rows of 16. Column sums: xtensor's reducer ran 0.66x on Zen 4 in the array bench, but inside
 // Loom 0.106-0.152 ms from build to build against the loop's 0.13-0.15, and it takes whole arrays
 // only (a thread's block of columns is "Layout not supported in immediate reduction"): the loop
-// stays. exp 1.16 / 1.12 and tanh 1.05 / 1.11 tie
-// or lose, but xtensor computes a run's unaligned head and tail with scalar std::exp (see
-// simd_map), so results would move with the heap.
+// stays. exp 1.16 / 1.12 and tanh 1.05 / 1.11 tie or lose, but xtensor computes a run's unaligned
+// head and tail with scalar std::exp (see simd_map), so results would move with the heap.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -46,6 +46,16 @@ decltype(auto) dispatch_floating(const char* op, Dtype dtype, F&& f) {
   }
   throw DtypeError(fmt::format("{}: expected a float32 or float64 tensor, got {}", op,
                                dtype_name(dtype)));
+}
+
+/// Runs body(std::true_type{}) or body(std::false_type{}): an option tested inside an update loop
+/// becomes a compile-time branch, so the loop has none and vectorises.
+template <class Body>
+void with_flag(bool flag, Body&& body) {
+  if (flag)
+    body(std::true_type{});
+  else
+    body(std::false_type{});
 }
 
 /// p[begin, end) (fewer values than a batch holds) in one batch, the other lanes copies of

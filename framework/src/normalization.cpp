@@ -5,7 +5,6 @@
 #include <array>
 #include <cmath>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include "detail/kernels.h"
@@ -17,16 +16,6 @@ namespace loom {
 
 namespace {
 
-// Calls body(std::bool_constant<a>, std::bool_constant<b>): the options become compile-time
-// branches, so the per-element lambdas have none.
-template <class Body>
-void with_flags(bool a, bool b, Body&& body) {
-  if (a && b) body(std::true_type{}, std::true_type{});
-  else if (a) body(std::true_type{}, std::false_type{});
-  else if (b) body(std::false_type{}, std::true_type{});
-  else body(std::false_type{}, std::false_type{});
-}
-
 // y = (x - mean) * rstd * weight + bias over each of `rows` rows of length n (weight and bias: n
 // values each, or null for none); keeps each row's mean and rstd = 1 / sqrt(var + eps). Rows are
 // split between the threads; each row's sums run in xsimd lanes (simd_sum_map), in an order that
@@ -35,7 +24,9 @@ void with_flags(bool a, bool b, Body&& body) {
 template <class T>
 void normalize_rows(const T* x, const T* weight, const T* bias, T* y, T* mean_out, T* rstd_out,
                     std::int64_t rows, std::int64_t n, double eps) {
-  with_flags(weight != nullptr, bias != nullptr, [&](auto scaled, auto shifted) {
+  // the options as compile-time branches, so the per-element lambda has none
+  detail::with_flag(weight != nullptr, [&](auto scaled) { detail::with_flag(bias != nullptr, [&](auto shifted) {
+    constexpr bool scale = decltype(scaled)::value, shift = decltype(shifted)::value;
     detail::parallel_rows(rows, n, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         const T* xr = x + r * n;
@@ -46,15 +37,15 @@ void normalize_rows(const T* x, const T* weight, const T* bias, T* y, T* mean_ou
         mean_out[r] = mean;
         rstd_out[r] = inv;
         // null weight or bias: read as x (never used), so that simd_map keeps one signature
-        detail::simd_map(n, y + r * n, [mean, inv](auto v, auto w, auto b) {
+        detail::simd_map(n, y + r * n, [=](auto v, auto w, auto b) {
           auto out = (v - mean) * inv;
-          if constexpr (decltype(scaled)::value) out = out * w;
-          if constexpr (decltype(shifted)::value) out = out + b;
+          if constexpr (scale) out = out * w;
+          if constexpr (shift) out = out + b;
           return out;
-        }, xr, scaled ? weight : xr, shifted ? bias : xr);
+        }, xr, scale ? weight : xr, shift ? bias : xr);
       }
     });
-  });
+  }); });
 }
 
 // dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)) over each row, with gw = g * weight (g
@@ -63,19 +54,18 @@ void normalize_rows(const T* x, const T* weight, const T* bias, T* y, T* mean_ou
 template <class T>
 void normalize_rows_backward(const T* g, const T* x, const T* weight, const T* mean, const T* rstd,
                              T* dx, std::int64_t rows, std::int64_t n) {
-  with_flags(weight != nullptr, false, [&](auto scaled, auto) {
+  detail::with_flag(weight != nullptr, [&](auto scaled) {
     const T* w = scaled ? weight : g;  // a stand-in that is never read without a weight
+    const auto scaled_g = [](auto u, auto wv) {  // g * weight, or g
+      if constexpr (decltype(scaled)::value) return u * wv;
+      else return u;
+    };
     detail::parallel_rows(rows, n, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t r = begin; r < end; ++r) {
         const T* gr = g + r * n;
         const T* xr = x + r * n;
         const T m = mean[r], s = rstd[r];
-        const auto scaled_g = [](auto u, auto wv) {
-          if constexpr (decltype(scaled)::value) return u * wv;
-          else return u;
-        };
-        const T mean_gw = detail::simd_sum_map<T>(n, [&](auto u, auto wv) { return scaled_g(u, wv); }, gr, w) /
-                          static_cast<T>(n);
+        const T mean_gw = detail::simd_sum_map<T>(n, scaled_g, gr, w) / static_cast<T>(n);
         const T mean_gwx = detail::simd_sum_map<T>(n, [&](auto u, auto wv, auto v) {
           return scaled_g(u, wv) * ((v - m) * s);
         }, gr, w, xr) / static_cast<T>(n);

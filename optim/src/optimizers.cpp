@@ -14,6 +14,8 @@ namespace loom::optim {
 
 namespace {
 
+using detail::with_flag;
+
 // Parameters per thread below which an update stays on one thread (waking a worker costs more).
 constexpr std::int64_t kElementsPerThread = 1 << 16;
 
@@ -22,16 +24,6 @@ Tensor& buffer(ParamState& state, const char* name, const Tensor& like, double i
   auto it = state.buffers.find(name);
   if (it == state.buffers.end()) it = state.buffers.emplace(name, full_like(like, initial)).first;
   return it->second;
-}
-
-// Runs body(std::true_type{}) or body(std::false_type{}): an option tested inside an update loop
-// becomes a compile-time branch, so the loop has none and vectorises.
-template <class Body>
-void with_flag(bool flag, Body&& body) {
-  if (flag)
-    body(std::true_type{});
-  else
-    body(std::false_type{});
 }
 
 // Each element's update is independent: split between the threads for large parameters (the
